@@ -1,0 +1,164 @@
+/**
+ * Go-style command-line flags, validated with zod.
+ *
+ * kubechronicle's users pass `-audit-log-file=/x` (Go's flag package), so we accept exactly that and the
+ * GNU forms too: `-name=value`, `-name value`, `--name value`, `--name=value`; a boolean flag alone means
+ * true and takes `=false` explicitly (Go semantics: `-enable-webhook false` would NOT set it to false).
+ */
+import { z } from 'zod';
+
+export type FlagKind = 'string' | 'boolean' | 'number' | 'list';
+
+export interface FlagSpec<T = unknown> {
+  kind: FlagKind;
+  schema: z.ZodType<T>;
+  /** The default as a user would type it, for `-h`. */
+  defaultText: string;
+  help: string;
+  /** An environment variable read when the flag is absent (e.g. DATABASE_URL). */
+  env?: string;
+}
+
+function spec<T>(kind: FlagKind, schema: z.ZodType<T>, defaultText: string, help: string, env?: string): FlagSpec<T> {
+  return { kind, schema, defaultText, help, env };
+}
+
+export const flag = {
+  string: (def: string, help: string, env?: string) => spec('string', z.string().default(def), def, help, env),
+  enumOf: <const V extends readonly [string, ...string[]]>(values: V, def: V[number], help: string) =>
+    spec('string', z.enum(values).default(def as never), def, `${help} (${values.join('|')})`),
+  boolean: (def: boolean, help: string) =>
+    spec('boolean', z.boolean().default(def), String(def), help),
+  number: (def: number, help: string, opts: { min?: number; max?: number } = {}) =>
+    spec(
+      'number',
+      z.coerce
+        .number()
+        .int()
+        .min(opts.min ?? Number.MIN_SAFE_INTEGER)
+        .max(opts.max ?? Number.MAX_SAFE_INTEGER)
+        .default(def),
+      String(def),
+      help,
+    ),
+  /** A duration such as `30s`, `5m`, `2h`, `30d`, or `0`/`off` for none; parsed to milliseconds. */
+  duration: (def: string, help: string) =>
+    spec(
+      'string',
+      z
+        .string()
+        .default(def)
+        .transform((text, ctx) => {
+          const ms = parseDuration(text);
+          if (ms === undefined) {
+            ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration (use e.g. 500ms, 2s, 5m, 1h, 30d, off)` });
+            return z.NEVER;
+          }
+          return ms;
+        }),
+      def,
+      help,
+    ),
+  /** Repeatable: `-x a -x b` or `-x a,b`. */
+  list: (help: string) =>
+    spec('list', z.array(z.string()).default([]), '', `${help} (repeatable)`),
+};
+
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `500ms`, `2s`, `1.5h`, `30d` → milliseconds; `0`, `off`, `none` → 0. */
+export function parseDuration(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (trimmed === '0' || trimmed === 'off' || trimmed === 'none') return 0;
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(trimmed);
+  if (!match) return undefined;
+  return Math.round(Number(match[1]) * durationUnits[match[2]!]!);
+}
+
+export type FlagTable = Record<string, FlagSpec>;
+export type FlagValues<T extends FlagTable> = { [K in keyof T]: T[K] extends FlagSpec<infer V> ? V : never };
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface ParsedArgs<T extends FlagTable> {
+  values: FlagValues<T>;
+  /** Words that are not flags (sub-commands). */
+  positionals: string[];
+  help: boolean;
+}
+
+/** Parses argv against a flag table. Throws UsageError with a one-line message on any problem. */
+export function parseFlags<T extends FlagTable>(
+  table: T,
+  argv: readonly string[],
+  env: Record<string, string | undefined> = process.env,
+): ParsedArgs<T> {
+  const raw = new Map<string, string | boolean | string[]>();
+  const positionals: string[] = [];
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith('-') || arg === '-') {
+      positionals.push(arg);
+      continue;
+    }
+    const body = arg.replace(/^--?/, '');
+    const eq = body.indexOf('=');
+    const name = eq === -1 ? body : body.slice(0, eq);
+    if (name === 'h' || name === 'help') {
+      help = true;
+      continue;
+    }
+    const def = table[name];
+    if (!def) throw new UsageError(`unknown flag -${name}`);
+    let value: string | boolean;
+    if (eq !== -1) value = body.slice(eq + 1);
+    else if (def.kind === 'boolean') value = true;
+    else {
+      const next = argv[i + 1];
+      if (next === undefined) throw new UsageError(`flag -${name} needs a value`);
+      value = next;
+      i++;
+    }
+    if (def.kind === 'boolean' && typeof value === 'string') {
+      if (!/^(true|false|1|0|t|f)$/i.test(value)) throw new UsageError(`flag -${name}: "${value}" is not a boolean`);
+      value = /^(true|1|t)$/i.test(value);
+    }
+    if (def.kind === 'list') {
+      const previous = (raw.get(name) as string[] | undefined) ?? [];
+      raw.set(name, [...previous, ...String(value).split(',').filter(Boolean)]);
+    } else raw.set(name, value);
+  }
+
+  const values: Record<string, unknown> = {};
+  for (const [name, def] of Object.entries(table)) {
+    let input: unknown = raw.get(name);
+    if (input === undefined && def.env && env[def.env] !== undefined && env[def.env] !== '') input = env[def.env];
+    if (def.kind === 'boolean' && typeof input === 'string') input = /^(true|1|t)$/i.test(input);
+    const result = def.schema.safeParse(input);
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      throw new UsageError(`flag -${name}: ${issue?.message ?? 'invalid value'}`);
+    }
+    values[name] = result.data;
+  }
+  return { values: values as FlagValues<T>, positionals, help };
+}
+
+/** Every flag with its default, for `-h`. */
+export function formatUsage<T extends FlagTable>(command: string, table: T, synopsis: string[] = []): string {
+  const lines = [`Usage: ${command} [flags]`, ...synopsis.map((s) => `       ${command} ${s}`), '', 'Flags:'];
+  for (const [name, def] of Object.entries(table)) {
+    const value = def.kind === 'boolean' ? '' : def.kind === 'number' ? ' N' : ' VALUE';
+    const defaults = def.defaultText === '' ? '' : ` (default ${def.defaultText})`;
+    const env = def.env ? ` [env ${def.env}]` : '';
+    lines.push(`  -${name}${value}`, `        ${def.help}${defaults}${env}`);
+  }
+  return lines.join('\n');
+}

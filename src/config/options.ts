@@ -1,0 +1,31 @@
+/**
+ * The one config schema: every flag of `audit-processor`, its default and its help line.
+ * Names and forms of the kubechronicle flags are kept verbatim (../shared/reference/kubechronicle-compat.md).
+ */
+import { flag, formatUsage, parseFlags, type FlagValues } from './flags.ts';
+
+export const processorFlags = {
+  // Sources
+  'audit-log-file': flag.string('', 'follow one audit log file (kube-apiserver --audit-log-path)'),
+  'audit-log-dir': flag.string('', 'ingest every audit log in a directory, rotated backups included, then follow it'),
+  once: flag.boolean(false, 'read what the sources hold now, store it, print a summary and exit'),
+
+  // Storage
+  'database-url': flag.string('', 'PostgreSQL URL; without it an embedded database (PGlite) in -data-dir is used', 'DATABASE_URL'),
+  'data-dir': flag.string('./exectrail-data', 'where the embedded database lives when no -database-url is given'),
+  cluster: flag.string('', 'cluster name stamped on every row, so one database can serve many clusters'),
+
+  // Behaviour
+  'log-level': flag.enumOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info', 'log level'),
+};
+
+export type ProcessorFlags = typeof processorFlags;
+export type ProcessorConfig = FlagValues<ProcessorFlags>;
+
+export function parseProcessorArgs(argv: readonly string[], env?: Record<string, string | undefined>) {
+  return parseFlags(processorFlags, argv, env);
+}
+
+export function processorUsage(): string {
+  return formatUsage('audit-processor', processorFlags);
+}

@@ -1,0 +1,47 @@
+/**
+ * Counters every stage reports to (prom-client). One Metrics object per process (tests make their own),
+ * served at /metrics and read back for the `-once` summary, so the two always agree.
+ */
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+export function createMetrics(options: { processMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'exectrail_' });
+  const counter = (name: string, help: string, labelNames: string[] = []) =>
+    new Counter({ name: `exectrail_${name}`, help, labelNames, registers: [registry] });
+  return {
+    registry,
+    linesRead: counter('lines_read_total', 'audit log lines read'),
+    bytesRead: counter('bytes_read_total', 'audit log bytes read'),
+    linesMatched: counter('lines_matched_total', 'lines holding at least one interactive-access event'),
+    sessionStagesSeen: counter('session_stages_total', 'interactive-access events (session stages) extracted'),
+    sessionsStored: counter('sessions_stored_total', 'session rows inserted or updated (committed)'),
+    badInput: counter('bad_input_total', 'input rejected, by reason', ['reason']),
+    eventsDropped: counter('events_dropped_total', 'events lost (must stay 0)'),
+    dbWriteSeconds: new Histogram({
+      name: 'exectrail_db_write_seconds',
+      help: 'latency of one committed database write batch',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+  };
+}
+
+/** The current value of a counter (summed over labels). */
+export async function counterValue(counter: Counter): Promise<number> {
+  const { values } = await counter.get();
+  return values.reduce((sum, v) => sum + v.value, 0);
+}
+
+/** Per-label values of a counter, e.g. bad input by reason. */
+export async function counterByLabel(counter: Counter, label: string): Promise<Record<string, number>> {
+  const { values } = await counter.get();
+  const out: Record<string, number> = {};
+  for (const v of values) {
+    const key = String(v.labels[label] ?? '');
+    out[key] = (out[key] ?? 0) + v.value;
+  }
+  return out;
+}

@@ -1,0 +1,167 @@
+/**
+ * Opens the database: PostgreSQL through `pg` when a URL is given, otherwise the embedded PGlite in a
+ * data directory. Both get the same migrations and the same small query interface, so everything above
+ * this module is backend-agnostic. Timestamps come back as text (Postgres keeps microseconds, a JS Date
+ * does not: ../shared/reference/kubearmor-feeder.md "Time").
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import pg from 'pg';
+import { redactUrl } from '../observe/log.ts';
+
+export interface QueryResult<Row> {
+  rows: Row[];
+  rowCount: number;
+}
+
+/** What the rest of the code needs from a database connection (pool or transaction). */
+export interface Queryable {
+  query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>>;
+}
+
+export interface Database extends Queryable {
+  readonly backend: 'postgres' | 'pglite';
+  /** Where the data is, safe to log (no password). */
+  readonly location: string;
+  /** Runs fn in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface OpenDatabaseOptions {
+  databaseUrl?: string;
+  dataDir: string;
+  /** pg pool size. */
+  maxConnections?: number;
+  /** Fail a query (and so a write) after this long, so callers can answer in time (webhook 503). */
+  statementTimeoutMs?: number;
+  /** Give up connecting after this long. */
+  connectTimeoutMs?: number;
+}
+
+const TIMESTAMPTZ_OID = 1184;
+const TIMESTAMP_OID = 1114;
+const INT8_OID = 20;
+const asText = (value: string) => value;
+const asNumber = (value: string) => Number(value);
+
+/** The folder holding the SQL migrations, from src/ under tsx or from dist/ once built. */
+export function migrationsFolder(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(join(dir, 'migrations', 'meta', '_journal.json'))) return join(dir, 'migrations');
+    dir = dirname(dir);
+  }
+  throw new Error('cannot find the migrations/ folder next to the installed package; reinstall exectrail');
+}
+
+/** Opens the database and applies every pending migration. */
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openPglite(options.dataDir);
+}
+
+async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<Database> {
+  const types = {
+    getTypeParser: (oid: number, format?: 'text' | 'binary') => {
+      if (oid === TIMESTAMPTZ_OID || oid === TIMESTAMP_OID) return asText;
+      if (oid === INT8_OID) return asNumber;
+      return pg.types.getTypeParser(oid, format);
+    },
+  };
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.maxConnections ?? 10,
+    types: types as pg.CustomTypesConfig,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    statement_timeout: options.statementTimeoutMs,
+    options: '-c TimeZone=UTC',
+  });
+  // An idle client losing its connection (Postgres restarted) must not crash the process.
+  pool.on('error', () => undefined);
+  const location = redactUrl(url);
+  try {
+    const client = await pool.connect();
+    try {
+      // Two replicas starting together must not both run the migrations.
+      await client.query('SELECT pg_advisory_lock(7263548)');
+      await migratePg(drizzlePg(client), { migrationsFolder: migrationsFolder() });
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(7263548)').catch(() => undefined);
+      client.release();
+    }
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw new Error(
+      `cannot open PostgreSQL at ${location}: ${(error as Error).message}; check that it is running and that -database-url (or DATABASE_URL) is right`,
+      { cause: error },
+    );
+  }
+  return {
+    backend: 'postgres',
+    location,
+    query: async <Row>(text: string, params?: readonly unknown[]) => {
+      const result = await pool.query(text, params as unknown[]);
+      return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+    },
+    transaction: async (fn) => {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const tx: Queryable = {
+          query: async <Row>(text: string, params?: readonly unknown[]) => {
+            const result = await client.query(text, params as unknown[]);
+            return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+          },
+        };
+        const value = await fn(tx);
+        await client.query('COMMIT');
+        return value;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
+
+async function openPglite(dataDir: string): Promise<Database> {
+  const location = resolve(dataDir);
+  mkdirSync(location, { recursive: true });
+  const db = new PGlite(location, {
+    parsers: { [TIMESTAMPTZ_OID]: asText, [TIMESTAMP_OID]: asText, [INT8_OID]: asNumber },
+  });
+  try {
+    await db.waitReady;
+    await db.exec("SET TIME ZONE 'UTC'");
+    await migratePglite(drizzlePglite(db), { migrationsFolder: migrationsFolder() });
+  } catch (error) {
+    await db.close().catch(() => undefined);
+    throw new Error(
+      `cannot open the embedded database in ${location}: ${(error as Error).message}; is another audit-processor using it? (PGlite allows one process per -data-dir)`,
+      { cause: error },
+    );
+  }
+  const toResult = <Row>(result: { rows: unknown[]; affectedRows?: number }) => ({
+    rows: result.rows as Row[],
+    rowCount: result.affectedRows ?? result.rows.length,
+  });
+  return {
+    backend: 'pglite',
+    location,
+    query: async <Row>(text: string, params?: readonly unknown[]) => toResult<Row>(await db.query(text, params as unknown[])),
+    transaction: (fn) =>
+      db.transaction((tx) =>
+        fn({ query: async <Row>(text: string, params?: readonly unknown[]) => toResult<Row>(await tx.query(text, params as unknown[])) }),
+      ),
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * The database schema (drizzle). `npm run db:generate` turns changes here into SQL in migrations/.
+ *
+ * change_events keeps kubechronicle's columns, names, types and NOT NULLs verbatim
+ * (../shared/reference/kubechronicle-compat.md) so its users' SQL and dashboards keep working; the
+ * columns after `created_at` are ours. The first migration is edited by hand to be additive
+ * (IF NOT EXISTS everywhere) because kubechronicle may have created the table already.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  varchar,
+} from 'drizzle-orm/pg-core';
+
+export const changeEvents = pgTable(
+  'change_events',
+  {
+    id: varchar('id', { length: 255 }).primaryKey(),
+    timestamp: timestamp('timestamp', { withTimezone: true, mode: 'string', precision: 6 }).notNull(),
+    operation: varchar('operation', { length: 50 }).notNull(),
+    resourceKind: varchar('resource_kind', { length: 100 }).notNull(),
+    namespace: varchar('namespace', { length: 255 }).notNull(),
+    name: varchar('name', { length: 255 }).notNull(),
+    actor: jsonb('actor').notNull(),
+    source: jsonb('source').notNull(),
+    diff: jsonb('diff'),
+    objectSnapshot: jsonb('object_snapshot'),
+    allowed: boolean('allowed').notNull().default(true),
+    blockPattern: varchar('block_pattern', { length: 255 }),
+    execMetadata: jsonb('exec_metadata'),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'string' }).defaultNow(),
+    // exectrail's own columns. NULL for kubechronicle's admission rows.
+    auditId: varchar('audit_id', { length: 255 }),
+    cluster: varchar('cluster', { length: 255 }).notNull().default(''),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'string' }).defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('change_events_cluster_audit_id_key').on(t.cluster, t.auditId),
+    index('idx_change_events_timestamp').on(t.timestamp.desc()),
+    index('idx_change_events_resource').on(t.resourceKind, t.namespace, t.name),
+    index('idx_change_events_operation').on(t.operation),
+    index('idx_change_events_actor_username').on(sql`(${t.actor}->>'username')`),
+    index('idx_change_events_source_tool').on(sql`(${t.source}->>'tool')`),
+    index('idx_change_events_allowed').on(t.allowed),
+    index('idx_change_events_actor_gin').using('gin', t.actor),
+    index('idx_change_events_source_gin').using('gin', t.source),
+    index('idx_change_events_exec_metadata_gin').using('gin', t.execMetadata),
+  ],
+);
+
+/**
+ * Read positions of audit log files, keyed by a fingerprint of the file's content (not its path:
+ * lumberjack renames the live file and gzips it later, ../shared/reference/kubernetes-audit.md).
+ * A row advances only after the rows read up to `offset` are committed.
+ */
+export const fileCheckpoints = pgTable(
+  'file_checkpoints',
+  {
+    cluster: varchar('cluster', { length: 255 }).notNull().default(''),
+    fingerprint: varchar('fingerprint', { length: 128 }).notNull(),
+    path: text('path').notNull(),
+    offset: bigint('offset', { mode: 'number' }).notNull(),
+    /** The file is finished (a gzipped backup read to its end, or a renamed backup drained). */
+    completed: boolean('completed').notNull().default(false),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'string' }).defaultNow().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.cluster, t.fingerprint] })],
+);
+
+/**
+ * One row per KubeArmor alert or log (../shared/reference/kubearmor-feeder.md). `event_key` is a hash
+ * of the event's identity so a duplicate (two relays, a re-read file) is stored once.
+ */
+export const runtimeEvents = pgTable(
+  'runtime_events',
+  {
+    eventKey: varchar('event_key', { length: 64 }).notNull(),
+    /** From UpdatedTime (microseconds), falling back to Timestamp (whole seconds). */
+    eventTime: timestamp('event_time', { withTimezone: true, mode: 'string', precision: 6 }).notNull(),
+    receivedAt: timestamp('received_at', { withTimezone: true, mode: 'string', precision: 6 }).defaultNow().notNull(),
+    cluster: varchar('cluster', { length: 255 }).notNull().default(''),
+    kind: varchar('kind', { length: 8 }).notNull(), // 'alert' | 'log'
+    hostName: text('host_name'),
+    nodeId: text('node_id'),
+    namespace: text('namespace'),
+    pod: text('pod'),
+    containerName: text('container_name'),
+    containerId: text('container_id'),
+    containerImage: text('container_image'),
+    labels: text('labels'),
+    owner: jsonb('owner'),
+    processName: text('process_name'),
+    parentProcessName: text('parent_process_name'),
+    pid: integer('pid'),
+    ppid: integer('ppid'),
+    hostPid: integer('host_pid'),
+    hostPpid: integer('host_ppid'),
+    uid: integer('uid'),
+    cwd: text('cwd'),
+    tty: text('tty'),
+    execId: text('exec_id'),
+    executableName: text('executable_name'),
+    type: text('type'),
+    operation: text('operation'),
+    resource: text('resource'),
+    source: text('source'),
+    data: text('data'),
+    result: text('result'),
+    policyName: text('policy_name'),
+    severity: text('severity'),
+    tags: text('tags'),
+    message: text('message'),
+    action: text('action'),
+    enforcer: text('enforcer'),
+    raw: jsonb('raw').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.eventKey, t.eventTime] }),
+    index('idx_runtime_events_container_time').on(t.cluster, t.namespace, t.pod, t.containerName, t.eventTime),
+    index('idx_runtime_events_host_pid').on(t.cluster, t.hostName, t.hostPid),
+    index('idx_runtime_events_time').on(t.eventTime),
+  ],
+);
