@@ -130,3 +130,24 @@ export const runtimeEvents = pgTable(
     index('idx_runtime_events_time').on(t.eventTime),
   ],
 );
+
+/**
+ * Which runtime events an exec session caused (src/correlate). Recomputed idempotently whenever either
+ * side arrives. The view `exec_session_processes` (hand-written migration) joins it for SQL users.
+ */
+export const execSessionLinks = pgTable(
+  'exec_session_links',
+  {
+    sessionId: varchar('session_id', { length: 255 }).notNull(),
+    eventKey: varchar('event_key', { length: 64 }).notNull(),
+    eventTime: timestamp('event_time', { withTimezone: true, mode: 'string', precision: 6 }).notNull(),
+    cluster: varchar('cluster', { length: 255 }).notNull().default(''),
+    /** 'process-tree' or 'window'. */
+    linkMethod: varchar('link_method', { length: 32 }).notNull(),
+    linkedAt: timestamp('linked_at', { withTimezone: true, mode: 'string' }).defaultNow().notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.sessionId, t.eventKey, t.eventTime] }),
+    index('idx_exec_session_links_event').on(t.eventKey, t.eventTime),
+  ],
+);
