@@ -15,6 +15,10 @@ export const processorFlags = {
   'data-dir': flag.string('./exectrail-data', 'where the embedded database lives when no -database-url is given'),
   cluster: flag.string('', 'cluster name stamped on every row, so one database can serve many clusters'),
 
+  // Retention (production)
+  'retention-runtime': flag.duration('30d', 'delete runtime events older than this, in small batches; off keeps them'),
+  'retention-sessions': flag.duration('off', 'delete exec sessions older than this (never kubechronicle rows); off keeps them'),
+
   // Behaviour
   'log-level': flag.enumOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info', 'log level'),
 };
