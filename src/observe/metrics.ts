@@ -2,7 +2,7 @@
  * Counters every stage reports to (prom-client). One Metrics object per process (tests make their own),
  * served at /metrics and read back for the `-once` summary, so the two always agree.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
@@ -20,6 +20,20 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
     sessionsStored: counter('sessions_stored_total', 'session rows inserted or updated (committed)'),
     badInput: counter('bad_input_total', 'input rejected, by reason', ['reason']),
     eventsDropped: counter('events_dropped_total', 'events lost (must stay 0)'),
+    // Runtime events (src/runtime: KubeArmor feeder streams and JSON lines).
+    runtimeEventsReceived: counter('runtime_events_received_total', 'KubeArmor alerts and logs received and normalised, by source (grpc, file)', ['source']),
+    runtimeEventsStored: counter('runtime_events_stored_total', 'runtime_events rows inserted (committed), by kind (alert, log)', ['kind']),
+    runtimeEventsDuplicate: counter('runtime_events_duplicate_total', 'runtime events already stored (same event received twice), committed as no-ops'),
+    runtimeEventsPending: new Gauge({ name: 'exectrail_runtime_events_pending', help: 'runtime events received and not yet committed', registers: [registry] }),
+    runtimeStreamState: new Gauge({
+      name: 'exectrail_runtime_stream_state',
+      help: 'feeder stream state: 1 for the state each (address, stream) is in (connecting, streaming, paused, backoff, stopped)',
+      labelNames: ['address', 'stream', 'state'],
+      registers: [registry],
+    }),
+    runtimeStreamReconnects: counter('runtime_stream_reconnects_total', 'feeder streams re-opened after an end or error, by address and stream', ['address', 'stream']),
+    runtimeStreamPaused: counter('runtime_stream_paused_total', 'times a feeder stream was paused because the database fell behind (backpressure)', ['address', 'stream']),
+    runtimeCommitHookErrors: counter('runtime_commit_hook_errors_total', 'after-commit hook (correlation) failures for stored runtime events'),
     dbWriteSeconds: new Histogram({
       name: 'exectrail_db_write_seconds',
       help: 'latency of one committed database write batch',
