@@ -34,6 +34,14 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
     runtimeStreamReconnects: counter('runtime_stream_reconnects_total', 'feeder streams re-opened after an end or error, by address and stream', ['address', 'stream']),
     runtimeStreamPaused: counter('runtime_stream_paused_total', 'times a feeder stream was paused because the database fell behind (backpressure)', ['address', 'stream']),
     runtimeCommitHookErrors: counter('runtime_commit_hook_errors_total', 'after-commit hook (correlation) failures for stored runtime events'),
+    // Correlation (src/correlate)
+    correlationPasses: counter('correlation_passes_total', 'correlation passes over the pods that changed, by result', ['result']),
+    correlationSeconds: new Histogram({
+      name: 'exectrail_correlation_pass_seconds',
+      help: 'duration of one correlation pass (load sessions and runtime events, decide, write links)',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
     dbWriteSeconds: new Histogram({
       name: 'exectrail_db_write_seconds',
       help: 'latency of one committed database write batch',
