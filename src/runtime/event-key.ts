@@ -1,0 +1,75 @@
+/**
+ * The identity of a runtime event, for idempotency: the same event received twice (from two relays,
+ * from the relay and a node daemon, from a re-read file, from gRPC and from `karmor logs --json`) gets
+ * the same key and is stored once (runtime_events primary key (event_key, event_time)).
+ *
+ * What is in it: the facts of the event itself (where, when to the microsecond, which process, what it
+ * did, what came of it) and, for alerts, which policy matched and what it did (action, enforcer).
+ * What is not: enrichment and policy metadata that differ between renders and versions of the same
+ * event (container image, labels, owner, severity, tags, message, cwd, tty, KubeArmor's ClusterName),
+ * and the raw form. Empty, absent and 0 are the same value here: proto3 drops zeros that the relay's
+ * JSON prints (PPID, UID) and the JSON forms drop what proto sends as "".
+ */
+import { createHash } from 'node:crypto';
+import type { RuntimeEvent } from './event.ts';
+
+type KeyedFields = Pick<
+  RuntimeEvent,
+  | 'cluster'
+  | 'kind'
+  | 'eventTime'
+  | 'hostName'
+  | 'namespace'
+  | 'pod'
+  | 'containerId'
+  | 'containerName'
+  | 'pid'
+  | 'ppid'
+  | 'hostPid'
+  | 'hostPpid'
+  | 'uid'
+  | 'execId'
+  | 'processName'
+  | 'parentProcessName'
+  | 'type'
+  | 'operation'
+  | 'resource'
+  | 'source'
+  | 'data'
+  | 'result'
+  | 'policyName'
+  | 'action'
+  | 'enforcer'
+>;
+
+/** 64 hex characters (sha256), the width of runtime_events.event_key. */
+export function runtimeEventKey(event: KeyedFields): string {
+  const identity = [
+    event.cluster,
+    event.kind,
+    event.eventTime,
+    event.hostName,
+    event.namespace,
+    event.pod,
+    event.containerId,
+    event.containerName,
+    event.pid,
+    event.ppid,
+    event.hostPid,
+    event.hostPpid,
+    event.uid,
+    event.execId,
+    event.processName,
+    event.parentProcessName,
+    event.type,
+    event.operation,
+    event.resource,
+    event.source,
+    event.data,
+    event.result,
+    event.policyName,
+    event.action,
+    event.enforcer,
+  ].map((value) => (value === 0 || value === '' || value === undefined ? null : value));
+  return createHash('sha256').update(JSON.stringify(identity)).digest('hex');
+}

@@ -1,0 +1,283 @@
+/**
+ * One KubeArmor alert or log, in any of the forms it reaches us, → one `runtime_events` row.
+ * Pure functions, no I/O (../shared/reference/kubearmor-feeder.md "JSON forms of the same events").
+ *
+ * Forms accepted, all through the same lookup:
+ *  - a feeder gRPC `Alert` / `Log` message decoded by proto-loader (PascalCase, int64 as a string,
+ *    zero values absent because proto3 does not send them);
+ *  - relay stdout / `karmor logs --json` / `kubectl logs` of the relay (PascalCase, Go `omitempty`
+ *    except PPID and UID, `ExecEvent` may be `{}`, `ATags` may be null);
+ *  - the node daemon's own file output (camelCase: `hostPid`, `hostPPid`, `ppid`, `execEvent`...);
+ *  - protojson / old text renders: `"Timestamp":"1705058469"`, `"PID":1.252628e+06`.
+ * Field names are therefore matched case-insensitively, and every number is coerced.
+ */
+import { normalizeTimestamp } from '../audit/time.ts';
+import { runtimeEventKey } from './event-key.ts';
+
+export type RuntimeEventKind = 'alert' | 'log';
+
+/** A runtime_events row, named as in src/store/schema.ts. Text is null when absent or empty. */
+export interface RuntimeEvent {
+  /** sha256 of the event's identity (event-key.ts): the same event from two relays is one row. */
+  eventKey: string;
+  /** `YYYY-MM-DDTHH:MM:SS.ffffffZ` from UpdatedTime (microseconds), else Timestamp (whole seconds). */
+  eventTime: string;
+  /** When exectrail received it (RFC 3339, UTC). */
+  receivedAt: string;
+  /** exectrail's `-cluster` (the same name as change_events.cluster, so the two join); KubeArmor's own ClusterName stays in `raw`. */
+  cluster: string;
+  kind: RuntimeEventKind;
+  hostName: string | null;
+  nodeId: string | null;
+  namespace: string | null;
+  pod: string | null;
+  containerName: string | null;
+  containerId: string | null;
+  containerImage: string | null;
+  labels: string | null;
+  /** The pod's owner (`Podowner`): `{ kind: Ref, name, namespace }`, null when KubeArmor sent none. */
+  owner: { kind: string | null; name: string | null; namespace: string | null } | null;
+  processName: string | null;
+  parentProcessName: string | null;
+  pid: number | null;
+  ppid: number | null;
+  hostPid: number | null;
+  hostPpid: number | null;
+  uid: number | null;
+  cwd: string | null;
+  tty: string | null;
+  /** `ExecEvent.ExecID`: set when the process entered the container via setns (kubectl exec); KubeArmor's "0" is stored as null. */
+  execId: string | null;
+  executableName: string | null;
+  type: string | null;
+  operation: string | null;
+  resource: string | null;
+  source: string | null;
+  data: string | null;
+  result: string | null;
+  policyName: string | null;
+  severity: string | null;
+  tags: string | null;
+  message: string | null;
+  action: string | null;
+  enforcer: string | null;
+  /** The event exactly as received (the parsed JSON object or the decoded gRPC message). */
+  raw: Record<string, unknown>;
+}
+
+export interface NormalizeContext {
+  cluster: string;
+  /** Received time; defaults to now. */
+  receivedAt?: string;
+}
+
+export type NormalizeOutcome =
+  | {
+      ok: true;
+      event: RuntimeEvent;
+      /**
+       * Where event_time came from. 'none': the event carried neither UpdatedTime nor Timestamp (a
+       * proto message with Timestamp 0, a hand-trimmed sample); it is stored at the Unix epoch, which
+       * is what Timestamp 0 means on the wire, so that receiving it twice still stores it once.
+       */
+      timeSource: 'UpdatedTime' | 'Timestamp' | 'none';
+    }
+  | { ok: false; reason: RuntimeRejectReason; detail: string };
+
+export type RuntimeRejectReason = 'runtime-not-an-object' | 'runtime-bad-time';
+
+const EPOCH = '1970-01-01T00:00:00.000000Z';
+const INT32_MIN = -2147483648;
+const INT32_MAX = 2147483647;
+
+/** Alert `Type`s (MatchedPolicy, MatchedHostPolicy, MatchedNetworkPolicy, SystemEvent); logs are ContainerLog / HostLog. */
+const logTypes = new Set(['containerlog', 'hostlog']);
+
+/**
+ * Alert or log, for JSON that does not say: nothing in relay/karmor output marks it, so `Type` decides,
+ * then the presence of alert-only fields (PolicyName, Action, Enforcer, Severity).
+ */
+export function runtimeKindOf(fields: FieldLookup): RuntimeEventKind {
+  const type = text(fields.get('type'))?.toLowerCase();
+  if (type) {
+    if (logTypes.has(type)) return 'log';
+    if (type.startsWith('matched') || type === 'systemevent') return 'alert';
+  }
+  for (const name of ['policyname', 'action', 'enforcer', 'severity']) if (text(fields.get(name))) return 'alert';
+  return 'log';
+}
+
+/** Case-insensitive view of an object's own keys (PascalCase, camelCase and protojson all map to one name). */
+export class FieldLookup {
+  private readonly byLowerName = new Map<string, unknown>();
+
+  constructor(object: Record<string, unknown>) {
+    for (const key of Object.keys(object)) {
+      const lower = key.toLowerCase();
+      // The first spelling wins if an object carries two (it never should).
+      if (!this.byLowerName.has(lower)) this.byLowerName.set(lower, object[key]);
+    }
+  }
+
+  /** Value by lower-case name. */
+  get(lowerName: string): unknown {
+    return this.byLowerName.get(lowerName);
+  }
+
+  has(lowerName: string): boolean {
+    const value = this.byLowerName.get(lowerName);
+    return value !== undefined && value !== null && value !== '';
+  }
+}
+
+/** True when a JSON object is a KubeArmor event, not a relay's own zap log line (`{"level":..,"ts":..}`). */
+export function looksLikeRuntimeEvent(object: Record<string, unknown>): boolean {
+  const fields = new FieldLookup(object);
+  return fields.has('timestamp') || fields.has('updatedtime');
+}
+
+/**
+ * Normalises one event. `kind` is known for gRPC (which RPC it came from); for JSON it is inferred.
+ * Never throws: values of the wrong type become null (the raw object keeps them).
+ */
+export function normalizeRuntimeEvent(
+  input: unknown,
+  context: NormalizeContext,
+  kind?: RuntimeEventKind,
+): NormalizeOutcome {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    return { ok: false, reason: 'runtime-not-an-object', detail: `expected a JSON object, got ${Array.isArray(input) ? 'an array' : typeof input}` };
+  }
+  const raw = input as Record<string, unknown>;
+  const f = new FieldLookup(raw);
+
+  const time = eventTimeOf(f.get('updatedtime'), f.get('timestamp'));
+  if (!time.ok) return { ok: false, reason: 'runtime-bad-time', detail: time.detail };
+
+  const ownerFields = objectLookup(f.get('owner'));
+  const owner = ownerFields
+    ? { kind: text(ownerFields.get('ref')), name: text(ownerFields.get('name')), namespace: text(ownerFields.get('namespace')) }
+    : null;
+  const execFields = objectLookup(f.get('execevent'));
+  const execId = text(execFields?.get('execid'));
+
+  const event: RuntimeEvent = {
+    eventKey: '',
+    eventTime: time.value,
+    receivedAt: context.receivedAt ?? new Date().toISOString(),
+    cluster: context.cluster,
+    kind: kind ?? runtimeKindOf(f),
+    hostName: text(f.get('hostname')),
+    nodeId: text(f.get('nodeid')),
+    namespace: text(f.get('namespacename')),
+    pod: text(f.get('podname')),
+    containerName: text(f.get('containername')),
+    containerId: text(f.get('containerid')),
+    containerImage: text(f.get('containerimage')),
+    labels: text(f.get('labels')),
+    owner: owner && (owner.kind || owner.name || owner.namespace) ? owner : null,
+    processName: text(f.get('processname')),
+    parentProcessName: text(f.get('parentprocessname')),
+    pid: int32(f.get('pid')),
+    ppid: int32(f.get('ppid')),
+    hostPid: int32(f.get('hostpid')),
+    hostPpid: int32(f.get('hostppid')),
+    uid: int32(f.get('uid')),
+    cwd: text(f.get('cwd')),
+    tty: text(f.get('tty')),
+    execId: execId === '0' ? null : execId,
+    executableName: text(execFields?.get('executablename')),
+    type: text(f.get('type')),
+    operation: text(f.get('operation')),
+    resource: text(f.get('resource')),
+    source: text(f.get('source')),
+    data: text(f.get('data')),
+    result: text(f.get('result')),
+    policyName: text(f.get('policyname')),
+    severity: text(f.get('severity')),
+    tags: text(f.get('tags')),
+    message: text(f.get('message')),
+    action: text(f.get('action')),
+    enforcer: text(f.get('enforcer')),
+    raw,
+  };
+  event.eventKey = runtimeEventKey(event);
+  return { ok: true, event, timeSource: time.source };
+}
+
+/**
+ * A decoded gRPC message → row. proto3 does not send zero values, so an absent PPID or UID is 0 (the
+ * relay's JSON of the same message prints both even when 0); other absent numbers stay unknown (null).
+ */
+export function normalizeFeederMessage(message: Record<string, unknown>, kind: RuntimeEventKind, context: NormalizeContext): NormalizeOutcome {
+  const outcome = normalizeRuntimeEvent(message, context, kind);
+  if (outcome.ok) {
+    const event = outcome.event;
+    if (event.ppid === null) event.ppid = 0;
+    if (event.uid === null) event.uid = 0;
+  }
+  return outcome;
+}
+
+type TimeResult = { ok: true; value: string; source: 'UpdatedTime' | 'Timestamp' | 'none' } | { ok: false; detail: string };
+
+/** event_time: UpdatedTime keeps microseconds; Timestamp is whole seconds; both absent (or 0) → the epoch. */
+export function eventTimeOf(updatedTime: unknown, timestamp: unknown): TimeResult {
+  const updated = text(updatedTime);
+  if (updated) {
+    const value = validTimestamp(normalizeTimestamp(updated));
+    if (value) return { ok: true, value, source: 'UpdatedTime' };
+  }
+  const seconds = number(timestamp);
+  if (seconds !== null && seconds !== 0) {
+    const date = new Date(Math.floor(seconds) * 1000);
+    const iso = Number.isNaN(date.getTime()) ? '' : date.toISOString();
+    if (/^\d{4}-/.test(iso)) return { ok: true, value: `${iso.slice(0, 19)}.000000Z`, source: 'Timestamp' };
+  }
+  if (updated || (timestamp !== undefined && timestamp !== null && timestamp !== '' && seconds !== 0)) {
+    return { ok: false, detail: `neither UpdatedTime ${JSON.stringify(updatedTime)} nor Timestamp ${JSON.stringify(timestamp)} is a valid time` };
+  }
+  return { ok: true, value: EPOCH, source: 'none' };
+}
+
+/** A normalised timestamp only if it names a real instant (Date would roll 2023-02-30 over to March). */
+function validTimestamp(normalized: string | undefined): string | undefined {
+  if (!normalized || !/^\d{4}-/.test(normalized)) return undefined;
+  const date = new Date(`${normalized.slice(0, 19)}Z`);
+  if (Number.isNaN(date.getTime()) || date.toISOString().slice(0, 19) !== normalized.slice(0, 19)) return undefined;
+  return normalized;
+}
+
+/** A non-empty string (numbers and booleans rendered), null otherwise. NUL is dropped: Postgres text cannot hold it. */
+function text(value: unknown): string | null {
+  if (typeof value === 'string') {
+    if (value === '') return null;
+    return value.includes('\u0000') ? value.replaceAll('\u0000', '') || null : value;
+  }
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+  return null;
+}
+
+/** A finite number from a number or a numeric string (`"1705058469"`, `"1.252628e+06"`). */
+function number(value: unknown): number | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (typeof value === 'bigint') return Number(value);
+  if (typeof value === 'string' && value.trim() !== '') {
+    const parsed = Number(value);
+    return Number.isFinite(parsed) ? parsed : null;
+  }
+  return null;
+}
+
+/** An int32 (PIDs, UID): floats such as 1.252628e+06 are rounded; out of range → null. */
+function int32(value: unknown): number | null {
+  const parsed = number(value);
+  if (parsed === null) return null;
+  const rounded = Math.round(parsed);
+  return rounded >= INT32_MIN && rounded <= INT32_MAX ? rounded : null;
+}
+
+function objectLookup(value: unknown): FieldLookup | undefined {
+  return value && typeof value === 'object' && !Array.isArray(value) ? new FieldLookup(value as Record<string, unknown>) : undefined;
+}

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { normalizeFeederMessage, normalizeRuntimeEvent, type RuntimeEvent } from '../../src/runtime/event.ts';
+import { feederLogService } from '../../src/runtime/feeder-proto.ts';
+import { runtimeEventFromLine } from '../../src/runtime/json-lines.ts';
+import { kubeArmorFixtures } from './fixtures.ts';
+
+const context = { cluster: 'prod', receivedAt: '2026-01-01T00:00:00.000Z' };
+
+function normalized(input: unknown): RuntimeEvent {
+  const outcome = normalizeRuntimeEvent(input, context);
+  assert.ok(outcome.ok, JSON.stringify(outcome));
+  return outcome.event;
+}
+
+/** What a feeder sends for a fixture: the object encoded as Alert/Log with our proto and decoded again. */
+function overTheWire(object: Record<string, unknown>, rpc: 'WatchAlerts' | 'WatchLogs'): Record<string, unknown> {
+  const method = feederLogService().service[rpc]!;
+  return method.responseDeserialize(method.responseSerialize(object)) as Record<string, unknown>;
+}
+
+const execAlert = kubeArmorFixtures().find((f) => f.file === 'kubearmor-exec-bpflsm-block-alert.jsonl')!;
+
+describe('runtime event normaliser', () => {
+  it('reads the BPF-LSM exec alert with its microsecond time, exec ID, TTY and process tree', () => {
+    const event = normalized(execAlert.object);
+    assert.equal(event.kind, 'alert');
+    assert.equal(event.eventTime, '2025-12-16T05:37:19.127331Z');
+    assert.equal(event.cluster, 'prod', '-cluster names the row; KubeArmor\'s ClusterName stays in raw');
+    assert.equal(event.raw.ClusterName, 'default');
+    assert.equal(event.execId, '824416229130095');
+    assert.equal(event.executableName, 'bash');
+    assert.equal(event.tty, 'pts0');
+    assert.equal(event.cwd, '/');
+    assert.deepEqual([event.pid, event.ppid, event.hostPid, event.hostPpid, event.uid], [113, 190507, 191949, 190507, 0]);
+    assert.deepEqual(event.owner, { kind: 'Deployment', name: 'ubuntu-1-deployment', namespace: 'multiubuntu' });
+    assert.equal(event.namespace, 'multiubuntu');
+    assert.equal(event.pod, 'ubuntu-1-deployment-8dc5d8d48-5s8pf');
+    assert.equal(event.containerName, 'ubuntu-1-container');
+    assert.equal(event.policyName, 'ksp-ubuntu-1-allow-proc-args');
+    assert.equal(event.action, 'Block');
+    assert.equal(event.enforcer, 'BPFLSM');
+    assert.equal(event.resource, '/usr/bin/python3.6 -m pydoc');
+    assert.match(event.eventKey, /^[0-9a-f]{64}$/);
+  });
+
+  it('tells alerts from logs by Type, then by alert-only fields', () => {
+    for (const fixture of kubeArmorFixtures()) {
+      assert.equal(normalized(fixture.object).kind, fixture.rpc === 'WatchAlerts' ? 'alert' : 'log', `${fixture.file}:${fixture.line}`);
+    }
+    assert.equal(normalized({ UpdatedTime: '2024-01-01T00:00:00.000001Z', PolicyName: 'p' }).kind, 'alert');
+    assert.equal(normalized({ UpdatedTime: '2024-01-01T00:00:00.000001Z', Operation: 'Process' }).kind, 'log');
+  });
+
+  it('takes event time from UpdatedTime with microseconds, else whole-second Timestamp (also as a string)', () => {
+    assert.equal(normalized({ UpdatedTime: '2025-12-08T18:28:47.125539Z', Timestamp: 1765218527 }).eventTime, '2025-12-08T18:28:47.125539Z');
+    assert.equal(normalized({ Timestamp: '1705058469' }).eventTime, '2024-01-12T11:21:09.000000Z');
+    assert.equal(normalized({ timestamp: 1.705058469e9 }).eventTime, '2024-01-12T11:21:09.000000Z');
+    assert.equal(normalized({ UpdatedTime: '2024-01-12T12:21:09.5+01:00' }).eventTime, '2024-01-12T11:21:09.500000Z');
+    const bad = normalizeRuntimeEvent({ UpdatedTime: '2023-02-30T00:00:00.000000Z' }, context);
+    assert.equal(bad.ok, false, 'a day that does not exist is not silently rolled over');
+    const garbage = normalizeRuntimeEvent({ Timestamp: 'yesterday' }, context);
+    assert.ok(!garbage.ok && garbage.reason === 'runtime-bad-time' && /Timestamp "yesterday"/.test(garbage.detail));
+  });
+
+  it('coerces numbers sent as strings or floats, and rejects what is not an int32', () => {
+    const event = normalized({ Timestamp: 1, PID: 1.252628e6, HostPID: '1252628', PPID: '1.252628e+06', UID: 'root', HostPPID: 2 ** 40 });
+    assert.deepEqual([event.pid, event.hostPid, event.ppid, event.uid, event.hostPpid], [1252628, 1252628, 1252628, null, null]);
+  });
+
+  it("reads the daemon's camelCase form as the same event as the relay's PascalCase form", () => {
+    const pascal = execAlert.object;
+    const camel: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(pascal)) {
+      const name = { HostPPID: 'hostPPid', HostPID: 'hostPid', PPID: 'ppid', PID: 'pid', UID: 'uid', TTY: 'tty', ContainerID: 'containerID' }[key] ?? key[0]!.toLowerCase() + key.slice(1);
+      camel[name] = value;
+    }
+    camel.execEvent = { execID: '824416229130095', executableName: 'bash' };
+    delete camel.ExecEvent;
+    const a = normalized(pascal);
+    const b = normalized(camel);
+    assert.deepEqual({ ...b, raw: undefined }, { ...a, raw: undefined });
+  });
+
+  it('stores KubeArmor\'s ExecID "0" and an empty ExecEvent as no exec ID', () => {
+    assert.equal(normalized({ Timestamp: 1, ExecEvent: { ExecID: '0', ExecutableName: 'sh' } }).execId, null);
+    const network = kubeArmorFixtures().find((f) => f.file === 'kubearmor-network-policy-alert.jsonl')!;
+    const event = normalized(network.object);
+    assert.equal(event.execId, null);
+    assert.equal(event.nodeId, 'f39801455594d78b98b7816e37eed6e526c2342d945ba334f6ab6086b49426ee');
+    assert.deepEqual([event.ppid, event.uid, event.pid], [0, 0, null]);
+  });
+
+  it('gives an event the same key over gRPC and as relay JSON, and different keys to different events', () => {
+    const keys = new Set<string>();
+    for (const fixture of kubeArmorFixtures()) {
+      const fromJson = normalized(fixture.object);
+      const wire = normalizeFeederMessage(overTheWire(fixture.object, fixture.rpc), fixture.rpc === 'WatchAlerts' ? 'alert' : 'log', context);
+      assert.ok(wire.ok);
+      assert.equal(wire.event.eventKey, fromJson.eventKey, `${fixture.file}:${fixture.line}`);
+      assert.equal(wire.event.eventTime, fromJson.eventTime);
+      keys.add(fromJson.eventKey);
+    }
+    // 52 fixture lines; interactive-shell-alerts lines 7 and 8 are one event printed twice.
+    assert.equal(keys.size, kubeArmorFixtures().length - 1);
+  });
+
+  it('keeps an event that has no time at all (hand-trimmed samples, Timestamp 0) at the epoch, stably', () => {
+    const trimmed = kubeArmorFixtures().find((f) => f.file === 'kubearmor-events-reference.jsonl' && f.line === 1)!;
+    const outcome = normalizeRuntimeEvent(trimmed.object, context);
+    assert.ok(outcome.ok && outcome.timeSource === 'none');
+    assert.equal(outcome.event.eventTime, '1970-01-01T00:00:00.000000Z');
+    assert.equal(normalized(trimmed.object).eventKey, outcome.event.eventKey);
+  });
+});
+
+describe('KubeArmor JSON lines', () => {
+  it('skips the relay\'s own zap log lines and blank lines, and reads events (also behind kubectl --timestamps)', () => {
+    assert.deepEqual(runtimeEventFromLine('{"level":"info","ts":1705058469.1234,"msg":"Connected to the gRPC server"}', context), { kind: 'skipped', reason: 'relay-log-line' });
+    assert.deepEqual(runtimeEventFromLine('{"level":"info","ts":1.7e9,"msg":"relay: UpdatedTime\\" ok"}', context), { kind: 'skipped', reason: 'relay-log-line' });
+    assert.deepEqual(runtimeEventFromLine('   ', context), { kind: 'skipped', reason: 'blank' });
+    const event = runtimeEventFromLine(`2026-01-01T10:00:00.123456789Z ${execAlert.text}`, context);
+    assert.equal(event.kind, 'event');
+  });
+
+  it('rejects a line that is not JSON with the reason and a preview', () => {
+    const outcome = runtimeEventFromLine('{"Timestamp":1705058469,"HostName":', context);
+    assert.equal(outcome.kind, 'rejected');
+    assert.ok(outcome.kind === 'rejected' && outcome.reason === 'runtime-bad-json' && outcome.detail.includes('"HostName"'));
+    assert.equal(runtimeEventFromLine('panic: runtime error', context).kind, 'rejected');
+    assert.equal(runtimeEventFromLine('["Timestamp"]', context).kind, 'rejected');
+  });
+});
