@@ -20,6 +20,13 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
     sessionsStored: counter('sessions_stored_total', 'session rows inserted or updated (committed)'),
     badInput: counter('bad_input_total', 'input rejected, by reason', ['reason']),
     eventsDropped: counter('events_dropped_total', 'events lost (must stay 0)'),
+    // File sources (src/ingest/file-source.ts)
+    checkpointLagBytes: new Gauge({
+      name: 'exectrail_file_checkpoint_lag_bytes',
+      help: 'bytes of a followed file past its saved checkpoint (read but not yet committed, or not yet read), by file',
+      labelNames: ['file'],
+      registers: [registry],
+    }),
     // Runtime events (src/runtime: KubeArmor feeder streams and JSON lines).
     runtimeEventsReceived: counter('runtime_events_received_total', 'KubeArmor alerts and logs received and normalised, by source (grpc, file)', ['source']),
     runtimeEventsStored: counter('runtime_events_stored_total', 'runtime_events rows inserted (committed), by kind (alert, log)', ['kind']),
