@@ -3,62 +3,174 @@
  * same auditID give several partial rows that mergeSessions() folds into one.
  */
 import type { AuditEvent } from './event.ts';
-import { classifyRequest } from './classify.ts';
-import { isAllowedCode, sessionId, type ExecMetadata, type SessionRow } from './session.ts';
+import { LEGACY_FORMAT_KEY } from './event.ts';
+import { classifyRequest, type AccessKind, type NodeProxyMode } from './classify.ts';
+import { kubeletRequestOf, nodeNameOf } from './kubelet.ts';
+import { defaultRedaction, redactArgv, type Redaction } from './redact.ts';
+import { queryOf } from './request-uri.ts';
+import { isAllowedCode, sessionId, type Actor, type ExecMetadata, type SessionRow, type Source } from './session.ts';
+import { detectTool } from './tool.ts';
 import { millisBetween, normalizeTimestamp } from './time.ts';
 
 export interface ExtractContext {
+  /** Cluster name stamped on every row (part of the session id). */
   cluster: string;
+  /** Which nodes/proxy requests are sessions (default `interactive`: kubelet exec, run, attach, portForward). */
+  nodeProxy?: NodeProxyMode;
+  /** Secrets hidden in commands before anything is stored or logged (default: the built-in set). */
+  redaction?: Redaction;
 }
 
-/** The query string of requestURI, decoded with form rules (`+` is a space): kubectl form-encodes argv. */
-function queryOf(requestURI: string | undefined): URLSearchParams {
-  const at = requestURI?.indexOf('?') ?? -1;
-  return new URLSearchParams(at === -1 || !requestURI ? '' : requestURI.slice(at + 1));
-}
+/** Pod exec options are parsed as Go booleans (strconv.ParseBool); the kubelet's as `1`. */
+const isTrue = (value: string | null) => value !== null && /^(1|t|true)$/i.test(value);
+const flagOf = (query: URLSearchParams, name: string) => (query.has(name) ? isTrue(query.get(name)) : false);
 
-const isTrue = (value: string | null) => value === 'true' || value === '1';
+const podSubresources: Partial<Record<AccessKind, true>> = { 'pod-exec': true, 'pod-attach': true, 'pod-portforward': true };
 
 /** The session row for one stage of an interactive-access event, or undefined when it is not one. */
 export function extractSession(event: AuditEvent, context: ExtractContext): SessionRow | undefined {
-  const kind = classifyRequest(event);
+  const kind = classifyRequest(event, context.nodeProxy ?? 'interactive');
   if (!kind) return undefined;
+  const redaction = context.redaction ?? defaultRedaction;
   const ref = event.objectRef!;
   const query = queryOf(event.requestURI);
-  const startedAt =
-    normalizeTimestamp(event.requestReceivedTimestamp) ?? normalizeTimestamp(event.timestamp) ?? normalizeTimestamp(event.stageTimestamp);
-  if (!startedAt) return undefined;
+  // The schema guarantees one of these is a valid time.
+  const startedAt = (normalizeTimestamp(event.requestReceivedTimestamp) ?? normalizeTimestamp(event.timestamp) ?? normalizeTimestamp(event.stageTimestamp))!;
   const stage = event.stage ?? 'ResponseComplete';
   const finished = stage === 'ResponseComplete' || stage === 'Panic';
-  const endedAt = finished ? normalizeTimestamp(event.stageTimestamp) ?? null : null;
+  const endedAt = finished ? (normalizeTimestamp(event.stageTimestamp) ?? null) : null;
   const code = event.responseStatus?.code;
+  const annotations = event.annotations ?? {};
+
   const execMetadata: ExecMetadata = {
-    command: query.getAll('command'),
-    container: query.get('container') ?? undefined,
-    stdin: isTrue(query.get('stdin')),
-    tty: isTrue(query.get('tty')),
-    target_type: 'pod',
+    target_type: kind === 'node-proxy' ? 'node' : 'pod',
     subresource: ref.subresource,
     verb: event.verb,
     response_code: code,
+    response_reason: event.responseStatus?.reason || undefined,
+    response_message: event.responseStatus?.message || undefined,
+    decision: annotations['authorization.k8s.io/decision'],
+    reason: annotations['authorization.k8s.io/reason'],
     started_at: startedAt,
     ended_at: endedAt,
     duration_ms: endedAt ? Math.max(0, millisBetween(startedAt, endedAt)) : null,
     stages: [stage],
   };
-  const sourceIPs = event.sourceIPs ?? [];
+  if (event[LEGACY_FORMAT_KEY] === true) execMetadata.audit_format = 'legacy';
+
+  let resourceKind: SessionRow['resourceKind'] = 'Pod';
+  let namespace = ref.namespace ?? '';
+  let name = ref.name ?? '';
+  if (kind === 'pod-exec' || kind === 'pod-attach') {
+    if (kind === 'pod-exec') execMetadata.command = redactArgv(query.getAll('command'), redaction);
+    execMetadata.container = query.get('container') ?? undefined;
+    execMetadata.stdin = flagOf(query, 'stdin');
+    execMetadata.stdout = flagOf(query, 'stdout');
+    execMetadata.stderr = flagOf(query, 'stderr');
+    execMetadata.tty = flagOf(query, 'tty');
+  } else if (kind === 'pod-portforward') {
+    const ports = query.getAll('ports');
+    if (ports.length) execMetadata.ports = ports;
+  } else if (kind === 'pod-debug') {
+    Object.assign(execMetadata, debugContainerOf(event.requestObject, redaction));
+  } else {
+    resourceKind = 'Node';
+    namespace = '';
+    name = nodeNameOf(ref.name ?? '');
+    execMetadata.node_name = name || undefined;
+    const kubelet = event.requestURI ? kubeletRequestOf(event.requestURI) : undefined;
+    if (kubelet) {
+      execMetadata.kubelet_action = kubelet.action;
+      execMetadata.kubelet_path = kubelet.path;
+      execMetadata.target = kubelet.target ? { ...kubelet.target } : undefined;
+      execMetadata.container = kubelet.target?.container;
+      if (kubelet.action === 'run') {
+        // kubelet handleRun: `strings.Split(cmd, " ")`.
+        const cmd = query.get('cmd');
+        if (cmd !== null) execMetadata.command = redactArgv(cmd.split(' '), redaction);
+      } else if (kubelet.action === 'exec' || kubelet.action === 'attach') {
+        if (kubelet.action === 'exec') execMetadata.command = redactArgv(query.getAll('command'), redaction);
+        execMetadata.stdin = flagOf(query, 'input');
+        execMetadata.stdout = flagOf(query, 'output');
+        execMetadata.stderr = flagOf(query, 'error');
+        execMetadata.tty = flagOf(query, 'tty');
+      }
+    }
+  }
+  if (podSubresources[kind]) {
+    if (event.verb === 'get') execMetadata.transport = 'websocket';
+    else if (event.verb === 'create') execMetadata.transport = 'spdy';
+  }
+
+  const tool = detectTool(event.userAgent, execMetadata.command);
+  const source: Source = { ...tool, user_agent: event.userAgent };
   return {
     id: sessionId(context.cluster, event.auditID),
     cluster: context.cluster,
     auditId: event.auditID,
     timestamp: startedAt,
     operation: 'EXEC',
-    resourceKind: 'Pod',
-    namespace: ref.namespace ?? '',
-    name: ref.name ?? '',
-    actor: { username: event.user?.username ?? '', groups: event.user?.groups, source_ip: sourceIPs.at(-1) },
-    source: { tool: 'unknown', user_agent: event.userAgent },
+    resourceKind,
+    namespace,
+    name,
+    actor: actorOf(event),
+    source: withoutUndefined(source),
     allowed: isAllowedCode(code),
-    execMetadata,
+    execMetadata: withoutUndefined(execMetadata),
   };
+}
+
+const serviceAccountUser = /^system:serviceaccount:([^:]+):([^:]+)$/;
+
+function actorOf(event: AuditEvent): Actor {
+  const user = event.user ?? {};
+  const sourceIPs = event.sourceIPs ?? [];
+  const sa = serviceAccountUser.exec(user.username ?? '');
+  const extra = user.extra && Object.keys(user.extra).length ? user.extra : undefined;
+  return withoutUndefined({
+    username: user.username ?? '',
+    uid: user.uid,
+    groups: user.groups ?? undefined,
+    service_account: sa ? `${sa[1]}/${sa[2]}` : undefined,
+    impersonated_user: event.impersonatedUser?.username,
+    impersonated_groups: event.impersonatedUser?.groups ?? undefined,
+    // Only the last entry is written by the apiserver itself; earlier ones come from X-Forwarded-For.
+    source_ip: sourceIPs.at(-1),
+    source_ips: sourceIPs.length ? [...sourceIPs] : undefined,
+    extra,
+  });
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const stringsOf = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+
+/**
+ * The ephemeral container a kubectl debug request adds. PATCH (>= 1.23): a strategic-merge patch
+ * `{spec: {ephemeralContainers: [...]}}` holding only the new container in full (existing ones appear at
+ * most by name, under `$setElementOrder`); PUT (1.16-1.22): an EphemeralContainers object
+ * `{ephemeralContainers: [...]}` holding all of them, the new one last. Present at Request level only.
+ */
+function debugContainerOf(requestObject: unknown, redaction: Redaction): Partial<ExecMetadata> {
+  if (!isRecord(requestObject)) return {};
+  const list = isRecord(requestObject.spec) ? requestObject.spec.ephemeralContainers : requestObject.ephemeralContainers;
+  if (!Array.isArray(list)) return {};
+  const containers = list.filter(isRecord).filter((c) => typeof c.name === 'string' && c.name);
+  const added = containers.filter((c) => typeof c.image === 'string').at(-1) ?? containers.at(-1);
+  if (!added) return {};
+  const command = [...stringsOf(added.command), ...stringsOf(added.args)];
+  return withoutUndefined({
+    container: added.name as string,
+    ephemeral_container: withoutUndefined({
+      name: added.name as string,
+      image: typeof added.image === 'string' ? added.image : undefined,
+      target_container: typeof added.targetContainerName === 'string' ? added.targetContainerName : undefined,
+    }),
+    command: command.length ? redactArgv(command, redaction) : undefined,
+    stdin: typeof added.stdin === 'boolean' ? added.stdin : undefined,
+    tty: typeof added.tty === 'boolean' ? added.tty : undefined,
+  });
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }

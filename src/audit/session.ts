@@ -9,43 +9,78 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { redactionCount } from './redact.ts';
 import { millisBetween } from './time.ts';
 
 export const actorSchema = z.looseObject({
-  username: z.string().describe('user.username of the request'),
+  username: z.string().describe('user.username of the request (the impersonator when impersonated_user is set)'),
   uid: z.string().optional().describe('user.uid'),
   groups: z.array(z.string()).optional().describe('user.groups'),
-  service_account: z.string().optional().describe('namespace/name when the user is a service account'),
-  impersonated_user: z.string().optional().describe('impersonatedUser.username when the request was impersonated'),
-  source_ip: z.string().optional().describe('the LAST sourceIPs entry: the only one a client cannot forge'),
-  source_ips: z.array(z.string()).optional().describe('every sourceIPs entry, as logged'),
+  service_account: z.string().optional().describe('`namespace/name` when the user is a service account (`system:serviceaccount:NS:NAME`)'),
+  impersonated_user: z.string().optional().describe('impersonatedUser.username: who the request acted as'),
+  impersonated_groups: z.array(z.string()).optional().describe('impersonatedUser.groups'),
+  source_ip: z.string().optional().describe('the LAST sourceIPs entry: the only one a client cannot forge (legacy lines: the first)'),
+  source_ips: z.array(z.string()).optional().describe('every sourceIPs entry, as logged (earlier ones come from X-Forwarded-For)'),
+  extra: z
+    .record(z.string(), z.array(z.string()))
+    .optional()
+    .describe('user.extra, e.g. `authentication.kubernetes.io/pod-name` of the pod whose token was used'),
 });
 
 export const sourceSchema = z.looseObject({
-  tool: z.string().describe('kubectl, oc, k9s, lens, kubectl-cp, controller, client-go or unknown'),
-  user_agent: z.string().optional().describe('the request user agent (client-controlled: a hint)'),
-  client_version: z.string().optional().describe('version from the user agent, e.g. v1.30.2'),
+  tool: z
+    .enum(['kubectl', 'oc', 'k9s', 'lens', 'kubectl-cp', 'controller', 'client-go', 'unknown'])
+    .describe('the client: from the user agent, refined by command fingerprints (k9s, Lens and `kubectl cp` run kubectl)'),
+  detected_by: z.enum(['user-agent', 'command']).optional().describe('what `tool` rests on; both are client-controlled hints'),
+  user_agent: z.string().optional().describe('the request user agent, as logged (apiserver cuts it at 1024 characters)'),
+  client_name: z.string().optional().describe('the product in the user agent, e.g. `kubectl`, `kubectl.exe`, `curl`'),
+  client_version: z.string().optional().describe('version from the user agent, e.g. `v1.30.2`'),
+  client_platform: z.string().optional().describe('`os/arch` from the user agent, e.g. `linux/amd64`'),
+});
+
+export const kubeletTargetSchema = z.looseObject({
+  namespace: z.string().describe('namespace of the target pod'),
+  pod: z.string().describe('name of the target pod'),
+  pod_uid: z.string().optional().describe('pod UID when the kubelet path names it'),
+  container: z.string().optional().describe('target container (absent for portForward)'),
+});
+
+export const ephemeralContainerSchema = z.looseObject({
+  name: z.string().describe('the ephemeral container kubectl debug added'),
+  image: z.string().optional().describe('its image'),
+  target_container: z.string().optional().describe('targetContainerName: whose process namespace it joins'),
 });
 
 export const execMetadataSchema = z.looseObject({
-  command: z.array(z.string()).optional().describe('argv from the repeated command= query parameters'),
-  container: z.string().optional().describe('container= (the first when repeated)'),
-  stdin: z.boolean().optional().describe('stdin=true (kubelet input=1)'),
-  stdout: z.boolean().optional().describe('stdout=true (kubelet output=1)'),
-  stderr: z.boolean().optional().describe('stderr=true (kubelet error=1)'),
-  tty: z.boolean().optional().describe('tty=true: an interactive terminal'),
-  target_type: z.enum(['pod', 'node']).describe('pod for pods/*, node for nodes/proxy'),
-  node_name: z.string().optional().describe('the node, without :port (nodes/proxy)'),
-  subresource: z.string().optional().describe('exec, attach, portforward, ephemeralcontainers or proxy'),
-  verb: z.string().optional().describe('get (WebSocket), create (SPDY), patch (debug)'),
-  transport: z.enum(['websocket', 'spdy']).optional().describe('websocket for get, spdy for create'),
-  response_code: z.number().int().optional().describe('responseStatus.code of the latest stage that has one'),
-  decision: z.string().optional().describe('authorization.k8s.io/decision annotation'),
-  reason: z.string().optional().describe('authorization.k8s.io/reason annotation'),
-  started_at: z.string().describe('requestReceivedTimestamp (microseconds, UTC)'),
-  ended_at: z.string().nullable().describe('stageTimestamp of ResponseComplete or Panic; null while open'),
-  duration_ms: z.number().nullable().describe('ended_at - started_at in milliseconds'),
-  stages: z.array(z.string()).describe('the audit stages seen for this auditID'),
+  command: z
+    .array(z.string())
+    .optional()
+    .describe('argv: repeated `command=` (form-decoded), kubelet `/run` `cmd=` split on spaces, or the debug container\'s command and args; secrets redacted'),
+  container: z.string().optional().describe('`container=` (the first when repeated); for nodes/proxy the kubelet path\'s container; for kubectl debug the ephemeral container'),
+  stdin: z.boolean().optional().describe('`stdin=true` (kubelet `input=1`)'),
+  stdout: z.boolean().optional().describe('`stdout=true` (kubelet `output=1`)'),
+  stderr: z.boolean().optional().describe('`stderr=true` (kubelet `error=1`)'),
+  tty: z.boolean().optional().describe('`tty=true` (kubelet `tty=1`): an interactive terminal'),
+  ports: z.array(z.string()).optional().describe('`ports=` of a port-forward when the URI has them (kubectl sends them inside the stream)'),
+  target_type: z.enum(['pod', 'node']).describe('`pod` for pods/*, `node` for nodes/proxy'),
+  node_name: z.string().optional().describe('nodes/proxy: the node, without `:port`'),
+  target: kubeletTargetSchema.optional().describe('nodes/proxy: the pod and container the kubelet path names'),
+  kubelet_action: z.string().optional().describe('nodes/proxy: first kubelet path segment (`exec`, `run`, `attach`, `portForward`; others with `-node-proxy=all`)'),
+  kubelet_path: z.string().optional().describe('nodes/proxy: the kubelet path without its query'),
+  ephemeral_container: ephemeralContainerSchema.optional().describe('kubectl debug: the container the patch adds (Request level or above)'),
+  subresource: z.string().optional().describe('`exec`, `attach`, `portforward`, `ephemeralcontainers` or `proxy`'),
+  verb: z.string().optional().describe('`get` (WebSocket), `create` (SPDY), `patch` (debug)'),
+  transport: z.enum(['websocket', 'spdy']).optional().describe('pods exec/attach/portforward: `websocket` for get, `spdy` for create'),
+  response_code: z.number().int().optional().describe('responseStatus.code (101 upgraded, 403 forbidden, ...); `allowed` follows it'),
+  response_reason: z.string().optional().describe('responseStatus.reason, e.g. `Forbidden`'),
+  response_message: z.string().optional().describe('responseStatus.message, e.g. why it was forbidden'),
+  decision: z.string().optional().describe('`authorization.k8s.io/decision` annotation (`allow`/`forbid`); may say allow on a 403'),
+  reason: z.string().optional().describe('`authorization.k8s.io/reason` annotation'),
+  started_at: z.string().describe('requestReceivedTimestamp, UTC with microseconds'),
+  ended_at: z.string().nullable().describe('stageTimestamp of ResponseComplete or Panic; null while the session is open'),
+  duration_ms: z.number().nullable().describe('ended_at - started_at in milliseconds (microsecond precision)'),
+  stages: z.array(z.string()).describe('the audit stages seen for this auditID, in stage order'),
+  audit_format: z.literal('legacy').optional().describe('`legacy` when read from `--audit-log-format=legacy` text: no end time, no decision'),
 });
 
 export type Actor = z.infer<typeof actorSchema>;
@@ -76,57 +111,101 @@ export function sessionId(cluster: string, auditId: string): string {
   return `EXEC:${cluster.slice(0, 100)}:sha256:${createHash('sha256').update(auditId).digest('hex')}`;
 }
 
-/** Order of stages: a later stage's values win (audit.k8s.io stage semantics). */
+/** Audit stages in the order the apiserver writes them. */
 const stageRank: Record<string, number> = { RequestReceived: 1, ResponseStarted: 2, ResponseComplete: 3, Panic: 4 };
 
-function rankOf(row: SessionRow): number {
-  return Math.max(0, ...row.execMetadata.stages.map((s) => stageRank[s] ?? 0));
-}
-
-/** A response code means allowed when the request went through: 101 (upgraded) or 2xx. */
+/** A response code means allowed when the request went through: 101 (upgraded) or 2xx. No code yet: not refused. */
 export function isAllowedCode(code: number | undefined): boolean {
   return code === undefined || code === 101 || (code >= 200 && code < 300);
 }
 
-function withoutUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined && v !== null)) as Partial<T>;
+/*
+ * Merging is a join in a semilattice, field by field, so that it is commutative, associative and
+ * idempotent: the store merges stages across batches, files and concurrent writers in whatever order
+ * they come. Every field takes "defined beats absent" and, between two different values:
+ *   started_at  the earliest          ended_at       the latest (only ResponseComplete/Panic set it)
+ *   stages      the union             response_code  the highest (Panic's 500 beats 101)
+ *   anything else the value with more [REDACTED] markers (re-ingesting with a new -redact rule hides a
+ *   secret already stored), then the greater canonical JSON: the stages of one request carry the same
+ *   URI, user and annotations, so this only decides between re-ingestions.
+ * duration_ms, timestamp and allowed are then derived from the merged fields.
+ */
+type Join = (a: unknown, b: unknown) => unknown;
+
+/** JSON with sorted keys, so that two equal documents compare equal whatever their key order. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>)
+            .filter(([, x]) => x !== undefined)
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
+      : v,
+  ) ?? 'null';
 }
 
-/** Timestamps are canonical UTC ISO strings with six fractional digits (see normalizeTimestamp), so they sort as text. */
-function earliest(a: string, b: string): string {
-  return a <= b ? a : b;
+const preferred: Join = (a, b) => {
+  const byRedaction = redactionCount(a) - redactionCount(b);
+  if (byRedaction !== 0) return byRedaction > 0 ? a : b;
+  return canonicalJson(a) >= canonicalJson(b) ? a : b;
+};
+
+const execJoins: Record<string, Join> = {
+  started_at: (a, b) => (String(a) <= String(b) ? a : b),
+  ended_at: (a, b) => (String(a) >= String(b) ? a : b),
+  response_code: (a, b) => (typeof a === 'number' && typeof b === 'number' ? Math.max(a, b) : preferred(a, b)),
+  stages: (a, b) => sortStages([...(Array.isArray(a) ? a : []), ...(Array.isArray(b) ? b : [])]),
+};
+
+function sortStages(stages: unknown[]): string[] {
+  return [...new Set(stages.map(String))].sort((x, y) => (stageRank[x] ?? 0) - (stageRank[y] ?? 0) || (x < y ? -1 : x > y ? 1 : 0));
 }
 
-/** Deterministic winner between two rows, so merging is commutative. */
-function laterStageFirst(a: SessionRow, b: SessionRow): [SessionRow, SessionRow] {
-  const diff = rankOf(a) - rankOf(b);
-  if (diff !== 0) return diff > 0 ? [a, b] : [b, a];
-  return JSON.stringify(a) >= JSON.stringify(b) ? [a, b] : [b, a];
+const absent = (v: unknown) => v === undefined || v === null;
+
+function joinValue(a: unknown, b: unknown, join: Join = preferred): unknown {
+  if (absent(a)) return absent(b) ? undefined : b;
+  if (absent(b)) return a;
+  if (a === b || canonicalJson(a) === canonicalJson(b)) return a;
+  return join(a, b);
+}
+
+function joinObjects<T extends object>(a: T, b: T, joins: Record<string, Join> = {}): T {
+  const out: Record<string, unknown> = {};
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  for (const key of [...new Set([...Object.keys(left), ...Object.keys(right)])].sort()) {
+    const value = joinValue(left[key], right[key], joins[key]);
+    if (value !== undefined) out[key] = value;
+  }
+  return out as T;
 }
 
 /** Merges two partial views of one session (same id) into one. */
 export function mergeSessions(a: SessionRow, b: SessionRow): SessionRow {
-  const [later, earlier] = laterStageFirst(a, b);
-  const stages = [...new Set([...earlier.execMetadata.stages, ...later.execMetadata.stages])].sort(
-    (x, y) => (stageRank[x] ?? 0) - (stageRank[y] ?? 0) || x.localeCompare(y),
-  );
-  const startedAt = earliest(earlier.execMetadata.started_at, later.execMetadata.started_at);
-  const endedAt = later.execMetadata.ended_at ?? earlier.execMetadata.ended_at;
+  const joined = joinObjects(a.execMetadata, b.execMetadata, execJoins);
+  const startedAt = joined.started_at;
+  const endedAt = joined.ended_at ?? null;
   const execMetadata: ExecMetadata = {
-    ...withoutUndefined(earlier.execMetadata),
-    ...withoutUndefined(later.execMetadata),
-    stages,
-    started_at: startedAt,
+    ...joined,
+    stages: sortStages(joined.stages ?? []),
     ended_at: endedAt,
     duration_ms: endedAt === null ? null : Math.max(0, millisBetween(startedAt, endedAt)),
-  } as ExecMetadata;
+  };
   return {
-    ...later,
-    timestamp: earliest(earlier.timestamp, later.timestamp),
-    actor: { ...withoutUndefined(earlier.actor), ...withoutUndefined(later.actor) } as Actor,
-    source: { ...withoutUndefined(earlier.source), ...withoutUndefined(later.source) } as Source,
-    execMetadata,
+    id: a.id,
+    cluster: a.cluster,
+    auditId: a.auditId,
+    timestamp: startedAt,
+    operation: 'EXEC',
+    resourceKind: joinValue(a.resourceKind, b.resourceKind) as SessionRow['resourceKind'],
+    namespace: joinValue(a.namespace, b.namespace) as string,
+    name: joinValue(a.name, b.name) as string,
+    actor: joinObjects(a.actor, b.actor),
+    source: joinObjects(a.source, b.source),
     allowed: isAllowedCode(execMetadata.response_code),
+    execMetadata,
   };
 }
 
