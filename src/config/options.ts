@@ -2,13 +2,28 @@
  * The one config schema: every flag of `audit-processor`, its default and its help line.
  * Names and forms of the kubechronicle flags are kept verbatim (../shared/reference/kubechronicle-compat.md).
  */
-import { flag, formatUsage, parseFlags, type FlagValues } from './flags.ts';
+import { z } from 'zod';
+import { builtinRedactionSummary, parseRedaction } from '../audit/redact.ts';
+import { flag, formatUsage, parseFlags, type FlagSpec, type FlagValues } from './flags.ts';
 
 export const processorFlags = {
   // Sources
   'audit-log-file': flag.string('', 'follow one audit log file (kube-apiserver --audit-log-path)'),
   'audit-log-dir': flag.string('', 'ingest every audit log in a directory, rotated backups included, then follow it'),
   once: flag.boolean(false, 'read what the sources hold now, store it, print a summary and exit'),
+
+  // Audit domain: which requests are sessions, and what their stored commands hide (src/audit)
+  'node-proxy': flag.enumOf(['interactive', 'all'] as const, 'interactive', 'which nodes/proxy requests become sessions: interactive = kubelet exec, run, attach, portForward; all = every one, metrics and log scraping included'),
+  redact: {
+    ...flag.list(`hide secrets in commands before they are stored or logged: default (${builtinRedactionSummary}), none (turns the built-in set off), flag:--option, env:VARIABLE, re:REGEX (a comma inside it as \\x2c); the built-in set stays on unless none is given`),
+    schema: z.array(z.string()).default([]).superRefine((entries, ctx) => {
+      try {
+        parseRedaction(entries);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      }
+    }),
+  } satisfies FlagSpec<string[]>,
 
   // Storage
   'database-url': flag.string('', 'PostgreSQL URL; without it an embedded database (PGlite) in -data-dir is used', 'DATABASE_URL'),
