@@ -12,6 +12,16 @@ export const processorFlags = {
   'audit-log-dir': flag.string('', 'ingest every audit log in a directory, rotated backups included, then follow it'),
   once: flag.boolean(false, 'read what the sources hold now, store it, print a summary and exit'),
 
+  // Audit webhook (kube-apiserver --audit-webhook-config-file points here; path /audit)
+  'enable-webhook': flag.boolean(false, 'receive audit batches from the apiserver webhook backend on -webhook-port, path /audit'),
+  'webhook-port': flag.number(8444, 'port of the audit webhook (also serves /healthz and /readyz)', { min: 0, max: 65535 }),
+  'webhook-max-body': flag.number(16 * 1024 * 1024, 'largest accepted webhook body in bytes, compressed and decompressed (413 above)', { min: 1024 }),
+  'webhook-write-timeout': flag.duration('10s', 'answer 503 (the apiserver retries) when storing a batch takes longer; keep it under the apiserver 30s timeout'),
+  'webhook-tls-cert-file': flag.string('', 'serve HTTPS with this certificate (PEM); plain HTTP without it'),
+  'webhook-tls-key-file': flag.string('', 'private key (PEM) of -webhook-tls-cert-file'),
+  'webhook-client-ca-file': flag.string('', 'require client certificates signed by this CA (mTLS; needs the TLS flags)'),
+  'webhook-token-file': flag.string('', 'require "Authorization: Bearer <token>" with the token in this file'),
+
   // Audit domain: which requests are sessions, and what their stored commands hide (src/audit)
   'node-proxy': flag.enumOf(['interactive', 'all'] as const, 'interactive', 'which nodes/proxy requests become sessions: interactive = kubelet exec, run, attach, portForward; all = every one, metrics and log scraping included'),
   redact: {

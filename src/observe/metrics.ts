@@ -41,6 +41,8 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
     runtimeStreamReconnects: counter('runtime_stream_reconnects_total', 'feeder streams re-opened after an end or error, by address and stream', ['address', 'stream']),
     runtimeStreamPaused: counter('runtime_stream_paused_total', 'times a feeder stream was paused because the database fell behind (backpressure)', ['address', 'stream']),
     runtimeCommitHookErrors: counter('runtime_commit_hook_errors_total', 'after-commit hook (correlation) failures for stored runtime events'),
+    webhookRequests: counter('webhook_requests_total', 'audit webhook requests answered, by path and HTTP status', ['path', 'code']),
+    webhookEvents: counter('webhook_events_total', 'audit events received in acknowledged (200) webhook batches'),
     // Correlation (src/correlate)
     correlationPasses: counter('correlation_passes_total', 'correlation passes over the pods that changed, by result', ['result']),
     correlationSeconds: new Histogram({
