@@ -12,6 +12,11 @@ export const processorFlags = {
   'audit-log-dir': flag.string('', 'ingest every audit log in a directory, rotated backups included, then follow it'),
   once: flag.boolean(false, 'read what the sources hold now, store it, print a summary and exit'),
 
+  // Audit log files (src/ingest/file-source.ts)
+  'start-at': flag.enumOf(['beginning', 'end'] as const, 'beginning', 'where to start in a log file never read before (no checkpoint) that is there at startup; files that appear later are read from the beginning'),
+  'max-line-bytes': flag.number(16 * 1024 * 1024, 'longest log line kept (bytes); a longer one is skipped and counted as bad input line-too-long', { min: 1024 }),
+  'progress-interval': flag.duration('5s', 'how often to report progress on stderr while a backlog is read (a live bar on a terminal); off for none'),
+
   // Audit webhook (kube-apiserver --audit-webhook-config-file points here; path /audit)
   'enable-webhook': flag.boolean(false, 'receive audit batches from the apiserver webhook backend on -webhook-port, path /audit'),
   'webhook-port': flag.number(8444, 'port of the audit webhook (also serves /healthz and /readyz)', { min: 0, max: 65535 }),
