@@ -5,15 +5,17 @@
  */
 import { UsageError } from '../src/config/flags.ts';
 import { parseProcessorArgs, processorUsage, type ProcessorConfig } from '../src/config/options.ts';
-import { AuditFileSource } from '../src/ingest/file-source.ts';
+import { startHttpServerFromFlags } from '../src/api/server.ts';
+import { subcommands } from '../src/timeline/commands.ts';
+import { createAuditFileSource, describeFileIngest } from '../src/ingest/audit-file-source.ts';
 import { createLogger, type Logger } from '../src/observe/log.ts';
 import { counterByLabel, counterValue, createMetrics, type Metrics } from '../src/observe/metrics.ts';
 import { openDatabase } from '../src/store/database.ts';
 import { SessionWriter } from '../src/store/session-writer.ts';
 
-const FOLLOW_POLL_MS = 1000;
-
 async function main(argv: string[]): Promise<number> {
+  const subcommand = subcommands[argv[0] ?? ''];
+  if (subcommand) return subcommand(argv.slice(1));
   let config: ProcessorConfig;
   try {
     const parsed = parseProcessorArgs(argv);
@@ -33,53 +35,42 @@ async function main(argv: string[]): Promise<number> {
 
   const logger = createLogger(config['log-level']);
   const metrics = createMetrics({ processMetrics: !config.once });
-  const paths = await auditLogPaths(config);
-  if (paths.length === 0 && !config['audit-log-file'] && !config['audit-log-dir']) {
+  if (!config['audit-log-file'] && !config['audit-log-dir']) {
     process.stderr.write('audit-processor: nothing to do: give -audit-log-file or -audit-log-dir (see -h)\n');
     return 2;
   }
 
   const db = await openDatabase({ databaseUrl: config['database-url'] || undefined, dataDir: config['data-dir'] });
   logger.info({ backend: db.backend, location: db.location }, `database ready: ${db.backend === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'} at ${db.location}`);
-  const source = new AuditFileSource({ writer: new SessionWriter(db), context: { cluster: config.cluster }, metrics, logger });
+  // Health, metrics, API and page answer from the start, while a long first read is still going on.
+  const http = config.once ? undefined : await startHttpServerFromFlags(config, { db, metrics, logger });
+  const files = createAuditFileSource({ db, flags: config, metrics, logger, writer: new SessionWriter(db) });
 
   try {
-    for (const path of paths) await source.readToEnd(path);
-    const summary = await summarize(metrics, db.backend, db.location);
     if (config.once) {
-      process.stdout.write(summary + '\n');
+      const stats = await files.runOnce();
+      process.stdout.write(`${await summarize(metrics, db.backend, db.location)}\n${describeFileIngest(stats)}\n`);
       return 0;
     }
-    logger.info(summary);
-    await followUntilSignal(config, source, logger);
+    await files.start();
+    logger.info(await summarize(metrics, db.backend, db.location));
+    await untilSignal(logger);
+    await files.stop();
     return 0;
   } finally {
+    await http?.close();
     await db.close();
   }
 }
 
-async function auditLogPaths(config: ProcessorConfig): Promise<string[]> {
-  const paths: string[] = [];
-  if (config['audit-log-dir']) paths.push(...(await AuditFileSource.listAuditLogs(config['audit-log-dir'])));
-  if (config['audit-log-file']) paths.push(config['audit-log-file']);
-  return paths;
-}
-
-async function followUntilSignal(config: ProcessorConfig, source: AuditFileSource, logger: Logger): Promise<void> {
-  let stopping = false;
-  const stop = new Promise<void>((resolve) => {
+function untilSignal(logger: Logger): Promise<void> {
+  return new Promise<void>((resolve) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const)
       process.once(signal, () => {
-        stopping = true;
         logger.info({ signal }, 'stopping');
         resolve();
       });
   });
-  while (!stopping) {
-    await Promise.race([stop, new Promise((r) => setTimeout(r, FOLLOW_POLL_MS))]);
-    if (stopping) break;
-    for (const path of await auditLogPaths(config)) await source.readToEnd(path);
-  }
 }
 
 async function summarize(metrics: Metrics, backend: string, location: string): Promise<string> {

@@ -1,0 +1,46 @@
+/**
+ * Batches on their way to the sink, and the position saves that follow them. A batch's position is
+ * saved only after that batch AND every batch before it are committed, so a saved position never
+ * runs ahead of the data; a failure stops every later save. At most `maxInFlight` batches are
+ * outstanding: `submit` waits when the sink is behind, which pauses reading (backpressure).
+ */
+import type { LineBatch, LineSink } from './line-sink.ts';
+
+export class CommitPipeline {
+  private steps: Promise<void>[] = [];
+  private tail: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly sink: LineSink,
+    private readonly maxInFlight: number,
+  ) {}
+
+  /**
+   * Sends a batch (an empty one only saves a position, e.g. past skipped lines) and returns once there
+   * is room for another. Throws the first failure of any earlier batch.
+   */
+  async submit(batch: LineBatch, afterCommit: () => Promise<void>): Promise<void> {
+    const written = batch.lines.length > 0 ? this.sink.write(batch) : Promise.resolve();
+    written.catch(() => undefined); // observed through the chain below
+    const step = this.tail.then(() => written).then(afterCommit);
+    step.catch(() => undefined);
+    this.tail = step;
+    this.steps.push(step);
+    while (this.steps.length > this.maxInFlight) await this.steps.shift();
+  }
+
+  /** Waits for everything submitted; throws the first failure (after all have settled). */
+  async drain(): Promise<void> {
+    const steps = this.steps;
+    this.steps = [];
+    const results = await Promise.allSettled(steps);
+    this.tail = Promise.resolve();
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /** After a failure: waits for what is still outstanding and starts a fresh chain. */
+  async reset(): Promise<void> {
+    await this.drain().catch(() => undefined);
+  }
+}

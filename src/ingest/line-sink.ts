@@ -1,0 +1,31 @@
+/**
+ * What a file source hands its lines to. The source knows files, positions and checkpoints; a sink
+ * knows what a line means (an audit event, a KubeArmor event) and where it is stored.
+ *
+ * The contract:
+ * - `write(batch)` gets consecutive complete lines of one file (no `\n`, never empty, valid UTF-8
+ *   without NUL bytes; over-long and garbage lines were already counted and dropped by the source).
+ * - The promise it returns resolves only once everything derived from those lines is durably
+ *   committed. Only then does the source save the file's position past them. A rejection means "not
+ *   stored": the source reads the batch again later (after a backoff), from the last saved position.
+ * - Calls may overlap: the source starts batch n+1 (so the sink can parse it) while batch n is still
+ *   being committed, with at most a few batches outstanding (that is the backpressure). The sink may
+ *   serialize its writes; the source advances positions strictly in order whatever resolves first.
+ * - The sink must be idempotent: after a crash between a commit and the position save, the same
+ *   lines are delivered again, and storing them again must change nothing.
+ * - The lines are not reused by the source; the sink may keep them until its promise resolves.
+ */
+
+export interface LineBatch {
+  lines: readonly Buffer[];
+  /** The file the lines come from, for log messages. */
+  path: string;
+  /** The file's fingerprint (its identity across renames and compression). */
+  fingerprint: string;
+  /** Byte offset (decompressed for .gz) just past the last line of the batch. */
+  endOffset: number;
+}
+
+export interface LineSink {
+  write(batch: LineBatch): Promise<void>;
+}
