@@ -1,0 +1,91 @@
+/**
+ * Shared helpers for the audit domain tests: fixture paths, a seeded random source (a failing property
+ * test prints its seed; rerun with AUDIT_TEST_SEED=<seed>), and running lines through the real
+ * per-line transform.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Rejected } from '../../src/audit/decode.ts';
+import type { ExtractContext } from '../../src/audit/extract.ts';
+import { sessionsFromDocument, sessionsFromLine } from '../../src/audit/lines.ts';
+import { mergeById, type SessionRow } from '../../src/audit/session.ts';
+
+export const fixturesDir = fileURLToPath(new URL('../../../shared/fixtures/audit/', import.meta.url));
+
+export function readFixture(relative: string): Buffer {
+  return readFileSync(fixturesDir + relative);
+}
+
+/** Lines of a buffer as the file source hands them over: without the newline. */
+export function splitLines(data: Buffer): Buffer[] {
+  const lines: Buffer[] = [];
+  let start = 0;
+  for (let end = data.indexOf(0x0a); end !== -1; end = data.indexOf(0x0a, start)) {
+    lines.push(data.subarray(start, end));
+    start = end + 1;
+  }
+  if (start < data.length) lines.push(data.subarray(start));
+  return lines;
+}
+
+export interface Ingested {
+  rows: SessionRow[];
+  stages: number;
+  rejected: Rejected[];
+}
+
+/** Every line through sessionsFromLine, stages merged into sessions (sorted by id). */
+export function ingestLines(data: Buffer, context: ExtractContext = { cluster: 'test' }): Ingested {
+  const stages: SessionRow[] = [];
+  const rejected: Rejected[] = [];
+  for (const line of splitLines(data)) {
+    const outcome = sessionsFromLine(line, context);
+    stages.push(...outcome.rows);
+    rejected.push(...outcome.rejected);
+  }
+  return { rows: sortById(mergeById(stages)), stages: stages.length, rejected };
+}
+
+/** The whole buffer as one document (webhook body, pretty-printed event). */
+export function ingestDocument(data: Buffer, context: ExtractContext = { cluster: 'test' }): Ingested {
+  const outcome = sessionsFromDocument(data, context);
+  return { rows: sortById(mergeById(outcome.rows)), stages: outcome.rows.length, rejected: outcome.rejected };
+}
+
+export function sortById(rows: SessionRow[]): SessionRow[] {
+  return [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+export function countByReason(rejected: readonly Rejected[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of rejected) out[r.reason] = (out[r.reason] ?? 0) + 1;
+  return out;
+}
+
+/** mulberry32: small, fast, seeded. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function testSeed(): number {
+  const fromEnv = Number(process.env.AUDIT_TEST_SEED);
+  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : Math.floor(Math.random() * 2 ** 31) + 1;
+}
+
+export const pick = <T>(random: () => number, items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+
+export function shuffle<T>(random: () => number, items: readonly T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
