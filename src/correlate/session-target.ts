@@ -1,0 +1,76 @@
+/**
+ * From a stored session (a change_events EXEC row) to what correlation needs: which pod and container the
+ * session reached, what it ran, and when. Pure.
+ *
+ * - pods/exec, pods/attach: the row's namespace and name, `exec_metadata.container`.
+ * - nodes/proxy exec/run/attach: the row names the node; the pod is `exec_metadata.target` {namespace,
+ *   pod, container}, parsed by src/audit from the kubelet path `/exec/NS/POD/CONTAINER`.
+ * - pods/ephemeralcontainers (`kubectl debug`): the container it creates. Its name is read from the
+ *   debug fields src/audit extracts from the patch.
+ * Denied sessions never reached a container, and port-forwards start no process: neither is correlated.
+ */
+import { isoToMicros, type CorrelationSession } from './model.ts';
+
+/** The columns of change_events correlation reads. */
+export interface StoredSession {
+  id: string;
+  cluster: string;
+  resource_kind: string;
+  namespace: string;
+  name: string;
+  allowed: boolean;
+  /** change_events.timestamp as ISO 8601 (the session start). */
+  timestamp: string;
+  exec_metadata: Record<string, unknown> | null;
+}
+
+const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+const record = (value: unknown): Record<string, unknown> | undefined =>
+  value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+
+/** The ephemeral container a `kubectl debug` patch creates: `exec_metadata.ephemeral_container.name` (or `container`). */
+export function ephemeralContainerName(meta: Record<string, unknown>): string | undefined {
+  return text(record(meta.ephemeral_container)?.name) ?? text(meta.container);
+}
+
+export function correlationSession(row: StoredSession): CorrelationSession | undefined {
+  const meta = row.exec_metadata ?? {};
+  if (!row.allowed) return undefined;
+  const startedAt = text(meta.started_at) ?? row.timestamp;
+  const endedAt = text(meta.ended_at);
+  let startUs: number;
+  let endUs: number | null;
+  try {
+    startUs = isoToMicros(startedAt);
+    endUs = endedAt ? isoToMicros(endedAt) : null;
+  } catch {
+    return undefined;
+  }
+  const command = Array.isArray(meta.command) ? meta.command.filter((a): a is string => typeof a === 'string') : [];
+  const tty = meta.tty === true;
+  const base = { id: row.id, cluster: row.cluster, command, tty, startUs, endUs };
+  const subresource = text(meta.subresource);
+
+  if (row.resource_kind === 'Node' || meta.target_type === 'node') {
+    const target = record(meta.target);
+    const namespace = text(target?.namespace);
+    const pod = text(target?.pod);
+    if (!namespace || !pod) return undefined;
+    const container = text(target?.container) ?? text(meta.container);
+    // kubelet_action is the kubelet path's first segment; without it, a command means exec/run.
+    const action = text(meta.kubelet_action) ?? (command.length > 0 ? 'exec' : 'attach');
+    if ((action === 'exec' || action === 'run') && command.length > 0) return { ...base, kind: 'exec', namespace, pod, container };
+    if (action === 'attach' && container) return { ...base, kind: 'attach', namespace, pod, container };
+    return undefined;
+  }
+
+  if (subresource === 'exec' && command.length > 0)
+    return { ...base, kind: 'exec', namespace: row.namespace, pod: row.name, container: text(meta.container) };
+  if (subresource === 'attach') return { ...base, kind: 'attach', namespace: row.namespace, pod: row.name, container: text(meta.container) };
+  if (subresource === 'ephemeralcontainers') {
+    const container = ephemeralContainerName(meta);
+    if (!container) return undefined;
+    return { ...base, kind: 'debug', namespace: row.namespace, pod: row.name, container };
+  }
+  return undefined;
+}

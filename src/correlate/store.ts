@@ -1,0 +1,180 @@
+/**
+ * The database side of correlation, kept thin: load the sessions and runtime events of one pod around a
+ * time range, call the pure `correlate`, and replace those sessions' links in the same transaction.
+ *
+ * A pass over a pod is closed under overlap: the sessions whose windows touch the range are loaded, the
+ * range grows to cover their windows (and their debug episodes), and again, so two overlapping sessions
+ * are always decided together whichever side arrived last. A transaction-scoped advisory lock per pod
+ * keeps two passes (two replicas) from interleaving their writes.
+ */
+import type { Queryable, Database } from '../store/database.ts';
+import { correlate, reachOf } from './correlate.ts';
+import { isoToMicros, microsToIso, type CorrelateOptions, type CorrelationEvent, type CorrelationSession, type Link } from './model.ts';
+import { correlationSession, type StoredSession } from './session-target.ts';
+
+/** A pod and a time range in it where something new arrived. */
+export interface CorrelationScope {
+  cluster: string;
+  namespace: string;
+  pod: string;
+  fromUs: number;
+  toUs: number;
+}
+
+export interface PodPassResult {
+  sessions: number;
+  events: number;
+  links: number;
+}
+
+const MAX_WIDENINGS = 8;
+
+const isoText = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+// Sessions of the pod whose window may touch [$4, $5]: started before its end and not ended before its
+// start. Debug patches and attaches are always taken: a debug container outlives its patch, and the attach
+// that owns its processes may have started long before.
+const selectSessions = `
+  SELECT id, cluster, resource_kind, namespace, name, allowed, exec_metadata, ${isoText('"timestamp"')} AS "timestamp"
+  FROM change_events
+  WHERE operation = 'EXEC' AND cluster = $1
+    AND ((resource_kind = 'Pod' AND namespace = $2 AND name = $3)
+      OR (resource_kind = 'Node' AND exec_metadata @> jsonb_build_object('target', jsonb_build_object('namespace', $2::text, 'pod', $3::text))))
+    AND "timestamp" <= $5::timestamptz
+    AND (exec_metadata->>'ended_at' IS NULL
+      OR (exec_metadata->>'ended_at')::timestamptz >= $4::timestamptz
+      OR exec_metadata->>'subresource' IN ('ephemeralcontainers', 'attach'))
+  ORDER BY "timestamp", id`;
+
+const selectEvents = `
+  SELECT event_key, ${isoText('event_time')} AS event_time, cluster, kind, host_name, namespace, pod, container_name,
+         container_id, pid, ppid, host_pid, host_ppid, process_name, parent_process_name, resource, operation, data, tty, exec_id
+  FROM runtime_events
+  WHERE cluster = $1 AND namespace = $2 AND pod = $3 AND event_time >= $4::timestamptz AND event_time <= $5::timestamptz`;
+
+const recordColumns = 'session_id text, event_key text, event_time timestamptz, cluster text, link_method text';
+
+// Keep links that still hold (their linked_at too), drop the others, add the new ones.
+const deleteStale = `
+  DELETE FROM exec_session_links l
+  WHERE l.session_id = ANY($1::text[])
+    AND NOT EXISTS (
+      SELECT 1 FROM jsonb_to_recordset($2::jsonb) AS r(${recordColumns})
+      WHERE r.session_id = l.session_id AND r.event_key = l.event_key AND r.event_time = l.event_time AND r.link_method = l.link_method)`;
+
+const insertLinks = `
+  INSERT INTO exec_session_links (session_id, event_key, event_time, cluster, link_method)
+  SELECT session_id, event_key, event_time, cluster, link_method FROM jsonb_to_recordset($1::jsonb) AS r(${recordColumns})
+  ON CONFLICT (session_id, event_key, event_time) DO UPDATE SET link_method = EXCLUDED.link_method, linked_at = now()
+  WHERE exec_session_links.link_method <> EXCLUDED.link_method`;
+
+interface EventRow {
+  event_key: string;
+  event_time: string;
+  cluster: string;
+  kind: string;
+  host_name: string | null;
+  namespace: string | null;
+  pod: string | null;
+  container_name: string | null;
+  container_id: string | null;
+  pid: number | null;
+  ppid: number | null;
+  host_pid: number | null;
+  host_ppid: number | null;
+  process_name: string | null;
+  parent_process_name: string | null;
+  resource: string | null;
+  operation: string | null;
+  data: string | null;
+  tty: string | null;
+  exec_id: string | null;
+}
+
+const opt = <T>(value: T | null): T | undefined => (value === null ? undefined : value);
+
+function toCorrelationEvent(row: EventRow): CorrelationEvent {
+  return {
+    key: row.event_key,
+    time: row.event_time,
+    us: isoToMicros(row.event_time),
+    cluster: row.cluster,
+    kind: row.kind,
+    host: opt(row.host_name),
+    namespace: opt(row.namespace),
+    pod: opt(row.pod),
+    container: opt(row.container_name),
+    containerId: opt(row.container_id),
+    pid: opt(row.pid),
+    ppid: opt(row.ppid),
+    hostPid: opt(row.host_pid),
+    hostPpid: opt(row.host_ppid),
+    processName: opt(row.process_name),
+    parentProcessName: opt(row.parent_process_name),
+    resource: opt(row.resource),
+    operation: opt(row.operation),
+    data: opt(row.data),
+    tty: opt(row.tty),
+    execId: opt(row.exec_id),
+  };
+}
+
+/** Recomputes the links of every session of one pod around a range, in one transaction. */
+export async function correlatePod(db: Database, scope: CorrelationScope, options: CorrelateOptions): Promise<PodPassResult> {
+  return db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7263549))', [`${scope.cluster}/${scope.namespace}/${scope.pod}`]);
+    let from = scope.fromUs;
+    let to = scope.toUs;
+    let rows: StoredSession[] = [];
+    let sessions: CorrelationSession[] = [];
+    for (let i = 0; i < MAX_WIDENINGS; i++) {
+      rows = (await tx.query<StoredSession>(selectSessions, [scope.cluster, scope.namespace, scope.pod, microsToIso(from), microsToIso(to)])).rows;
+      sessions = rows.map(correlationSession).filter((s): s is CorrelationSession => s !== undefined);
+      const reach = [...reachOf(sessions, options).values()];
+      const wider = {
+        from: Math.min(from, ...reach.map((w) => w.fromUs)),
+        to: Math.max(to, ...reach.map((w) => w.toUs)),
+      };
+      if (wider.from === from && wider.to === to) break;
+      from = wider.from;
+      to = wider.to;
+    }
+    if (rows.length === 0) return { sessions: 0, events: 0, links: 0 };
+    const eventRows = (await tx.query<EventRow>(selectEvents, [scope.cluster, scope.namespace, scope.pod, microsToIso(from), microsToIso(to)])).rows;
+    const links = correlate(sessions, eventRows.map(toCorrelationEvent), options);
+    await writeLinks(tx, rows.map((r) => r.id), links);
+    return { sessions: rows.length, events: eventRows.length, links: links.length };
+  });
+}
+
+async function writeLinks(tx: Queryable, sessionIds: string[], links: Link[]): Promise<void> {
+  const records = JSON.stringify(
+    links.map((l) => ({ session_id: l.sessionId, event_key: l.eventKey, event_time: l.eventTime, cluster: l.cluster, link_method: l.method })),
+  );
+  await tx.query(deleteStale, [sessionIds, records]);
+  if (links.length > 0) await tx.query(insertLinks, [records]);
+}
+
+/** The pods and time ranges that sessions touch, for a pass after they were written. */
+export async function scopesOfSessions(db: Queryable, ids: readonly string[], nowUs: number): Promise<CorrelationScope[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await db.query<StoredSession>(
+    `SELECT id, cluster, resource_kind, namespace, name, allowed, exec_metadata, ${isoText('"timestamp"')} AS "timestamp"
+     FROM change_events WHERE id = ANY($1::text[])`,
+    [ids],
+  );
+  const scopes: CorrelationScope[] = [];
+  for (const row of rows) {
+    // A denied session has no links, but may have had some while it looked allowed: its pod is still a scope.
+    const session = correlationSession({ ...row, allowed: true });
+    if (!session) continue;
+    scopes.push({
+      cluster: session.cluster,
+      namespace: session.namespace,
+      pod: session.pod,
+      fromUs: session.startUs,
+      toUs: Math.max(session.endUs ?? nowUs, session.startUs),
+    });
+  }
+  return scopes;
+}

@@ -1,0 +1,155 @@
+/**
+ * The pure correlation decision on labelled scenarios (no database): every KubeArmor event attributed to
+ * the session that caused it or to none. The same scenarios run through the tables in scenarios.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { matchCommandLine } from '../../src/correlate/command-line.ts';
+import { correlate, isRootExec } from '../../src/correlate/correlate.ts';
+import { isoToMicros, type CorrelateOptions, type CorrelationSession } from '../../src/correlate/model.ts';
+import { correlationSession } from '../../src/correlate/session-target.ts';
+import { nodeProxyAndDebug, overlappingSessions, samePodTwoNamespaces, shuffled, World } from './scenario.ts';
+import { correlationEventOf, runtimeRow, score, sessionsOf } from './support.ts';
+
+const cluster = 'prod-eu';
+const options = (nowIso = '2025-10-21T12:00:00.000000Z'): CorrelateOptions => ({ skewUs: 2_000_000, nowUs: isoToMicros(nowIso) });
+
+function run(world: World, seed = 1, nowIso?: string) {
+  const sessions = sessionsOf(world.auditLines(), cluster)
+    .map((row) => correlationSession({ ...row, resource_kind: row.resourceKind, exec_metadata: row.execMetadata }))
+    .filter((s): s is CorrelationSession => s !== undefined);
+  const lines = world.runtimeLines();
+  const rows = lines.map(({ line }) => runtimeRow(line, cluster));
+  const truth = new Map(rows.map((row, i) => [row.event_key, lines[i]!.truth]));
+  const links = correlate(shuffled(sessions, seed), shuffled(rows.map(correlationEventOf), seed + 1), options(nowIso));
+  return { links, truth, score: score(links, truth, cluster), sessions };
+}
+
+const perfect = (result: ReturnType<typeof run>) => {
+  assert.deepEqual(result.score.wrong, [], 'no event linked to the wrong session');
+  assert.deepEqual(result.score.missed, [], 'no event of a session left out');
+  assert.equal(result.score.precision, 1);
+  assert.equal(result.score.recall, 1);
+};
+
+describe('correlation decision', () => {
+  it('tells two overlapping sessions, an exec probe and the app apart (precision and recall 100 %)', () => {
+    const world = new World();
+    overlappingSessions(world);
+    const result = run(world);
+    perfect(result);
+    assert.ok(result.score.expected >= 20, `the scenario has ${result.score.expected} attributable events`);
+    assert.ok(result.links.every((l) => l.method === 'process-tree'));
+    // Not a trivial scenario: events of nobody (probes, the app) fall inside both sessions' windows.
+    const rows = world.runtimeLines().map(({ line, truth }) => ({ us: correlationEventOf(runtimeRow(line, cluster)).us, truth }));
+    for (const session of result.sessions) {
+      const inWindow = rows.filter((r) => r.truth === null && r.us >= session.startUs && r.us <= session.endUs!);
+      assert.ok(inWindow.length >= 2, `${inWindow.length} events of nobody inside ${session.id}`);
+    }
+  });
+
+  it('gives the same links whatever order sessions and events come in', () => {
+    const world = new World();
+    overlappingSessions(world);
+    const first = run(world, 1).links;
+    for (const seed of [7, 42, 1234]) assert.deepEqual(run(world, seed).links, first);
+  });
+
+  it('never links across namespaces when two pods share a name', () => {
+    const world = new World();
+    samePodTwoNamespaces(world);
+    perfect(run(world));
+  });
+
+  it('allows for a node clock 1.5 s behind the apiserver', () => {
+    const world = new World({ nodeClockOffsetMs: -1_500 });
+    overlappingSessions(world);
+    perfect(run(world));
+  });
+
+  it('attributes old KubeArmor events (no ExecID, no TTY, PPID = HostPPID) by host PID ancestry', () => {
+    const world = new World({ oldKubeArmor: true });
+    overlappingSessions(world);
+    const result = run(world);
+    assert.ok(world.runtime.every(({ event }) => !('ExecEvent' in event) && !('TTY' in event)));
+    perfect(result);
+  });
+
+  it('follows a nodes/proxy exec and a kubectl debug attach into their target containers', () => {
+    const world = new World();
+    const { D, P } = nodeProxyAndDebug(world);
+    const result = run(world);
+    perfect(result);
+    assert.ok(!result.links.some((l) => l.sessionId.endsWith(P)), 'the debug container belongs to the attach that used it');
+    assert.ok(result.links.some((l) => l.sessionId.endsWith(D)));
+  });
+
+  it('links an attach to a container by window only when nothing else runs there', () => {
+    const world = new World();
+    const c = world.container('worker-3', 'tools', 'toolbox-0', 'shell');
+    const t0 = '2025-10-21T10:00:00.000000Z';
+    const shell = world.existing(c, '/bin/bash');
+    world.podExec({ auditId: 'ffffffff-0000-4000-8000-00000000000f', user: 'frank', namespace: 'tools', pod: 'toolbox-0', container: 'shell', command: [], tty: true, start: t0, end: '2025-10-21T10:01:00.000000Z', subresource: 'attach' });
+    const top = world.spawn(shell, '2025-10-21T10:00:10.000000Z', ['/usr/bin/top', '-b', '-n', '1'], 'ffffffff-0000-4000-8000-00000000000f');
+    world.file(top, '2025-10-21T10:00:10.000100Z', '/proc/stat');
+    const alone = run(world);
+    perfect(alone);
+    assert.ok(alone.links.every((l) => l.method === 'window'));
+
+    // An exec probe in the same window: the container has another root, so the window proves nothing.
+    world.runtime.forEach((e) => (e.truth = null));
+    world.runcExec(c, '2025-10-21T10:00:30.000000Z', ['/bin/sh', '-c', 'true'], { truth: null });
+    const crowded = run(world);
+    assert.equal(crowded.links.length, 0);
+  });
+
+  it('ignores denied sessions and events outside the session window', () => {
+    const world = new World();
+    overlappingSessions(world);
+    // A second probe-like exec with the session's own command, long after it ended: not the session's.
+    const c = world.container('worker-1', 'shop', 'web-0', 'web');
+    world.runcExec(c, '2025-10-21T09:30:00.000000Z', ['/bin/sh', '-c', 'tar czf /tmp/config.tgz /app/config && ls /tmp'], { truth: null });
+    const result = run(world);
+    perfect(result);
+    const denied = sessionsOf(
+      world.auditLines().map((l) => l.replaceAll('"code":101', '"code":403')),
+      cluster,
+    ).map((row) => correlationSession({ ...row, resource_kind: row.resourceKind, exec_metadata: row.execMetadata }));
+    assert.deepEqual(denied, [undefined, undefined]);
+  });
+
+  it('keeps an open session open until now', () => {
+    const world = new World();
+    const c = world.container('worker-1', 'shop', 'web-1', 'web');
+    const id = '99999999-0000-4000-8000-000000000009';
+    world.podExec({ auditId: id, user: 'alice', namespace: 'shop', pod: 'web-1', container: 'web', command: ['bash'], tty: true, start: '2025-10-21T09:00:00.000000Z', end: null });
+    const bash = world.runcExec(c, '2025-10-21T09:00:00.050000Z', ['/bin/bash'], { tty: true, truth: id });
+    world.spawn(bash, '2025-10-21T11:00:00.000000Z', ['/usr/bin/whoami']);
+    perfect(run(world, 1, '2025-10-21T12:00:00.000000Z'));
+    // Before the command ran, "now" ends the window: the later event is not yet in it.
+    const early = run(world, 1, '2025-10-21T10:00:00.000000Z');
+    assert.equal(early.score.missed.length, 1);
+    assert.deepEqual(early.score.wrong, []);
+  });
+});
+
+describe('root processes', () => {
+  it('recognises runc-started processes in the KubeArmor fixtures (Bottlerocket path, old PPID form)', () => {
+    const lines = readFileSync(new URL('../../../shared/fixtures/kubearmor/kubearmor-exec-session-runc-chain.jsonl', import.meta.url), 'utf8').trim().split('\n');
+    const events = lines.map((line) => correlationEventOf(runtimeRow(line, '')));
+    assert.deepEqual(events.map(isRootExec), [true, false]);
+    assert.equal(matchCommandLine(['sh', '-c', 'cat /run/secrets/kubernetes.io/serviceaccount/token'], events[0]!.resource), 2);
+  });
+
+  it('matches command lines by program name, redacted secrets and truncation', () => {
+    assert.equal(matchCommandLine(['bash'], '/usr/bin/bash'), 2);
+    assert.equal(matchCommandLine(['/bin/sh', '-c', 'id'], '/bin/sh -c id'), 2);
+    assert.equal(matchCommandLine(['sh', '-c', 'id'], '/bin/sh -c ls'), 0);
+    assert.equal(matchCommandLine(['bash'], '/bin/sh'), 0);
+    assert.equal(matchCommandLine(['mysql', '-p[REDACTED]', '-e', 'select 1'], '/usr/bin/mysql -phunter2 -e select 1'), 2);
+    const long = `echo ${'x'.repeat(300)}`;
+    assert.equal(matchCommandLine(['sh', '-c', long], `/bin/sh -c ${long.slice(0, 200)}`), 1);
+    assert.equal(matchCommandLine(['sh', '-c', long], '/bin/sh -c echo'), 0);
+  });
+});

