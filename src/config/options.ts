@@ -49,6 +49,9 @@ export const processorFlags = {
   'retention-runtime': flag.duration('30d', 'delete runtime events older than this, in small batches; off keeps them'),
   'retention-sessions': flag.duration('off', 'delete exec sessions older than this (never kubechronicle rows); off keeps them'),
 
+  // Correlation of sessions with runtime events (src/correlate)
+  'correlation-skew': flag.duration('2s', 'clock difference allowed between the apiserver and the nodes: every session window is widened by it when runtime events are linked to sessions'),
+
   // Behaviour
   'log-level': flag.enumOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info', 'log level'),
 };
