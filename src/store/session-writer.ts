@@ -89,14 +89,33 @@ const updateMerged = `
   FROM jsonb_to_recordset($1::jsonb) AS r(${recordColumns})
   WHERE c.id = r.id`;
 
+export interface SessionWriterOptions {
+  /**
+   * Called after every COMMIT with the ids of all sessions in the batch, changed or not (so links missed
+   * when the process stopped between a commit and correlation are made when the lines are read again).
+   * src/correlate's Correlator.noteSessions: it only notes the ids and returns. A throw is ignored: the
+   * rows are committed whatever the hook does.
+   */
+  onCommitted?: (sessionIds: string[]) => void;
+}
+
 export class SessionWriter {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly options: SessionWriterOptions = {},
+  ) {}
 
   /** Stores a batch of session stages; resolves after COMMIT. */
   async write(rows: readonly SessionRow[]): Promise<SessionWriteResult> {
     const sessions = mergeById(rows).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     if (sessions.length === 0) return { sessions: 0, inserted: 0, updated: 0 };
-    return withRetryOnConflict(() => this.db.transaction((tx) => writeSessions(tx, sessions)));
+    const result = await withRetryOnConflict(() => this.db.transaction((tx) => writeSessions(tx, sessions)));
+    try {
+      this.options.onCommitted?.(sessions.map((s) => s.id));
+    } catch {
+      // The hook's failure is its own (the Correlator logs and retries); the write stands.
+    }
+    return result;
   }
 }
 
