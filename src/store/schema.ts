@@ -126,6 +126,8 @@ export const runtimeEvents = pgTable(
   (t) => [
     primaryKey({ columns: [t.eventKey, t.eventTime] }),
     index('idx_runtime_events_container_time').on(t.cluster, t.namespace, t.pod, t.containerName, t.eventTime),
+    // Correlation loads one pod's events between two times, whatever the container (src/correlate/store.ts).
+    index('idx_runtime_events_pod_time').on(t.cluster, t.namespace, t.pod, t.eventTime),
     index('idx_runtime_events_host_pid').on(t.cluster, t.hostName, t.hostPid),
     index('idx_runtime_events_time').on(t.eventTime),
   ],

@@ -1,0 +1,1 @@
+CREATE INDEX "idx_runtime_events_pod_time" ON "runtime_events" USING btree ("cluster","namespace","pod","event_time");
