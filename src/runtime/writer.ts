@@ -33,6 +33,7 @@ export interface RuntimeWriteResult {
   /** Distinct events in the batch. */
   events: number;
   inserted: number;
+  /** Events of the batch that were already stored or repeated within it. */
   duplicates: number;
   /** Rows the database refused (bad data it would not store); counted and logged, the rest stored. */
   rejected: number;
@@ -121,9 +122,11 @@ export class RuntimeEventWriter {
     }
     const inserted = stored.filter((e) => insertedKeys.has(identity(e)));
     for (const event of inserted) metrics.runtimeEventsStored.inc({ kind: event.kind });
-    metrics.runtimeEventsDuplicate.inc(stored.length - inserted.length);
+    // Repeats inside the batch count as duplicates too, so the count does not depend on batching.
+    const duplicates = batch.length - inserted.length - rejected;
+    metrics.runtimeEventsDuplicate.inc(duplicates);
     await this.runHook({ events: stored, inserted });
-    return { events: events.length, inserted: inserted.length, duplicates: stored.length - inserted.length, rejected };
+    return { events: events.length, inserted: inserted.length, duplicates, rejected };
   }
 
   private async insert(events: readonly RuntimeEvent[]): Promise<Set<string>> {

@@ -40,3 +40,33 @@ export function kubeArmorFixtures(): KubeArmorFixture[] {
 export function isKnownDuplicate(fixture: KubeArmorFixture): boolean {
   return fixture.file === 'kubearmor-interactive-shell-alerts.jsonl' && fixture.line === 8;
 }
+
+/** A container process log n (KubeArmor's PascalCase JSON), as typed in one exec session; `tag` keeps tests apart. */
+export function syntheticLog(n: number, tag: string): Record<string, unknown> {
+  return {
+    Timestamp: 1765218527 + Math.floor(n / 1_000_000),
+    UpdatedTime: `2025-12-08T18:${String(28 + Math.floor(n / 60_000_000)).padStart(2, '0')}:${String(47 + (Math.floor(n / 1_000_000) % 13)).padStart(2, '0')}.${String(n % 1_000_000).padStart(6, '0')}Z`,
+    ClusterName: 'default',
+    HostName: `node-${tag}`,
+    NamespaceName: 'default',
+    PodName: 'nginx-779797d5bd-wlrsn',
+    ContainerID: 'c830ee7121da37bde4021a90d51728d05bf2e71ac5a31b6461a39b7cf77cffb1',
+    ContainerName: 'nginx',
+    ParentProcessName: '/usr/bin/bash',
+    ProcessName: '/bin/echo',
+    HostPPID: 247074,
+    HostPID: 250000 + (n % 1_000_000),
+    PPID: 41,
+    PID: 100 + (n % 30_000),
+    UID: 0,
+    Type: 'ContainerLog',
+    Source: '/usr/bin/bash',
+    Operation: 'Process',
+    Resource: `/bin/echo ${n}`,
+    Data: 'syscall=SYS_EXECVE',
+    Result: 'Passed',
+    Cwd: '/',
+    TTY: 'pts0',
+    ExecEvent: { ExecID: '1078688820741427', ExecutableName: 'echo' },
+  };
+}

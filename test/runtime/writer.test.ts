@@ -80,11 +80,11 @@ for (const backend of backends) {
       const metrics = createMetrics();
       const writer = new RuntimeEventWriter(db, { metrics, logger: silentLogger, onCommitted: (c) => void commits.push(c) });
       const events = [sessionLog(1, 'twice'), sessionLog(2, 'twice'), sessionLog(1, 'twice')];
-      assert.deepEqual(await writer.write(events), { events: 2, inserted: 2, duplicates: 0, rejected: 0 });
+      assert.deepEqual(await writer.write(events), { events: 2, inserted: 2, duplicates: 1, rejected: 0 });
       assert.deepEqual(await writer.write(events.slice(1)), { events: 2, inserted: 0, duplicates: 2, rejected: 0 });
       assert.equal(await count(db, 'twice'), 2);
       assert.deepEqual(commits.map((c) => [c.events.length, c.inserted.length]), [[2, 2], [2, 0]]);
-      assert.equal(await counterValue(metrics.runtimeEventsDuplicate), 2);
+      assert.equal(await counterValue(metrics.runtimeEventsDuplicate), 3);
     });
 
     it('stores the rest of a batch when the database refuses one row, and says which', async () => {
