@@ -12,6 +12,9 @@ export function normalizeTimestamp(text: string | undefined): string | undefined
   if (!match) return undefined;
   const [, date, time, fraction = '', zone] = match;
   const micros = fraction.padEnd(6, '0').slice(0, 6);
+  // The pattern lets `2024-13-45T99:99:99Z` through; a real calendar time survives a round trip.
+  const asUtc = new Date(`${date}T${time}Z`);
+  if (Number.isNaN(asUtc.getTime()) || asUtc.toISOString().slice(0, 19) !== `${date}T${time}`) return undefined;
   if (zone === 'Z') return `${date}T${time}.${micros}Z`;
   const shifted = new Date(`${date}T${time}${zone}`);
   if (Number.isNaN(shifted.getTime())) return undefined;
