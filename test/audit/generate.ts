@@ -5,6 +5,9 @@
  * in an EventList, an array, AKS records (`properties.log` as a JSON string), behind a BOM; or as a
  * `--audit-log-format=legacy` text line.
  */
+import type { ExtractContext } from '../../src/audit/extract.ts';
+import { sessionsFromLine } from '../../src/audit/lines.ts';
+import type { SessionRow } from '../../src/audit/session.ts';
 import { pick, shuffle } from './support.ts';
 
 type Random = () => number;
@@ -256,4 +259,56 @@ export function serializeLine(random: Random, events: AuditEventObject[], envelo
     text = envelope === 'aks-record' ? toJson(random, record(events[0]!), style) : toJson(random, { records: events.map(record) }, style);
   }
   return Buffer.from((random() < 0.1 ? '\uFEFF' : '') + text, 'utf8');
+}
+
+export interface GeneratedSession {
+  auditID: string;
+  request: RequestShape;
+  /** The stages logged for it (a random subset, as omitStages and lost files leave them). */
+  events: AuditEventObject[];
+  /** What the merged row must say. */
+  expected: { stages: string[]; endedAt: string | null; code?: number };
+}
+
+/** All stages of one interactive request, sharing user, agent, URI and times as the apiserver writes them. */
+export function generateSession(random: Random): GeneratedSession {
+  let request = generateRequest(random);
+  while (!request.interactive) request = generateRequest(random);
+  const auditID = auditIdFor(random);
+  const startMs = Date.UTC(2025, 0, 1) + Math.floor(random() * 1e10);
+  const code = pick(random, [101, 101, 101, 200, 403]);
+  const base = eventFor(random, request, { auditID, stage: 'RequestReceived', startMs, stageMs: startMs });
+  if (!base.requestReceivedTimestamp) {
+    base.requestReceivedTimestamp = isoMicros(startMs, 1);
+    base.stageTimestamp = base.requestReceivedTimestamp;
+    delete base.timestamp;
+  }
+  const received = base.requestReceivedTimestamp as string;
+  const startedAtMs = Date.parse(received);
+  const ending = random() < 0.1 ? 'Panic' : 'ResponseComplete';
+  const all = ['RequestReceived', 'ResponseStarted', ending].filter(() => random() < 0.75);
+  if (all.length === 0) all.push('ResponseStarted');
+  const events = all.map((stage, i) => {
+    const event: AuditEventObject = structuredClone(base);
+    event.stage = stage;
+    if (stage === 'RequestReceived') return event;
+    const stageCode = stage === 'Panic' ? 500 : code;
+    event.responseStatus = stageCode === 403 ? { metadata: {}, status: 'Failure', reason: 'Forbidden', code: 403 } : { metadata: {}, code: stageCode };
+    event.annotations = { 'authorization.k8s.io/decision': code === 403 ? 'forbid' : 'allow', 'authorization.k8s.io/reason': '' };
+    event.stageTimestamp = isoMicros(startedAtMs + 10 * (i + 1) + (stage === ending ? Math.floor(random() * 1e7) : 0), Math.floor(random() * 1e6));
+    return event;
+  });
+  const last = events.find((e) => e.stage === ending);
+  const codes = events.map((e) => (e.responseStatus as { code?: number } | undefined)?.code).filter((c): c is number => c !== undefined);
+  return {
+    auditID,
+    request,
+    events,
+    expected: { stages: all, endedAt: last ? (last.stageTimestamp as string) : null, code: codes.length ? Math.max(...codes) : undefined },
+  };
+}
+
+/** The stage rows of a generated session, each stage written as its own line and read back. */
+export function stageRowsOf(random: Random, session: GeneratedSession, context: ExtractContext): SessionRow[] {
+  return session.events.flatMap((event) => sessionsFromLine(serializeLine(random, [event], 'bare', randomStyle(random)), context).rows);
 }

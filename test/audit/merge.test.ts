@@ -1,0 +1,101 @@
+/**
+ * Stages of one auditID become one session whatever their order and grouping: mergeSessions is
+ * commutative, associative and idempotent (the store relies on it across batches and writers), a later
+ * stage fills in what an earlier one lacked and never erases it, and a session whose end never came
+ * stays open.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { sessionsFromLine } from '../../src/audit/lines.ts';
+import { canonicalJson, mergeById, mergeSessions, type SessionRow } from '../../src/audit/session.ts';
+import { generateSession, stageRowsOf } from './generate.ts';
+import { pick, readFixture, seededRandom, shuffle, splitLines, testSeed } from './support.ts';
+
+const context = { cluster: 'prop' };
+
+/** Folds rows in a random tree shape. */
+function randomFold(random: () => number, rows: SessionRow[]): SessionRow {
+  let pool = shuffle(random, rows);
+  while (pool.length > 1) {
+    const i = Math.floor(random() * (pool.length - 1));
+    const merged = random() < 0.5 ? mergeSessions(pool[i]!, pool[i + 1]!) : mergeSessions(pool[i + 1]!, pool[i]!);
+    pool = [...pool.slice(0, i), merged, ...pool.slice(i + 2)];
+  }
+  return pool[0]!;
+}
+
+const same = (a: SessionRow, b: SessionRow, label: string) => assert.equal(canonicalJson(a), canonicalJson(b), label);
+
+describe('merging the stages of a session', () => {
+  const seed = testSeed();
+
+  it(`gives one row per session whatever the order and grouping of its stages (1000 sessions, seed ${seed})`, () => {
+    const random = seededRandom(seed);
+    for (let i = 0; i < 1000; i++) {
+      const session = generateSession(random);
+      const rows = stageRowsOf(random, session, context);
+      assert.equal(rows.length, session.events.length, `seed ${seed} session ${i}: every stage extracted`);
+      const reference = rows.reduce((a, b) => mergeSessions(a, b));
+      same(randomFold(random, rows), reference, `seed ${seed} session ${i}: any grouping`);
+      same(mergeSessions(reference, reference), reference, `seed ${seed} session ${i}: idempotent`);
+      same(mergeSessions(reference, pick(random, rows)), reference, `seed ${seed} session ${i}: a stage seen again changes nothing`);
+      const meta = reference.execMetadata;
+      assert.deepEqual(meta.stages, session.expected.stages, `seed ${seed} session ${i}: stages`);
+      assert.equal(meta.ended_at, session.expected.endedAt, `seed ${seed} session ${i}: end`);
+      assert.equal(meta.response_code, session.expected.code, `seed ${seed} session ${i}: code`);
+      assert.equal(reference.allowed, session.expected.code === undefined || session.expected.code === 101 || session.expected.code === 200);
+    }
+  });
+
+  it(`is commutative and associative even between conflicting versions of a row (seed ${seed})`, () => {
+    const random = seededRandom(seed + 7);
+    for (let i = 0; i < 300; i++) {
+      const session = generateSession(random);
+      const [row] = stageRowsOf(random, session, context);
+      // Versions of one row that differ where re-ingestion could make them differ.
+      const variants: SessionRow[] = [
+        row!,
+        { ...row!, execMetadata: { ...row!.execMetadata, command: ['mysql', '-p[REDACTED]'], response_code: 403 } },
+        { ...row!, execMetadata: { ...row!.execMetadata, command: ['mysql', '-pS3cret'], ended_at: '2030-01-01T00:00:00.000000Z', stages: ['Panic'] } },
+        { ...row!, actor: { ...row!.actor, username: 'other' }, source: { tool: 'unknown' }, execMetadata: { ...row!.execMetadata, started_at: '2020-01-01T00:00:00.000001Z', container: undefined } },
+      ];
+      const [a, b, c] = [pick(random, variants), pick(random, variants), pick(random, variants)];
+      same(mergeSessions(a, b), mergeSessions(b, a), `case ${i}: commutative`);
+      same(mergeSessions(mergeSessions(a, b), c), mergeSessions(a, mergeSessions(b, c)), `case ${i}: associative`);
+      same(mergeSessions(mergeSessions(a, b), b), mergeSessions(a, b), `case ${i}: idempotent`);
+    }
+  });
+
+  it('keeps the more redacted command when two ingestions disagree', () => {
+    const [row] = splitLines(readFixture('constructed/c1_exec_spdy_create_all_stages.jsonl')).flatMap((l) => sessionsFromLine(l, context).rows);
+    const leaked = { ...row!, execMetadata: { ...row!.execMetadata, command: ['mysql', '-pS3cret'] } };
+    const redacted = { ...row!, execMetadata: { ...row!.execMetadata, command: ['mysql', '-p[REDACTED]'] } };
+    assert.deepEqual(mergeSessions(leaked, redacted).execMetadata.command, ['mysql', '-p[REDACTED]']);
+    assert.deepEqual(mergeSessions(redacted, leaked).execMetadata.command, ['mysql', '-p[REDACTED]']);
+  });
+
+  it('fills in the end, code and decision from a later stage that arrives first, and never erases them', () => {
+    const lines = splitLines(readFixture('constructed/c1_exec_spdy_create_all_stages.jsonl'));
+    const [received, started, complete] = lines.map((l) => sessionsFromLine(l, context).rows[0]!);
+    const merged = mergeById([complete!, received!, started!])[0]!;
+    assert.equal(merged.execMetadata.ended_at, '2024-05-02T09:21:44.903311Z');
+    assert.equal(merged.execMetadata.decision, 'allow');
+    assert.equal(merged.execMetadata.response_code, 101);
+    assert.equal(merged.execMetadata.duration_ms, 403798.799);
+    assert.deepEqual(merged.execMetadata.stages, ['RequestReceived', 'ResponseStarted', 'ResponseComplete']);
+  });
+
+  it('leaves a session whose ResponseComplete never came open', () => {
+    const lines = splitLines(readFixture('constructed/c1_exec_spdy_create_all_stages.jsonl')).slice(0, 2);
+    const [open] = mergeById(lines.flatMap((l) => sessionsFromLine(l, context).rows));
+    assert.equal(open!.execMetadata.ended_at, null);
+    assert.equal(open!.execMetadata.duration_ms, null);
+    assert.equal(open!.allowed, true);
+  });
+
+  it('keeps sessions of the same auditID in two clusters apart', () => {
+    const line = splitLines(readFixture('constructed/c1_exec_spdy_create_all_stages.jsonl'))[2]!;
+    const rows = [...sessionsFromLine(line, { cluster: 'a' }).rows, ...sessionsFromLine(line, { cluster: 'b' }).rows];
+    assert.deepEqual(mergeById(rows).map((r) => r.id), ['EXEC:a:6b0f8e7e-2d0c-4b8e-9a51-1f0d5c7a3e11', 'EXEC:b:6b0f8e7e-2d0c-4b8e-9a51-1f0d5c7a3e11']);
+  });
+});
