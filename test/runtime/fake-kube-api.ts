@@ -10,7 +10,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-type KubeObject = { metadata: { name: string; namespace: string; uid: string; resourceVersion?: string; labels?: Record<string, string> } } & Record<string, unknown>;
+type KubeObject = {
+  metadata: { name: string; namespace: string; uid: string; resourceVersion?: string; labels?: Record<string, string>; [field: string]: unknown };
+} & Record<string, unknown>;
 
 interface WatchEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
