@@ -22,7 +22,7 @@ export function runtimeRow(line: string, cluster: string) {
   const execId = str(exec.ExecID);
   const eventTime = microsToIso(isoToMicros(String(e.UpdatedTime)));
   return {
-    event_key: createHash('sha256').update(line).digest('hex'),
+    event_key: createHash('sha256').update(`${cluster}\n${line}`).digest('hex'),
     event_time: eventTime,
     cluster,
     kind: e.PolicyName || e.Action ? 'alert' : 'log',
