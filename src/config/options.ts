@@ -3,6 +3,8 @@
  * Names and forms of the kubechronicle flags are kept verbatim (../shared/reference/kubechronicle-compat.md).
  */
 import { z } from 'zod';
+import { outputFormats } from '../timeline/format.ts';
+import { parseTimeBound, timeBoundHint } from '../timeline/time-bounds.ts';
 import { builtinRedactionSummary, parseRedaction } from '../audit/redact.ts';
 import { flag, formatUsage, parseFlags, type FlagSpec, type FlagValues } from './flags.ts';
 
@@ -26,6 +28,10 @@ export const processorFlags = {
   'webhook-tls-key-file': flag.string('', 'private key (PEM) of -webhook-tls-cert-file'),
   'webhook-client-ca-file': flag.string('', 'require client certificates signed by this CA (mTLS; needs the TLS flags)'),
   'webhook-token-file': flag.string('', 'require "Authorization: Bearer <token>" with the token in this file'),
+
+  // HTTP: health, metrics, the JSON API and the web page (src/api), in every long-running mode
+  'http-port': flag.number(8080, 'port serving /healthz, /readyz, /metrics, the read-only JSON API under /api/v1 and the web page at /; 0 picks a free port', { min: 0, max: 65535 }),
+  'api-token-file': flag.string('', 'require "Authorization: Bearer <token>" on /api/* with the token in this file (the page asks for it); open without it'),
 
   // Audit domain: which requests are sessions, and what their stored commands hide (src/audit)
   'node-proxy': flag.enumOf(['interactive', 'all'] as const, 'interactive', 'which nodes/proxy requests become sessions: interactive = kubelet exec, run, attach, portForward; all = every one, metrics and log scraping included'),
@@ -64,5 +70,43 @@ export function parseProcessorArgs(argv: readonly string[], env?: Record<string,
 }
 
 export function processorUsage(): string {
-  return formatUsage('audit-processor', processorFlags);
+  return formatUsage('audit-processor', processorFlags, subcommandSynopsis);
 }
+
+// Subcommands `timeline` and `sessions` (src/timeline/commands.ts): answers read from the same database.
+const databaseFlags = { 'database-url': processorFlags['database-url'], 'data-dir': processorFlags['data-dir'] };
+
+/** A time as people type it: RFC 3339, or a duration before now (resolved when the command runs). */
+const timeFlag = (def: string, help: string): FlagSpec<string> => ({
+  kind: 'string',
+  schema: z.string().default(def).refine((text) => text === '' || parseTimeBound(text) !== undefined, { message: `not a time: ${timeBoundHint}` }),
+  defaultText: def,
+  help,
+});
+
+export const timelineCommandFlags = {
+  namespace: flag.string('', 'namespace of the pod (required)'),
+  pod: flag.string('', 'the pod (required)'),
+  since: timeFlag('', 'start of the window, a duration before now or a time (1h when neither -since nor -from is given)'),
+  from: timeFlag('', 'start of the window (RFC 3339 or a duration before now); instead of -since'),
+  to: timeFlag('', 'end of the window (default now)'),
+  cluster: flag.string('', 'only this cluster (default every cluster)'),
+  format: flag.enumOf(outputFormats, 'text', 'output: text for a terminal, json, markdown for an incident report'),
+  ...databaseFlags,
+};
+
+export const sessionsCommandFlags = {
+  user: flag.string('', 'only sessions opened by this user'),
+  namespace: flag.string('', 'only sessions into this namespace'),
+  pod: flag.string('', 'only sessions into this pod'),
+  since: timeFlag('24h', 'sessions started since (a duration before now or a time)'),
+  cluster: flag.string('', 'only this cluster (default every cluster)'),
+  limit: flag.number(100, 'at most this many sessions, newest first', { min: 1, max: 10_000 }),
+  format: flag.enumOf(outputFormats, 'text', 'output: text for a terminal, json, markdown for an incident report'),
+  ...databaseFlags,
+};
+
+export const subcommandSynopsis = [
+  'timeline -namespace NS -pod POD [-since 1h | -from T -to T] [-format text|json|markdown]',
+  'sessions [-user U] [-since 24h] [-format text|json|markdown]',
+];

@@ -1,0 +1,253 @@
+/**
+ * What the answers are made of: an exec session as people read it (who, when, from where, with what
+ * tool, into what, with which command) and a runtime event (a process, a file or network access, an
+ * alert). Both are plain JSON, the same for the HTTP API, the CLI's `-format json` and the web page.
+ *
+ * The SQL fragments here select the columns these records need; times come out of Postgres as canonical
+ * UTC text with microseconds (`2025-10-21T09:00:00.100000Z`) so they sort as text and lose nothing.
+ */
+import type { Actor, ExecMetadata, Source } from '../audit/session.ts';
+
+export interface SessionSummary {
+  /** `EXEC:<cluster>:<auditID>` (change_events.id). */
+  id: string;
+  cluster: string;
+  auditId: string | null;
+  startedAt: string;
+  /** null while the session is open (no ResponseComplete stage yet). */
+  endedAt: string | null;
+  durationMs: number | null;
+  user: string;
+  groups: string[];
+  impersonatedUser: string | null;
+  /** The last sourceIPs entry: the one a client cannot forge. */
+  sourceIp: string | null;
+  tool: string;
+  userAgent: string | null;
+  clientVersion: string | null;
+  targetType: 'pod' | 'node';
+  /** The pod's namespace; for nodes/proxy, the one the kubelet path names ('' when it names none). */
+  namespace: string;
+  /** The pod; for nodes/proxy, the one the kubelet path names. */
+  pod: string | null;
+  /** The node, for nodes/proxy targets. */
+  node: string | null;
+  /** The container; for kubectl debug, the ephemeral container. */
+  container: string | null;
+  command: string[];
+  tty: boolean;
+  stdin: boolean;
+  /** exec, attach, portforward, ephemeralcontainers, proxy. */
+  subresource: string | null;
+  allowed: boolean;
+  responseCode: number | null;
+  /** Why it was refused or allowed: responseStatus.message of a refusal, else the authorizer's reason. */
+  reason: string | null;
+  /** Runtime events linked to the session (src/correlate), by kind. */
+  processCount: number;
+  alertCount: number;
+  blockCount: number;
+}
+
+export interface SessionLink {
+  sessionId: string;
+  /** 'process-tree' or 'window'. */
+  linkMethod: string;
+}
+
+export interface RuntimeEventRecord {
+  eventKey: string;
+  /** UpdatedTime (microseconds), as stored. */
+  time: string;
+  cluster: string;
+  kind: 'alert' | 'log';
+  hostName: string | null;
+  namespace: string | null;
+  pod: string | null;
+  container: string | null;
+  processName: string | null;
+  parentProcessName: string | null;
+  pid: number | null;
+  ppid: number | null;
+  hostPid: number | null;
+  hostPpid: number | null;
+  uid: number | null;
+  cwd: string | null;
+  tty: string | null;
+  execId: string | null;
+  type: string | null;
+  /** Process, File, Network, Capabilities, Syscall... */
+  operation: string | null;
+  /** The command line for Process events, the path or address otherwise. */
+  resource: string | null;
+  data: string | null;
+  result: string | null;
+  policyName: string | null;
+  severity: string | null;
+  tags: string | null;
+  message: string | null;
+  /** Allow, Audit, Block, "Audit (Block)"... (alerts only). */
+  action: string | null;
+  enforcer: string | null;
+  /** The sessions this event is attributed to; empty when it belongs to none. */
+  links: SessionLink[];
+}
+
+/** `timestamptz` → canonical UTC text with microseconds, in SQL (PostgreSQL 15 and PGlite alike). */
+export const isoSql = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/** Columns of change_events c that make a SessionSummary, with the link counts of each session. */
+export const sessionColumnsSql = `
+  c.id, c.cluster, c.audit_id, ${isoSql('c."timestamp"')} AS started_at, c.resource_kind, c.namespace, c.name,
+  c.actor, c.source, c.allowed, c.exec_metadata,
+  COALESCE(counts.processes, 0) AS process_count, COALESCE(counts.alerts, 0) AS alert_count,
+  COALESCE(counts.blocks, 0) AS block_count`;
+
+/** Joins the per-session counts of linked runtime events (uses the links' primary key). */
+export const sessionCountsJoinSql = `
+  LEFT JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE r.operation = 'Process' AND r.kind = 'log') AS processes,
+           count(*) FILTER (WHERE r.kind = 'alert') AS alerts,
+           count(*) FILTER (WHERE r.kind = 'alert' AND lower(r.action) = 'block') AS blocks
+    FROM exec_session_links l
+    JOIN runtime_events r ON r.event_key = l.event_key AND r.event_time = l.event_time
+    WHERE l.session_id = c.id
+  ) counts ON true`;
+
+export interface SessionSqlRow {
+  id: string;
+  cluster: string;
+  audit_id: string | null;
+  started_at: string;
+  resource_kind: string;
+  namespace: string;
+  name: string;
+  actor: Actor;
+  source: Source;
+  allowed: boolean;
+  exec_metadata: ExecMetadata | null;
+  process_count: number | string;
+  alert_count: number | string;
+  block_count: number | string;
+}
+
+const text = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
+
+/** One change_events row (with its counts) as people read it. */
+export function sessionFromRow(row: SessionSqlRow): SessionSummary {
+  const meta: Partial<ExecMetadata> = row.exec_metadata ?? {};
+  const isNode = row.resource_kind === 'Node' || meta.target_type === 'node';
+  const refused = !row.allowed && text(meta.response_message);
+  return {
+    id: row.id,
+    cluster: row.cluster,
+    auditId: row.audit_id,
+    startedAt: meta.started_at ?? row.started_at,
+    endedAt: meta.ended_at ?? null,
+    durationMs: meta.duration_ms ?? null,
+    user: row.actor?.username ?? '',
+    groups: row.actor?.groups ?? [],
+    impersonatedUser: text(row.actor?.impersonated_user),
+    sourceIp: text(row.actor?.source_ip),
+    tool: row.source?.tool ?? 'unknown',
+    userAgent: text(row.source?.user_agent),
+    clientVersion: text(row.source?.client_version),
+    targetType: isNode ? 'node' : 'pod',
+    namespace: isNode ? (meta.target?.namespace ?? '') : row.namespace,
+    pod: isNode ? (text(meta.target?.pod) ?? null) : row.name,
+    node: isNode ? (text(meta.node_name) ?? row.name) : null,
+    container: text(meta.container),
+    command: meta.command ?? [],
+    tty: meta.tty === true,
+    stdin: meta.stdin === true,
+    subresource: text(meta.subresource),
+    allowed: row.allowed,
+    responseCode: meta.response_code ?? null,
+    reason: refused || text(meta.reason),
+    processCount: Number(row.process_count),
+    alertCount: Number(row.alert_count),
+    blockCount: Number(row.block_count),
+  };
+}
+
+/** Columns of runtime_events r that make a RuntimeEventRecord, with the sessions each event is linked to. */
+export const runtimeColumnsSql = `
+  r.event_key, ${isoSql('r.event_time')} AS time, r.cluster, r.kind, r.host_name, r.namespace, r.pod,
+  r.container_name, r.process_name, r.parent_process_name, r.pid, r.ppid, r.host_pid, r.host_ppid, r.uid,
+  r.cwd, r.tty, r.exec_id, r.type, r.operation, r.resource, r.data, r.result, r.policy_name, r.severity,
+  r.tags, r.message, r.action, r.enforcer,
+  COALESCE((SELECT json_agg(json_build_object('sessionId', sl.session_id, 'linkMethod', sl.link_method) ORDER BY sl.session_id)
+            FROM exec_session_links sl WHERE sl.event_key = r.event_key AND sl.event_time = r.event_time), '[]'::json) AS links`;
+
+export interface RuntimeSqlRow {
+  event_key: string;
+  time: string;
+  cluster: string;
+  kind: string;
+  host_name: string | null;
+  namespace: string | null;
+  pod: string | null;
+  container_name: string | null;
+  process_name: string | null;
+  parent_process_name: string | null;
+  pid: number | null;
+  ppid: number | null;
+  host_pid: number | null;
+  host_ppid: number | null;
+  uid: number | null;
+  cwd: string | null;
+  tty: string | null;
+  exec_id: string | null;
+  type: string | null;
+  operation: string | null;
+  resource: string | null;
+  data: string | null;
+  result: string | null;
+  policy_name: string | null;
+  severity: string | null;
+  tags: string | null;
+  message: string | null;
+  action: string | null;
+  enforcer: string | null;
+  links: SessionLink[] | string;
+}
+
+export function runtimeEventFromRow(row: RuntimeSqlRow): RuntimeEventRecord {
+  return {
+    eventKey: row.event_key,
+    time: row.time,
+    cluster: row.cluster,
+    kind: row.kind === 'alert' ? 'alert' : 'log',
+    hostName: row.host_name,
+    namespace: row.namespace,
+    pod: row.pod,
+    container: row.container_name,
+    processName: row.process_name,
+    parentProcessName: row.parent_process_name,
+    pid: row.pid,
+    ppid: row.ppid,
+    hostPid: row.host_pid,
+    hostPpid: row.host_ppid,
+    uid: row.uid,
+    cwd: row.cwd,
+    tty: row.tty,
+    execId: row.exec_id,
+    type: row.type,
+    operation: row.operation,
+    resource: row.resource,
+    data: row.data,
+    result: row.result,
+    policyName: row.policy_name,
+    severity: row.severity,
+    tags: row.tags,
+    message: row.message,
+    action: row.action,
+    enforcer: row.enforcer,
+    links: typeof row.links === 'string' ? (JSON.parse(row.links) as SessionLink[]) : row.links,
+  };
+}
+
+/** An alert whose action stopped something: Block ("Audit (Block)" only says it would have). Same test as the SQL counts. */
+export function isBlockAlert(event: Pick<RuntimeEventRecord, 'kind' | 'action'>): boolean {
+  return event.kind === 'alert' && /^block$/i.test(event.action ?? '');
+}

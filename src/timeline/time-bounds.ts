@@ -1,0 +1,25 @@
+/**
+ * Time bounds typed by people: an RFC 3339 timestamp (`2025-10-21T09:00:00.100000Z`, any offset, any
+ * number of fraction digits) or a duration before now (`90m`, `24h`, as the flags take them).
+ *
+ * Bounds stay canonical text with six fraction digits (see src/audit/time.ts): Postgres compares
+ * microseconds, a JS Date would drop them (KubeArmor's UpdatedTime and audit MicroTime both have them).
+ */
+import { normalizeTimestamp } from '../audit/time.ts';
+import { parseDuration } from '../config/flags.ts';
+
+/** A Date as canonical UTC text with six fraction digits (a Date has milliseconds only). */
+export function isoMicros(date: Date): string {
+  return `${date.toISOString().slice(0, 23)}000Z`;
+}
+
+/** A timestamp or a duration before `now`, as canonical UTC text; undefined when it is neither. */
+export function parseTimeBound(text: string, now: Date = new Date()): string | undefined {
+  const timestamp = normalizeTimestamp(text);
+  if (timestamp) return timestamp;
+  const ago = parseDuration(text);
+  if (ago === undefined) return undefined;
+  return isoMicros(new Date(now.getTime() - ago));
+}
+
+export const timeBoundHint = 'use an RFC 3339 time such as 2025-10-21T09:00:00Z or a duration before now such as 90m, 24h, 7d';
