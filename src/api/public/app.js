@@ -1,0 +1,369 @@
+// exectrail web page: sessions with filters, one session's timeline, one pod's timeline.
+// Every value shown comes from audit and runtime events an attacker can shape (command lines, user
+// agents, paths), so the DOM is built with createElement/textContent only: no innerHTML anywhere.
+
+const app = document.getElementById('app');
+
+// ------------------------------------------------------------------------------------------- helpers
+
+/** h('td', { class: 'x' }, 'text', child): an element; strings become text nodes, never markup. */
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs ?? {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith('on')) el.addEventListener(name.slice(2), value);
+    else el.setAttribute(name, value === true ? '' : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+/** argv as a shell would need it typed (same rule as the CLI). */
+function shellJoin(argv) {
+  return argv.map((a) => (a !== '' && /^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+function formatDuration(ms) {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${(s - m * 60).toFixed(1)}s`;
+  return `${Math.floor(m / 60)}h ${m % 60}m`;
+}
+
+const accessNames = { exec: 'exec', attach: 'attach', portforward: 'port-forward', ephemeralcontainers: 'debug container', proxy: 'node exec (nodes/proxy)' };
+const accessKind = (s) => `${s.tty ? 'interactive ' : ''}${accessNames[s.subresource] ?? s.subresource ?? 'exec'}`;
+const targetOf = (s) => {
+  const pod = `${s.namespace}/${s.pod ?? '?'}`;
+  const where = s.targetType === 'node' ? `node ${s.node ?? '?'}${s.pod ? ` → ${pod}` : ''}` : pod;
+  return s.container ? `${where} container ${s.container}` : where;
+};
+const toolOf = (s) => (s.clientVersion ? `${s.tool} ${s.clientVersion}` : s.tool);
+const outcomeOf = (s) => {
+  if (!s.allowed) return `denied${s.responseCode ? ` ${s.responseCode}` : ''}${s.reason ? `: ${s.reason}` : ''}`;
+  if (s.endedAt === null) return 'still open';
+  return s.durationMs === null ? 'ended' : `ended after ${formatDuration(s.durationMs)}`;
+};
+const isBlock = (e) => e.kind === 'alert' && /^block$/i.test(e.action ?? '');
+const sessionHref = (id) => `#/session/${encodeURIComponent(id)}`;
+const timelineHref = (params) => `#/timeline?${new URLSearchParams(params)}`;
+const time = (t) => h('time', { datetime: t, class: 'ts' }, t);
+
+/** A time `minutes` before (negative) or after an ISO time, to the microsecond of the original. */
+function shiftIso(iso, minutes) {
+  const d = new Date(Date.parse(iso) + minutes * 60_000);
+  return `${d.toISOString().slice(0, 19)}.${iso.slice(20, 26) || '000000'}Z`;
+}
+
+// --------------------------------------------------------------------------------------------- API
+
+class Unauthorized extends Error {}
+
+async function api(path, params = {}) {
+  const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== ''));
+  const headers = { Accept: 'application/json' };
+  const token = sessionStorage.getItem('exectrail-token');
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(`api/v1/${path}${query.size ? `?${query}` : ''}`, { headers });
+  if (response.status === 401) throw new Unauthorized();
+  const body = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
+  if (!response.ok) throw new Error(body.error ?? `HTTP ${response.status}`);
+  return body;
+}
+
+function tokenForm() {
+  const input = h('input', { type: 'password', name: 'token', autocomplete: 'off', 'aria-label': 'API token' });
+  return h(
+    'form',
+    {
+      class: 'card',
+      onsubmit: (event) => {
+        event.preventDefault();
+        sessionStorage.setItem('exectrail-token', input.value.trim());
+        route();
+      },
+    },
+    h('p', {}, 'This server asks for the API token (the content of its -api-token-file).'),
+    input,
+    ' ',
+    h('button', { type: 'submit' }, 'Use token'),
+  );
+}
+
+function show(...nodes) {
+  app.replaceChildren(...nodes);
+}
+
+// --------------------------------------------------------------------------------------- sessions
+
+const sinceChoices = [
+  ['1h', 'last hour'],
+  ['24h', 'last 24 hours'],
+  ['7d', 'last 7 days'],
+  ['30d', 'last 30 days'],
+  ['', 'any time'],
+];
+
+function filterForm(values) {
+  const field = (name, label) =>
+    h('label', {}, label, h('input', { name, value: values.get(name) ?? '', placeholder: 'any', autocomplete: 'off' }));
+  const select = (name, label, choices) =>
+    h(
+      'label',
+      {},
+      label,
+      h('select', { name }, choices.map(([value, text]) => h('option', { value, selected: (values.get(name) ?? '') === value }, text))),
+    );
+  return h(
+    'form',
+    {
+      class: 'filters',
+      id: 'filters',
+      onsubmit: (event) => {
+        event.preventDefault();
+        const data = new URLSearchParams();
+        for (const [k, v] of new FormData(event.target)) if (v !== '' || k === 'since') data.set(k, String(v));
+        location.hash = `#/?${data}`;
+      },
+    },
+    field('user', 'User'),
+    field('namespace', 'Namespace'),
+    field('pod', 'Pod'),
+    select('allowed', 'Outcome', [
+      ['', 'allowed and denied'],
+      ['true', 'allowed'],
+      ['false', 'denied'],
+    ]),
+    select('since', 'Started', sinceChoices),
+    h('button', { type: 'submit' }, 'Show'),
+  );
+}
+
+function sessionRow(s) {
+  return h(
+    'tr',
+    { class: s.allowed ? (s.blockCount ? 'blocked' : '') : 'denied', 'data-session-id': s.id },
+    h('td', {}, h('a', { href: sessionHref(s.id) }, time(s.startedAt))),
+    h('td', {}, s.user),
+    h('td', {}, accessKind(s)),
+    h('td', {}, s.pod ? h('a', { href: timelineHref({ namespace: s.namespace, pod: s.pod, from: shiftIso(s.startedAt, -15), to: shiftIso(s.endedAt ?? s.startedAt, 15) }) }, targetOf(s)) : targetOf(s)),
+    h('td', {}, s.sourceIp ?? ''),
+    h('td', {}, toolOf(s)),
+    h('td', {}, s.allowed ? outcomeOf(s) : h('span', { class: 'badge denied' }, outcomeOf(s))),
+    h('td', { class: 'num' }, String(s.processCount)),
+    h('td', { class: 'num' }, s.blockCount ? h('span', { class: 'badge block' }, `${s.alertCount} (${s.blockCount} Block)`) : String(s.alertCount)),
+    h('td', {}, h('code', {}, shellJoin(s.command))),
+  );
+}
+
+async function sessionsView(params) {
+  const values = new URLSearchParams(params);
+  if (!values.has('since')) values.set('since', '24h');
+  const query = Object.fromEntries(values);
+  const body = h('tbody', {});
+  const more = h('button', { type: 'button', class: 'more', hidden: true }, 'More sessions');
+  const table = h(
+    'table',
+    { class: 'sessions' },
+    h('thead', {}, h('tr', {}, ['Started (UTC)', 'User', 'Access', 'Target', 'From', 'Tool', 'Outcome', 'Processes', 'Alerts', 'Command'].map((t) => h('th', {}, t)))),
+    body,
+  );
+  const status = h('p', { class: 'muted' });
+  show(h('h1', {}, 'Exec sessions'), filterForm(values), table, more, status);
+  let cursor;
+  const load = async () => {
+    const page = await api('sessions', { ...query, cursor });
+    body.append(...page.sessions.map(sessionRow));
+    cursor = page.nextCursor ?? undefined;
+    more.hidden = !cursor;
+    status.textContent = body.children.length ? '' : 'No exec sessions match these filters.';
+  };
+  more.addEventListener('click', () => load().catch(showError));
+  await load();
+}
+
+// ---------------------------------------------------------------------------------------- session
+
+function eventLine(event, extra = []) {
+  const subject = event.resource || event.processName || event.operation || '?';
+  const alert = event.kind === 'alert';
+  return h(
+    'div',
+    { class: `event ${alert ? (isBlock(event) ? 'alert block' : 'alert') : ''}` },
+    time(event.time),
+    ' ',
+    alert ? h('span', { class: `badge ${isBlock(event) ? 'block' : 'audit'}` }, `ALERT ${event.action ?? event.type ?? ''}`) : null,
+    event.operation && event.operation !== 'Process' ? h('span', { class: 'op' }, event.operation) : null,
+    ' ',
+    h('code', { class: 'cmd' }, subject),
+    event.hostPid !== null ? h('span', { class: 'pid' }, ` pid ${event.hostPid}`) : null,
+    alert
+      ? h('span', { class: 'why' }, ` ${[event.policyName && `policy ${event.policyName}`, event.severity && `severity ${event.severity}`, event.message, event.result].filter(Boolean).join(' · ')}`)
+      : null,
+    ...extra,
+  );
+}
+
+function processTree(nodes, activity) {
+  if (!nodes.length) return h('p', { class: 'muted' }, 'No runtime events are linked to this session (no KubeArmor telemetry for its container, or not correlated yet).');
+  const render = (list) =>
+    h(
+      'ul',
+      { class: 'tree' },
+      list.map((node) => h('li', {}, eventLine(activity[node.event]), node.children.length ? render(node.children) : null)),
+    );
+  return render(nodes);
+}
+
+function facts(rows) {
+  return h(
+    'dl',
+    { class: 'facts' },
+    rows.filter(([, value]) => value !== null && value !== undefined && value !== '').flatMap(([label, value]) => [h('dt', {}, label), h('dd', {}, value)]),
+  );
+}
+
+async function sessionView(id) {
+  const detail = await api(`sessions/${encodeURIComponent(id)}`);
+  const s = detail.session;
+  const alerts = detail.activity.filter((e) => e.kind === 'alert');
+  const context = h('section', { id: 'pod-context' }, h('p', { class: 'muted' }, 'Loading the pod timeline…'));
+  show(
+    h('p', {}, h('a', { href: '#/' }, '← all sessions')),
+    h('h1', { class: s.allowed ? '' : 'denied-title' }, `${s.user} — ${accessKind(s)} into ${targetOf(s)}`),
+    facts([
+      ['Outcome', s.allowed ? outcomeOf(s) : h('span', { class: 'badge denied' }, outcomeOf(s))],
+      ['Started (UTC)', time(s.startedAt)],
+      ['Ended (UTC)', s.endedAt ? time(s.endedAt) : 'still open'],
+      ['User', s.user],
+      ['Groups', s.groups.join(', ')],
+      ['Impersonated user', s.impersonatedUser],
+      ['From', s.sourceIp],
+      ['Tool', toolOf(s)],
+      ['User agent', s.userAgent],
+      ['Target', targetOf(s)],
+      ['Command', h('code', {}, shellJoin(s.command))],
+      ['Terminal', s.tty ? 'yes (interactive)' : 'no'],
+      ['Session', h('code', {}, s.id)],
+    ]),
+    alerts.length
+      ? h(
+          'section',
+          { class: 'alerts' },
+          h('h2', {}, `Alerts (${alerts.length})`),
+          alerts.map((e) => eventLine(e)),
+        )
+      : null,
+    h('section', {}, h('h2', {}, `Commands, as a process tree (${s.processCount} processes)`), processTree(detail.processTree, detail.activity)),
+    h(
+      'section',
+      {},
+      h('h2', {}, 'Everything linked to this session, in time order'),
+      detail.activity.length ? h('div', { class: 'activity' }, detail.activity.map((e) => eventLine(e))) : h('p', { class: 'muted' }, 'Nothing.'),
+      detail.truncated ? h('p', { class: 'warn' }, 'More events than the page shows: use /api/v1/runtime-events to page through them.') : null,
+    ),
+    context,
+  );
+  if (s.pod) {
+    const window = { namespace: s.namespace, pod: s.pod, from: shiftIso(s.startedAt, -15), to: shiftIso(s.endedAt ?? new Date().toISOString(), 15) };
+    const timeline = await api('timeline', window);
+    context.replaceChildren(
+      h('h2', {}, `Around it in pod ${s.namespace}/${s.pod} (15 minutes either side)`),
+      timelineTable(timeline, s.id),
+      h('p', {}, h('a', { href: timelineHref(window) }, 'Open the pod timeline')),
+    );
+  } else context.replaceChildren();
+}
+
+// --------------------------------------------------------------------------------------- timeline
+
+function timelineTable(timeline, highlightId) {
+  const sessions = new Map(timeline.sessions.map((s) => [s.id, s]));
+  const rows = timeline.entries.map((entry) => {
+    if (!entry.event) {
+      const s = sessions.get(entry.sessionId);
+      const link = h('a', { href: sessionHref(s.id) }, s.user);
+      const what = { 'session-start': 'session opened', 'session-end': 'session ended', denied: 'DENIED attempt' }[entry.kind];
+      const detail =
+        entry.kind === 'session-end'
+          ? outcomeOf(s)
+          : [`${accessKind(s)} into ${targetOf(s)} from ${s.sourceIp ?? 'unknown address'} with ${toolOf(s)}: `, h('code', {}, shellJoin(s.command)), entry.kind === 'denied' ? ` — ${outcomeOf(s)}` : ''];
+      return h(
+        'tr',
+        { class: `${entry.kind}${s.id === highlightId ? ' current' : ''}` },
+        h('td', {}, time(entry.time)),
+        h('td', {}, entry.kind === 'denied' ? h('span', { class: 'badge denied' }, what) : what),
+        h('td', {}, link),
+        h('td', {}, detail),
+      );
+    }
+    const s = entry.sessionId ? sessions.get(entry.sessionId) : undefined;
+    return h(
+      'tr',
+      { class: `${entry.kind}${isBlock(entry.event) ? ' block' : ''}${entry.sessionId && entry.sessionId === highlightId ? ' current' : ''}` },
+      h('td', {}, time(entry.time)),
+      h('td', {}, entry.kind === 'alert' ? h('span', { class: `badge ${isBlock(entry.event) ? 'block' : 'audit'}` }, `ALERT ${entry.event.action ?? ''}`) : entry.kind),
+      h('td', {}, s ? h('a', { href: sessionHref(s.id) }, s.user) : h('span', { class: 'muted' }, 'no session')),
+      // Indentation by class: the page's CSP allows no inline style attributes.
+      h('td', { class: `depth-${Math.min(entry.depth, 8)}` }, eventLine(entry.event)),
+    );
+  });
+  if (!rows.length) return h('p', { class: 'muted' }, 'No sessions, denied attempts or alerts in this window.');
+  return h(
+    'table',
+    { class: 'timeline' },
+    h('thead', {}, h('tr', {}, ['Time (UTC)', 'Event', 'User', 'Detail'].map((t) => h('th', {}, t)))),
+    h('tbody', {}, rows),
+  );
+}
+
+async function timelineView(params) {
+  const query = Object.fromEntries(new URLSearchParams(params));
+  const timeline = await api('timeline', query);
+  const t = timeline.target;
+  const s = timeline.summary;
+  show(
+    h('p', {}, h('a', { href: '#/' }, '← all sessions')),
+    h('h1', {}, `Pod ${t.namespace}/${t.pod}`),
+    h('p', { class: 'muted' }, `${t.from} – ${t.to} (UTC)`),
+    h(
+      'p',
+      { class: 'summary' },
+      `${s.sessions} sessions (${s.interactive} interactive), ${s.denied} denied attempts, ${s.processes} processes, ${s.alerts} alerts`,
+      s.blocked ? h('span', { class: 'badge block' }, `${s.blocked} Block`) : null,
+    ),
+    timelineTable(timeline),
+    timeline.truncated ? h('p', { class: 'warn' }, 'More runtime events than the limit: narrow the window to see them all.') : null,
+  );
+}
+
+// ----------------------------------------------------------------------------------------- routing
+
+function showError(error) {
+  if (error instanceof Unauthorized) show(tokenForm());
+  else show(h('p', { class: 'error' }, `Could not load: ${error.message}`), h('p', {}, h('a', { href: '#/' }, 'Back to the sessions')));
+}
+
+async function route() {
+  const hash = location.hash.slice(1) || '/';
+  const [path, params = ''] = hash.split('?');
+  try {
+    if (path.startsWith('/session/')) await sessionView(decodeURIComponent(path.slice('/session/'.length)));
+    else if (path === '/timeline') await timelineView(params);
+    else await sessionsView(params);
+    document.body.dataset.ready = 'true';
+  } catch (error) {
+    showError(error);
+    document.body.dataset.ready = 'true';
+  }
+}
+
+window.addEventListener('hashchange', () => {
+  document.body.dataset.ready = 'false';
+  route();
+});
+route();
