@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 
-export type FlagKind = 'string' | 'boolean' | 'number' | 'list';
+export type FlagKind = 'string' | 'boolean' | 'number' | 'list' | 'optional';
 
 export interface FlagSpec<T = unknown> {
   kind: FlagKind;
@@ -17,6 +17,10 @@ export interface FlagSpec<T = unknown> {
   help: string;
   /** An environment variable read when the flag is absent (e.g. DATABASE_URL). */
   env?: string;
+  /** kind 'optional': the value a flag given alone takes (`-kubearmor-discover` = relay). */
+  implicitValue?: string;
+  /** kind 'optional': the values it takes; one of them may also follow as the next word. */
+  values?: readonly string[];
 }
 
 function spec<T>(kind: FlagKind, schema: z.ZodType<T>, defaultText: string, help: string, env?: string): FlagSpec<T> {
@@ -59,6 +63,21 @@ export const flag = {
       def,
       help,
     ),
+  /**
+   * A switch with an optional value, like a boolean that can say how: `-x` alone is `implicit`,
+   * `-x=value` (Go form) or `-x value` picks one of `values` (the next word is taken only when it is
+   * one of them, so `-x -other` and positionals keep working); `-x=false`/`=off` and absence are ''.
+   */
+  optionalEnum: <const V extends readonly [string, ...string[]]>(values: V, implicit: V[number], help: string): FlagSpec<V[number] | ''> => ({
+    ...spec(
+      'optional',
+      z.preprocess((v) => (v === 'false' || v === 'off' ? '' : v), z.union([z.enum(values), z.literal('')]).default('')) as z.ZodType<V[number] | ''>,
+      '',
+      `${help} (alone: ${implicit}; or =${values.join('|')})`,
+    ),
+    implicitValue: implicit,
+    values,
+  }),
   /** Repeatable: `-x a -x b` or `-x a,b`. */
   list: (help: string) =>
     spec('list', z.array(z.string()).default([]), '', `${help} (repeatable)`),
@@ -120,7 +139,13 @@ export function parseFlags<T extends FlagTable>(
     let value: string | boolean;
     if (eq !== -1) value = body.slice(eq + 1);
     else if (def.kind === 'boolean') value = true;
-    else {
+    else if (def.kind === 'optional') {
+      const next = argv[i + 1];
+      if (next !== undefined && def.values?.includes(next)) {
+        value = next;
+        i++;
+      } else value = def.implicitValue ?? '';
+    } else {
       const next = argv[i + 1];
       if (next === undefined) throw new UsageError(`flag -${name} needs a value`);
       value = next;
@@ -155,7 +180,8 @@ export function parseFlags<T extends FlagTable>(
 export function formatUsage<T extends FlagTable>(command: string, table: T, synopsis: string[] = []): string {
   const lines = [`Usage: ${command} [flags]`, ...synopsis.map((s) => `       ${command} ${s}`), '', 'Flags:'];
   for (const [name, def] of Object.entries(table)) {
-    const value = def.kind === 'boolean' ? '' : def.kind === 'number' ? ' N' : ' VALUE';
+    const value =
+      def.kind === 'boolean' ? '' : def.kind === 'number' ? ' N' : def.kind === 'optional' ? `[=${def.values?.join('|') ?? 'VALUE'}]` : ' VALUE';
     const defaults = def.defaultText === '' ? '' : ` (default ${def.defaultText})`;
     const env = def.env ? ` [env ${def.env}]` : '';
     lines.push(`  -${name}${value}`, `        ${def.help}${defaults}${env}`);

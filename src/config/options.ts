@@ -58,6 +58,14 @@ export const processorFlags = {
   // Correlation of sessions with runtime events (src/correlate)
   'correlation-skew': flag.duration('2s', 'clock difference allowed between the apiserver and the nodes: every session window is widened by it when runtime events are linked to sessions'),
 
+  // Runtime events: KubeArmor's feeder (src/runtime)
+  'kubearmor-addr': flag.list('stream KubeArmor alerts from this feeder, host:port (kubearmor-relay or a node daemon, port 32767)'),
+  'kubearmor-logs': flag.boolean(false, 'also stream process, file and network logs (WatchLogs "system"; WatchAlerts "all" instead of "policy"): what shows the commands typed in a session that match no policy'),
+  'kubearmor-ca-file': flag.string('', "verify the feeders' TLS certificates with this CA (PEM); plaintext gRPC without it"),
+  'kubearmor-discover': flag.optionalEnum(['relay', 'nodes'] as const, 'relay', 'find feeders in the cluster: relay = the kubearmor Service (else relay pods), nodes = every node daemon pod; pods are followed as they come and go'),
+  kubeconfig: flag.string('', 'kubeconfig for -kubearmor-discover; without it the in-cluster service account (else KUBECONFIG or ~/.kube/config)'),
+  'kubearmor-file': flag.string('', 'read KubeArmor JSON lines (relay stdout, karmor logs --json, kubectl logs of the relay, daemon output) from this file and follow it; - reads stdin'),
+
   // Behaviour
   'log-level': flag.enumOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info', 'log level'),
 };
