@@ -10,6 +10,7 @@ import { subcommands } from '../src/timeline/commands.ts';
 import { createAuditFileSource, describeFileIngest } from '../src/ingest/audit-file-source.ts';
 import { createLogger, type Logger } from '../src/observe/log.ts';
 import { counterByLabel, counterValue, createMetrics, type Metrics } from '../src/observe/metrics.ts';
+import { Correlator } from '../src/correlate/correlator.ts';
 import { openDatabase } from '../src/store/database.ts';
 import { SessionWriter } from '../src/store/session-writer.ts';
 
@@ -44,11 +45,14 @@ async function main(argv: string[]): Promise<number> {
   logger.info({ backend: db.backend, location: db.location }, `database ready: ${db.backend === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'} at ${db.location}`);
   // Health, metrics, API and page answer from the start, while a long first read is still going on.
   const http = config.once ? undefined : await startHttpServerFromFlags(config, { db, metrics, logger });
-  const files = createAuditFileSource({ db, flags: config, metrics, logger, writer: new SessionWriter(db) });
+  // Links sessions to runtime events whenever either side is committed (background, never blocks ingestion).
+  const correlator = new Correlator({ db, skewMs: config['correlation-skew'], logger, metrics });
+  const files = createAuditFileSource({ db, flags: config, metrics, logger, writer: new SessionWriter(db, { onCommitted: correlator.onSessionsCommitted }) });
 
   try {
     if (config.once) {
       const stats = await files.runOnce();
+      await correlator.flush();
       process.stdout.write(`${await summarize(metrics, db.backend, db.location)}\n${describeFileIngest(stats)}\n`);
       return 0;
     }
@@ -58,6 +62,7 @@ async function main(argv: string[]): Promise<number> {
     await files.stop();
     return 0;
   } finally {
+    await correlator.close();
     await http?.close();
     await db.close();
   }

@@ -83,6 +83,12 @@ export class Correlator {
     if (noted) this.schedule(this.debounceMs);
   }
 
+  /** The runtime writer's hook (`onCommitted` of src/runtime's RuntimeEventWriter), bound for passing around. */
+  readonly onRuntimeCommitted = (commit: { events: Iterable<CommittedRuntimeEvent> }): void => this.noteRuntimeEvents(commit.events);
+
+  /** The session writer's hook (SessionWriter `onCommitted`), bound for passing around. */
+  readonly onSessionsCommitted = (ids: readonly string[]): void => this.noteSessions(ids);
+
   /** Runs everything pending now (and waits for a pass already running). For -once and tests. */
   async flush(): Promise<PassResult> {
     if (this.timer) clearTimeout(this.timer);
