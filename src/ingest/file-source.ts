@@ -303,7 +303,11 @@ export class FileSource {
 
   /** A file we held that is no longer listed: read it to its end through the open handle. */
   private async drainGone(t: TrackedFile): Promise<void> {
-    t.fingerprint ??= await fingerprintPlainFile(t.handle);
+    const size = (await t.handle.stat()).size;
+    const fingerprint = await fingerprintPlainFile(t.handle);
+    if (t.fingerprint === undefined) t.fingerprint = fingerprint;
+    else if (size < t.offset || fingerprint !== t.fingerprint) this.restartTruncated(t, fingerprint, size);
+    t.size = Math.max(t.size, size);
     await this.readPlain(t);
     if (t.pending > 0) this.countGarbage(t.path, 'unterminated-line', `${t.pending} bytes after the last newline`);
     await this.saveFinished(t);
@@ -329,19 +333,27 @@ export class FileSource {
       t.fingerprint = fingerprint;
       if (fingerprint && t.offset === 0) t.offset = t.committed = this.resumeOffset(fingerprint, c.size, t.path) ?? 0;
     } else if (c.size < t.offset || fingerprint !== t.fingerprint) {
-      // copytruncate (or `> file`): the size fell below our position, or the file was truncated and
-      // rewritten past it before we looked (a different first line). Read the new content from 0.
-      this.stats.truncations++;
-      this.options.logger.info(
-        { file: t.path, offset: t.offset, size: c.size },
-        `${t.path} was truncated (size ${c.size} < position ${t.offset}, or its first line changed); reading it again from the start`,
-      );
-      t.fingerprint = fingerprint;
-      t.offset = t.committed = 0;
+      this.restartTruncated(t, fingerprint, c.size);
     }
     t.size = c.size;
     await this.readPlain(t);
     if (t.backup) await this.finishBackup(t);
+  }
+
+  /**
+   * copytruncate (or `> file`): the size fell below our position, or the file was truncated and
+   * rewritten past it before we looked (a different first line). Its new content is read from 0.
+   * (Truncated and rewritten past our position with the very same first line cannot be told apart
+   * from appending; audit lines carry unique auditIDs, so that does not happen to audit logs.)
+   */
+  private restartTruncated(t: TrackedFile, fingerprint: string | undefined, size: number): void {
+    this.stats.truncations++;
+    this.options.logger.info(
+      { file: t.path, offset: t.offset, size },
+      `${t.path} was truncated (size ${size} < position ${t.offset}, or its first line changed); reading it again from the start`,
+    );
+    t.fingerprint = fingerprint;
+    t.offset = t.committed = 0;
   }
 
   /** A plain file not held open: identify it, pick the start position, read it. */
@@ -599,15 +611,17 @@ export class FileSource {
     const { path, fingerprint, onCommitted } = visit;
     await this.pipeline.submit({ lines, path, fingerprint, endOffset }, async () => {
       await checkpoints.save(fingerprint, { path, offset: endOffset, completed: false });
+      logger.debug({ file: path, offset: endOffset }, 'checkpoint saved');
       onCommitted?.(endOffset);
     });
   }
 
   /** Saves a position in turn (after every batch before it is committed), with no lines. */
   private async submitPosition(path: string, fingerprint: string, offset: number, completed: boolean): Promise<void> {
-    await this.pipeline.submit({ lines: [], path, fingerprint, endOffset: offset }, () =>
-      this.options.checkpoints.save(fingerprint, { path, offset, completed }),
-    );
+    await this.pipeline.submit({ lines: [], path, fingerprint, endOffset: offset }, async () => {
+      await this.options.checkpoints.save(fingerprint, { path, offset, completed });
+      this.options.logger.debug({ file: path, offset, completed }, 'checkpoint saved');
+    });
   }
 
   private countGarbage(path: string, reason: string, detail: string): void {
