@@ -48,7 +48,7 @@ const builtinEnv = ['PGPASSWORD', 'MYSQL_PWD', 'AWS_SECRET_ACCESS_KEY', 'AWS_SES
 const builtinPatterns = [
   // mysql -pSECRET inside a shell string (the argv form is handled with mysqlPassword).
   /\b(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b[^|;&\n]*?\s-p([^\s'"]\S*)/dg,
-  /\bAuthorization:\s*(?:Bearer|Basic|Token)\s+(\S+)/dgi,
+  /\bAuthorization:\s*(?:Bearer|Basic|Token)\s+([^\s'"]+)/dgi,
   // scheme://user:PASSWORD@host
   /\b[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/\s:@]+:([^/\s@]+)@/dg,
 ];
@@ -83,7 +83,8 @@ export function parseRedaction(entries: readonly string[]): Redaction {
       result.patterns.push(envPattern(body));
     } else if (kind === 're' && body) {
       try {
-        result.patterns.push(new RegExp(body, 'dg'));
+        // `\x2c` stands for a comma (commas separate -redact entries); as `,` it also works in `{3,}`.
+        result.patterns.push(new RegExp(body.replace(/(?<!\\)((?:\\\\)*)\\x2c/g, '$1,'), 'dg'));
       } catch (error) {
         throw new RedactionSyntaxError(`"${entry}" is not a valid regular expression (${(error as Error).message})`);
       }
