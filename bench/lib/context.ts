@@ -1,0 +1,71 @@
+/**
+ * What every bench row gets: the run's scale (full or -quick), a progress logger, a scratch directory,
+ * and a place to record the processor's peak RSS per mode.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface Scale {
+  /** Size of the realistic backfill log. */
+  backfillBytes: number;
+  /** Size of the exec-heavy log (every line a session stage). */
+  execHeavyBytes: number;
+  webhookSeconds: number;
+  webhookConnections: number;
+  runtimeEvents: number;
+  tailLines: number;
+  tailIntervalMs: number;
+  timelineEvents: number;
+  timelineQueries: number;
+}
+
+export const fullScale: Scale = {
+  backfillBytes: 1024 ** 3,
+  execHeavyBytes: 300 * 1024 ** 2,
+  webhookSeconds: 20,
+  webhookConnections: 8,
+  runtimeEvents: 300_000,
+  tailLines: 1000,
+  tailIntervalMs: 10,
+  timelineEvents: 1_000_000,
+  timelineQueries: 500,
+};
+
+export const quickScale: Scale = {
+  backfillBytes: 64 * 1024 ** 2,
+  execHeavyBytes: 24 * 1024 ** 2,
+  webhookSeconds: 5,
+  webhookConnections: 8,
+  runtimeEvents: 30_000,
+  tailLines: 200,
+  tailIntervalMs: 10,
+  timelineEvents: 100_000,
+  timelineQueries: 100,
+};
+
+export interface BenchContext {
+  quick: boolean;
+  scale: Scale;
+  /** Progress on stderr, so long work shows it is alive. */
+  log(message: string): void;
+  /** A fresh scratch directory, removed at the end of the run. */
+  scratch(label: string): string;
+  /** Peak RSS of every processor run, by storage mode. */
+  peakRss: { mode: 'postgres' | 'pglite'; row: string; bytes: number }[];
+  cleanup(): void;
+}
+
+export function createContext(quick: boolean): BenchContext {
+  const root = mkdtempSync(join(tmpdir(), 'exectrail-bench-'));
+  let n = 0;
+  const started = performance.now();
+  return {
+    quick,
+    scale: quick ? quickScale : fullScale,
+    log: (message) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}\n`),
+    scratch: (label) => mkdtempSync(join(root, `${label}-${n++}-`)),
+    peakRss: [],
+    cleanup: () => rmSync(root, { recursive: true, force: true }),
+  };
+}

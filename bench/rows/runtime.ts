@@ -1,0 +1,111 @@
+/**
+ * Row 4: KubeArmor events from a local gRPC feeder into Postgres, in events stored per second (from the
+ * feeder's first message to the moment runtime_events holds them all), against a bare grpc-js client
+ * that only receives and decodes the same stream.
+ */
+import { join } from 'node:path';
+import type { BenchContext } from '../lib/context.ts';
+import { benchRoot, projectRoot } from '../lib/datasets.ts';
+import { createBenchDatabase } from '../lib/postgres.ts';
+import { freePort, hasFlag, quietPorts } from '../lib/processor-flags.ts';
+import { runToEnd, startNodeScript, startProcessor, waitFor, type RunningProcess } from '../lib/process.ts';
+import type { RowOutcome } from '../lib/report.ts';
+import { existsSync } from 'node:fs';
+
+interface FeederLine {
+  listening?: number;
+  streaming?: boolean;
+  sent?: number;
+  seconds?: number;
+}
+
+function feederLines(feeder: RunningProcess): FeederLine[] {
+  return feeder
+    .output()
+    .stdout.split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as FeederLine);
+}
+
+async function startFeeder(count: number, alertsOnly: boolean): Promise<{ feeder: RunningProcess; address: string }> {
+  const port = await freePort();
+  const feeder = startNodeScript('bench/feeder/kubearmor-feeder.ts', [String(port), String(count), ...(alertsOnly ? ['alerts-only'] : [])]);
+  await waitFor('the bench KubeArmor feeder', () => feederLines(feeder).some((l) => l.listening), 30_000);
+  return { feeder, address: `127.0.0.1:${port}` };
+}
+
+export async function measureRuntime(ctx: BenchContext): Promise<RowOutcome[]> {
+  const figure = 'KubeArmor events from a local gRPC feeder into Postgres';
+  if (!hasFlag('kubearmor-addr')) return [{ row: 'runtime', figure, reason: 'this tree has no -kubearmor-addr yet' }];
+  if (!existsSync(join(projectRoot, 'src', 'runtime', 'proto', 'kubearmor.proto'))) return [{ row: 'runtime', figure, reason: 'src/runtime/proto/kubearmor.proto is missing' }];
+  const count = ctx.scale.runtimeEvents;
+  // With -kubearmor-logs the processor watches logs too (the high-volume stream); without it, alerts only.
+  const withLogs = hasFlag('kubearmor-logs');
+  const alertsOnly = !withLogs;
+
+  ctx.log(`runtime: baseline: a bare grpc-js client receiving ${count} events`);
+  const base = await startFeeder(count, alertsOnly);
+  let baselinePerSecond: number;
+  try {
+    const counted = await runToEnd(startNodeScript('bench/baselines/grpc-count.ts', [base.address, String(count), ...(alertsOnly ? ['alerts-only'] : [])]), 'grpc-count baseline');
+    const out = JSON.parse(counted.stdout.trim()) as { received: number; seconds: number };
+    baselinePerSecond = out.received / out.seconds;
+  } finally {
+    await base.feeder.stop();
+  }
+
+  ctx.log(`runtime: audit-processor -kubearmor-addr${withLogs ? ' -kubearmor-logs' : ''} into Postgres, ${count} events`);
+  const db = await createBenchDatabase('runtime');
+  const { feeder, address } = await startFeeder(count, alertsOnly);
+  let processor: RunningProcess | undefined;
+  try {
+    processor = startProcessor(['-kubearmor-addr', address, ...(withLogs ? ['-kubearmor-logs'] : []), '-database-url', db.url, '-log-level', 'warn', ...quietPorts()]);
+    const proc = processor;
+    await waitFor('the feeder stream to start', () => {
+      if (proc.child.exitCode !== null) throw new Error(`audit-processor exited: ${proc.output().stderr.slice(-500)}`);
+      return feederLines(feeder).some((l) => l.streaming);
+    }, 60_000);
+    const started = performance.now();
+    const client = await db.connect();
+    let stored = 0;
+    let lastGrowth = performance.now();
+    try {
+      // Count until everything is stored, or nothing new arrives for 15 s (a duplicate-key merge or a loss).
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 100));
+        const n = Number((await client.query('SELECT count(*) AS n FROM runtime_events')).rows[0].n);
+        if (n > stored) lastGrowth = performance.now();
+        stored = n;
+        if (stored >= count || performance.now() - lastGrowth > 15_000) break;
+        if (proc.child.exitCode !== null) throw new Error(`audit-processor exited: ${proc.output().stderr.slice(-500)}`);
+      }
+    } finally {
+      await client.end();
+    }
+    const seconds = (stored >= count ? performance.now() : lastGrowth) - started;
+    const perSecond = stored / (seconds / 1000);
+    const result = await processor.stop();
+    ctx.peakRss.push({ mode: 'postgres', row: 'runtime', bytes: result.peakRssBytes });
+    const sent = feederLines(feeder).find((l) => l.sent);
+    return [
+      {
+        row: 'runtime',
+        figure: `${count} events (${alertsOnly ? 'alerts' : 'logs + 4 % alerts'}) from a local gRPC feeder into Postgres`,
+        value: perSecond,
+        unit: 'events/s',
+        baseline: { label: 'bare grpc-js client, receive + decode only', value: baselinePerSecond },
+        ratio: perSecond / baselinePerSecond,
+        target: { text: '>= 50k events/s', met: perSecond >= 50_000 && stored >= count },
+        peakRssBytes: result.peakRssBytes,
+        note:
+          `${stored} of ${count} stored in ${(seconds / 1000).toFixed(1)} s` +
+          (sent?.seconds ? `; feeder sent all in ${sent.seconds.toFixed(1)} s` : '') +
+          `; processor CPU ~${Math.round((result.cpuSeconds / (seconds / 1000)) * 100)} % of one core`,
+      },
+    ];
+  } finally {
+    await processor?.stop();
+    await feeder.stop();
+    await db.drop();
+  }
+}

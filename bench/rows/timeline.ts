@@ -1,0 +1,166 @@
+/**
+ * Row 6: the timeline of one pod among 1M stored runtime events, through the HTTP API
+ * (GET /api/v1/timeline?namespace&pod&from&to), p50/p99 over queries of random one-hour windows of a
+ * day, against the SQL lookup of that pod's runtime events in the window run straight on Postgres.
+ *
+ * Setup: 1M runtime events over 24 h on 2000 pods, one pod chatty (1 % of all events, ~10k), 4 %
+ * alerts; a few exec sessions into that pod, their runtime events linked as correlation would.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BenchContext } from '../lib/context.ts';
+import { createBenchDatabase } from '../lib/postgres.ts';
+import { freePort, hasFlag } from '../lib/processor-flags.ts';
+import { runToEnd, startProcessor, waitFor, type RunningProcess } from '../lib/process.ts';
+import type { RowOutcome } from '../lib/report.ts';
+import { Random } from '../lib/random.ts';
+
+const NAMESPACE = 'shop';
+const POD = 'web-7d9f5c6b8-x2k4t';
+const DAY_START = Date.UTC(2026, 0, 20, 0, 0, 0);
+const DAY_MS = 86_400_000;
+
+const iso = (ms: number) => new Date(ms).toISOString().replace('Z', '000Z');
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** 1M runtime events in chunks of 100k (INSERT ... SELECT generate_series: the database does the work). */
+async function seedRuntimeEvents(ctx: BenchContext, client: import('pg').Client, total: number): Promise<void> {
+  const chunk = 100_000;
+  for (let first = 1; first <= total; first += chunk) {
+    const last = Math.min(total, first + chunk - 1);
+    await client.query(
+      `INSERT INTO runtime_events (event_key, event_time, cluster, kind, host_name, namespace, pod, container_name, container_id,
+         process_name, parent_process_name, pid, ppid, host_pid, host_ppid, uid, cwd, exec_id, executable_name, type, operation,
+         resource, source, data, result, policy_name, severity, action, raw)
+       SELECT md5(g::text) || md5((g * 7)::text),
+         $1::timestamptz + ((g::bigint * $2::bigint / $3::bigint) || ' milliseconds')::interval,
+         '', CASE WHEN g % 25 = 0 THEN 'alert' ELSE 'log' END,
+         'ip-10-0-' || (g % 5) || '-' || (g % 40),
+         CASE WHEN g % 100 = 0 THEN '${NAMESPACE}' ELSE 'ns-' || (g % 20) END,
+         CASE WHEN g % 100 = 0 THEN '${POD}' ELSE 'app-' || (g % 1999) || '-5f7c9d8b6-q' || (g % 7) END,
+         CASE WHEN g % 100 = 0 THEN 'web' ELSE 'app' END, md5((g % 2000)::text) || md5((g % 2000)::text),
+         (ARRAY['/usr/sbin/nginx','/bin/sh','/usr/bin/curl','/usr/local/bin/python3.12'])[1 + g % 4], '/usr/bin/containerd-shim-runc-v2',
+         1 + g % 400, 1, 200000 + g % 50000, 199990 + g % 50000, 101, '/', '0', 'nginx', CASE WHEN g % 25 = 0 THEN 'MatchedPolicy' ELSE 'ContainerLog' END,
+         (ARRAY['File','Network','Process'])[1 + g % 3], '/etc/resolv.conf', '/usr/sbin/nginx', 'syscall=SYS_OPENAT fd=-100 flags=O_RDONLY', 'Passed',
+         CASE WHEN g % 25 = 0 THEN 'protect-secrets' END, CASE WHEN g % 25 = 0 THEN '5' END, CASE WHEN g % 25 = 0 THEN 'Audit' END,
+         jsonb_build_object('Timestamp', 1768867200 + g / 12, 'HostPID', 200000 + g % 50000, 'Operation', 'File', 'Resource', '/etc/resolv.conf')
+       FROM generate_series($4::int, $5::int) AS g`,
+      [iso(DAY_START), DAY_MS, total, first, last],
+    );
+    ctx.log(`  seeded ${last.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} runtime events`);
+  }
+  await client.query('ANALYZE runtime_events');
+}
+
+/** Exec sessions into the chatty pod, every 3 h, 10 min each, with their log events linked. */
+async function seedSessions(client: import('pg').Client): Promise<number> {
+  let n = 0;
+  for (let start = DAY_START + 1_800_000; start < DAY_START + DAY_MS; start += 3 * 3_600_000) {
+    const id = `EXEC::bench-${n++}`;
+    const end = start + 600_000;
+    await client.query(
+      `INSERT INTO change_events (id, cluster, audit_id, "timestamp", operation, resource_kind, namespace, name, actor, source, allowed, exec_metadata)
+       VALUES ($1, '', $2, $3, 'EXEC', 'Pod', $4, $5, '{"username":"oidc:alice@example.com"}', '{"tool":"kubectl"}', true,
+         jsonb_build_object('command', jsonb_build_array('/bin/bash'), 'container', 'web', 'tty', true, 'target_type', 'pod', 'subresource', 'exec',
+           'started_at', $7::text, 'ended_at', $6::text, 'duration_ms', 600000, 'stages', jsonb_build_array('RequestReceived','ResponseStarted','ResponseComplete')))`,
+      [id, id.slice(6), iso(start), NAMESPACE, POD, iso(end), iso(start)],
+    );
+    await client.query(
+      `INSERT INTO exec_session_links (session_id, event_key, event_time, cluster, link_method)
+       SELECT $1, event_key, event_time, '', 'process-tree' FROM runtime_events
+       WHERE namespace = $2 AND pod = $3 AND event_time BETWEEN $4 AND $5 AND kind = 'log'`,
+      [id, NAMESPACE, POD, iso(start), iso(end)],
+    );
+  }
+  return n;
+}
+
+export async function measureTimeline(ctx: BenchContext): Promise<RowOutcome[]> {
+  const figure = 'timeline of one pod among stored runtime events';
+  if (!hasFlag('http-port')) return [{ row: 'timeline', figure, reason: 'this tree has no -http-port (API) yet' }];
+  const { timelineEvents: total, timelineQueries: queries } = ctx.scale;
+  const db = await createBenchDatabase('timeline');
+  const dir = ctx.scratch('timeline');
+  const followed = join(dir, 'audit.log');
+  writeFileSync(followed, '');
+  let processor: RunningProcess | undefined;
+  const client = await db.connect();
+  try {
+    // The processor's migrations make the schema; then the data goes straight in.
+    await runToEnd(startProcessor(['-once', '-audit-log-file', followed, '-database-url', db.url, '-log-level', 'warn']), 'schema setup');
+    ctx.log(`timeline: seeding ${total.toLocaleString('en-US')} runtime events`);
+    await seedRuntimeEvents(ctx, client, total);
+    const sessions = await seedSessions(client);
+    const podEvents = Number((await client.query('SELECT count(*) AS n FROM runtime_events WHERE namespace = $1 AND pod = $2', [NAMESPACE, POD])).rows[0].n);
+
+    const random = new Random(3);
+    const windows = Array.from({ length: queries }, () => {
+      const from = DAY_START + random.int(0, 23 * 60) * 60_000;
+      return { from: iso(from), to: iso(from + 3_600_000) };
+    });
+
+    ctx.log(`timeline: baseline: the pod's runtime events in the window, SQL straight on Postgres, ${queries} queries`);
+    const sqlTimes: number[] = [];
+    for (const w of windows) {
+      const t = performance.now();
+      await client.query(
+        `SELECT * FROM runtime_events WHERE namespace = $1 AND pod = $2 AND event_time >= $3 AND event_time <= $4 ORDER BY event_time LIMIT 5001`,
+        [NAMESPACE, POD, w.from, w.to],
+      );
+      sqlTimes.push(performance.now() - t);
+    }
+    sqlTimes.sort((a, b) => a - b);
+
+    ctx.log(`timeline: audit-processor API, GET /api/v1/timeline, ${queries} queries`);
+    const port = await freePort();
+    processor = startProcessor(['-audit-log-file', followed, '-http-port', String(port), '-database-url', db.url, '-log-level', 'warn']);
+    const proc = processor;
+    await waitFor('the API /readyz', async () => {
+      if (proc.child.exitCode !== null) throw new Error(`audit-processor exited: ${proc.output().stderr.slice(-500)}`);
+      return (await fetch(`http://127.0.0.1:${port}/readyz`)).ok;
+    }, 60_000);
+    const apiTimes: number[] = [];
+    let events = 0;
+    for (const w of windows) {
+      const url = `http://127.0.0.1:${port}/api/v1/timeline?namespace=${NAMESPACE}&pod=${POD}&from=${encodeURIComponent(w.from)}&to=${encodeURIComponent(w.to)}`;
+      const t = performance.now();
+      const response = await fetch(url);
+      const text = await response.text();
+      apiTimes.push(performance.now() - t);
+      if (!response.ok) throw new Error(`GET /api/v1/timeline answered ${response.status}: ${text.slice(0, 300)}`);
+      events += text.length;
+    }
+    apiTimes.sort((a, b) => a - b);
+    const result = await processor.stop();
+    ctx.peakRss.push({ mode: 'postgres', row: 'timeline', bytes: result.peakRssBytes });
+    const note = `${total.toLocaleString('en-US')} runtime events, ${podEvents} in the pod, ${sessions} sessions; random 1 h windows; mean answer ${Math.round(events / queries / 1024)} KB`;
+    return [
+      {
+        row: 'timeline',
+        figure: `GET /api/v1/timeline one pod, 1 h window, p50 of ${queries}`,
+        value: percentile(apiTimes, 50),
+        unit: 'ms',
+        baseline: { label: 'the pod/window SQL on Postgres', value: percentile(sqlTimes, 50) },
+        ratio: percentile(apiTimes, 50) / percentile(sqlTimes, 50),
+        peakRssBytes: result.peakRssBytes,
+        note,
+      },
+      {
+        row: 'timeline',
+        figure: 'same, p99',
+        value: percentile(apiTimes, 99),
+        unit: 'ms',
+        baseline: { label: 'the pod/window SQL on Postgres', value: percentile(sqlTimes, 99) },
+        ratio: percentile(apiTimes, 99) / percentile(sqlTimes, 99),
+        target: { text: '< 50 ms', met: percentile(apiTimes, 99) < 50 },
+      },
+    ];
+  } finally {
+    await client.end().catch(() => undefined);
+    await processor?.stop();
+    await db.drop();
+  }
+}
