@@ -6,7 +6,7 @@ import type { AuditEvent } from './event.ts';
 import { LEGACY_FORMAT_KEY } from './event.ts';
 import { classifyRequest, type AccessKind, type NodeProxyMode } from './classify.ts';
 import { kubeletRequestOf, nodeNameOf } from './kubelet.ts';
-import { defaultRedaction, redactArgv, type Redaction } from './redact.ts';
+import { defaultRedaction, parseRedaction, redactArgv, type Redaction } from './redact.ts';
 import { queryOf } from './request-uri.ts';
 import { isAllowedCode, sessionId, type Actor, type ExecMetadata, type SessionRow, type Source } from './session.ts';
 import { detectTool } from './tool.ts';
@@ -173,4 +173,9 @@ function debugContainerOf(requestObject: unknown, redaction: Redaction): Partial
 
 function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** The context the processor's flags ask for (`-cluster`, `-node-proxy`, `-redact`), for every source. */
+export function extractContextFromFlags(flags: { cluster: string; 'node-proxy': NodeProxyMode; redact: readonly string[] }): ExtractContext {
+  return { cluster: flags.cluster, nodeProxy: flags['node-proxy'], redaction: parseRedaction(flags.redact) };
 }
