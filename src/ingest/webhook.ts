@@ -124,9 +124,14 @@ class WriteDeadlineError extends Error {
   override name = 'WriteDeadlineError';
 }
 
-/** 500 for errors a retry cannot fix (SQL data, constraint, syntax: classes 22, 23, 42), else 503. */
+/**
+ * 500 for errors a retry cannot fix (SQL data, constraint, syntax: classes 22, 23, 42), else 503. A
+ * unique violation (23505) is a race between two writers inserting the same session, which the re-sent
+ * batch gets past: 503. (The apiserver retries both; the status tells an operator which it is.)
+ */
 function storeFailureStatus(error: unknown): 500 | 503 {
   const code = (error as { code?: unknown }).code;
+  if (code === '23505') return 503;
   return typeof code === 'string' && /^(22|23|42)/.test(code) ? 500 : 503;
 }
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { sessionId } from '../../src/audit/session.ts';
-import { silentLogger } from '../../src/observe/log.ts';
+import { createLogger, silentLogger } from '../../src/observe/log.ts';
 import { createMetrics, type Metrics } from '../../src/observe/metrics.ts';
 import type { Database } from '../../src/store/database.ts';
 import { SessionWriter } from '../../src/store/session-writer.ts';
@@ -235,7 +235,8 @@ export async function startTestWebhook(db: Database, settings: Partial<WebhookSe
   const metrics = createMetrics();
   const server = await startWebhook(
     { port: 0, host: '127.0.0.1', maxBodyBytes: 16 * 1024 * 1024, writeTimeoutMs: 10_000, ...settings },
-    { writer: new SessionWriter(db), db, context: { cluster: '' }, metrics, logger: silentLogger },
+    // WEBHOOK_TEST_LOG=warn (or debug) shows the server's log lines while debugging a test.
+    { writer: new SessionWriter(db), db, context: { cluster: '' }, metrics, logger: process.env.WEBHOOK_TEST_LOG ? createLogger(process.env.WEBHOOK_TEST_LOG) : silentLogger },
   );
   return { server, metrics, url: server.url, origin: server.url.replace(/\/audit$/, '') };
 }
