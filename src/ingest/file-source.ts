@@ -96,6 +96,8 @@ interface TrackedFile {
   backup: boolean;
   /** Bytes of an unfinished last line after the last read. */
   pending: number;
+  /** Truncated and restarted from 0: its next first line is new content, whatever a checkpoint says. */
+  truncated: boolean;
 }
 
 /** One read of one file, from a start position to its end. */
@@ -331,7 +333,7 @@ export class FileSource {
     if (t.fingerprint === undefined) {
       // Its first line just arrived: content seen before under another name resumes where it was.
       t.fingerprint = fingerprint;
-      if (fingerprint && t.offset === 0) t.offset = t.committed = this.resumeOffset(fingerprint, c.size, t.path) ?? 0;
+      if (fingerprint && t.offset === 0 && !t.truncated) t.offset = t.committed = this.resumeOffset(fingerprint, c.size, t.path) ?? 0;
     } else if (c.size < t.offset || fingerprint !== t.fingerprint) {
       this.restartTruncated(t, fingerprint, c.size);
     }
@@ -354,6 +356,7 @@ export class FileSource {
     );
     t.fingerprint = fingerprint;
     t.offset = t.committed = 0;
+    t.truncated = true;
   }
 
   /** A plain file not held open: identify it, pick the start position, read it. */
@@ -397,6 +400,7 @@ export class FileSource {
       mtimeMs: stats.mtimeMs,
       backup: c.backup,
       pending: 0,
+      truncated: false,
     };
     this.tracked.set(inode, t);
     await this.readPlain(t);
