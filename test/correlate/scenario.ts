@@ -36,6 +36,8 @@ export interface Proc {
   tty?: string;
   execId?: string;
   truth: string | null;
+  /** Its parent as KubeArmor reports it on every event (pid 0: outside the container). */
+  parent?: { hostPid: number; pid: number; exe: string };
 }
 
 export interface LabelledEvent {
@@ -49,7 +51,8 @@ const SHIM = '/usr/bin/containerd-shim-runc-v2';
 
 /** `2025-10-21T09:00:00.000000Z` + offset in milliseconds (fractions allowed) → ISO with microseconds. */
 export function at(base: string, offsetMs: number): string {
-  const us = Date.parse(base) * 1000 + Math.round(offsetMs * 1000);
+  const fraction = /\.(\d+)Z$/.exec(base)?.[1] ?? '';
+  const us = Date.parse(base.replace(/\.\d+Z$/, 'Z')) * 1000 + Number(fraction.padEnd(6, '0').slice(0, 6)) + Math.round(offsetMs * 1000);
   const ms = Math.floor(us / 1000);
   return `${new Date(ms).toISOString().slice(0, 19)}.${String(us % 1_000_000).padStart(6, '0')}Z`;
 }
@@ -74,6 +77,13 @@ export class World {
     return next;
   }
 
+  private ttys = new Map<string, number>();
+  private nextTty(container: Container): number {
+    const n = this.ttys.get(container.id) ?? 0;
+    this.ttys.set(container.id, n + 1);
+    return n;
+  }
+
   private containerPid(container: Container): number {
     const next = (this.nextPid.get(container.id) ?? 40) + 1;
     this.nextPid.set(container.id, next);
@@ -82,7 +92,11 @@ export class World {
 
   /** A long-running process that started before anything we see (the app's PID 1): no event of its own. */
   existing(container: Container, exe: string, pid = 1): Proc {
-    return { container, hostPid: this.hostPid(container.node), pid, exe, truth: null };
+    return { container, hostPid: this.hostPid(container.node), pid, exe, truth: null, parent: this.shim(container.node) };
+  }
+
+  private shim(node: string) {
+    return { hostPid: this.shimHostPid(node), pid: 0, exe: SHIM };
   }
 
   /**
@@ -101,12 +115,14 @@ export class World {
       hostPid: this.hostPid(container.node),
       pid: options.init ? 1 : this.containerPid(container),
       exe: argv[0]!,
-      tty: options.tty ? `pts${this.nextPid.get(container.id) ?? 0}` : undefined,
+      tty: options.tty ? `pts${this.nextTty(container)}` : undefined,
       // setns by runc gives an exec (not a container's init) its ExecID.
       execId: options.init ? undefined : String(this.nextExecId++),
       truth: options.truth,
     };
     this.emitExec(proc, { hostPid: runtimeHostPid, pid: 0, exe: options.init ? SHIM : RUNC }, time, argv, true);
+    // runc exits right after: the process is re-parented to the shim for everything it does later.
+    proc.parent = this.shim(container.node);
     return proc;
   }
 
@@ -120,6 +136,7 @@ export class World {
       tty: parent.tty,
       execId: parent.execId,
       truth,
+      parent: { hostPid: parent.hostPid, pid: parent.pid, exe: parent.exe },
     };
     this.emitExec(proc, parent, time, argv, false);
     return proc;
@@ -138,6 +155,38 @@ export class World {
       Resource: [proc.exe, ...argv.slice(1)].join(' '),
       Data: 'syscall=SYS_EXECVE',
       Result: 'Passed',
+    });
+  }
+
+  /**
+   * `exec bash` in a shell runc started: the same process (PID, ExecID) becomes another program; runc has
+   * exited by then, so the parent is the shim.
+   */
+  execInPlace(proc: Proc, time: string, argv: string[]): Proc {
+    const replaced: Proc = { ...proc, exe: argv[0]!, parent: this.shim(proc.container.node) };
+    this.emitExec(replaced, replaced.parent!, time, argv, true);
+    return replaced;
+  }
+
+  private shims = new Map<string, number>();
+  private shimHostPid(node: string): number {
+    if (!this.shims.has(node)) this.shims.set(node, this.hostPid(node));
+    return this.shims.get(node)!;
+  }
+
+  /** A policy alert about a file a process touched (eBPF monitor, Audit or Block). */
+  fileAlert(proc: Proc, time: string, path: string, policy: string, action: 'Audit' | 'Block', syscall = 'SYS_UNLINKAT'): void {
+    this.emit(proc, time, {
+      PolicyName: policy,
+      Severity: '3',
+      Type: 'MatchedPolicy',
+      Source: proc.exe,
+      Operation: 'File',
+      Resource: path,
+      Data: `syscall=${syscall}`,
+      Enforcer: 'eBPF Monitor',
+      Action: action,
+      Result: action === 'Block' ? 'Permission denied' : 'Passed',
     });
   }
 
@@ -197,6 +246,11 @@ export class World {
       PID: proc.pid,
       UID: 0,
       ProcessName: proc.exe,
+      ...(proc.parent && {
+        ParentProcessName: proc.parent.exe,
+        HostPPID: proc.parent.hostPid,
+        PPID: proc.parent.pid === 0 && old ? proc.parent.hostPid : proc.parent.pid,
+      }),
       ...fields,
     };
     if (!old) {
