@@ -12,6 +12,7 @@ import { createAuditFileSource, describeFileIngest } from '../src/ingest/audit-f
 import { createLogger, type Logger } from '../src/observe/log.ts';
 import { counterByLabel, counterValue, createMetrics, type Metrics } from '../src/observe/metrics.ts';
 import { Correlator } from '../src/correlate/correlator.ts';
+import { runtimeIngestWanted, startRuntimeIngestFromFlags } from '../src/runtime/start.ts';
 import { openDatabase } from '../src/store/database.ts';
 import { SessionWriter } from '../src/store/session-writer.ts';
 
@@ -37,8 +38,8 @@ async function main(argv: string[]): Promise<number> {
 
   const logger = createLogger(config['log-level']);
   const metrics = createMetrics({ processMetrics: !config.once });
-  if (!config['audit-log-file'] && !config['audit-log-dir']) {
-    process.stderr.write('audit-processor: nothing to do: give -audit-log-file or -audit-log-dir (see -h)\n');
+  if (!config['audit-log-file'] && !config['audit-log-dir'] && !runtimeIngestWanted(config)) {
+    process.stderr.write('audit-processor: nothing to do: give -audit-log-file, -audit-log-dir, -kubearmor-addr, -kubearmor-discover or -kubearmor-file (see -h)\n');
     return 2;
   }
 
@@ -50,11 +51,15 @@ async function main(argv: string[]): Promise<number> {
   const correlator = new Correlator({ db, skewMs: config['correlation-skew'], logger, metrics });
   const files = createAuditFileSource({ db, flags: config, metrics, logger, context: extractContextFromFlags(config), writer: new SessionWriter(db, { onCommitted: correlator.onSessionsCommitted }) });
 
+  // KubeArmor runtime events (-kubearmor-*); each committed batch is reported to the correlator too.
+  const runtime = await startRuntimeIngestFromFlags(config, { db, metrics, logger, onCommitted: correlator.onRuntimeCommitted });
+
   try {
     if (config.once) {
       const stats = await files.runOnce();
+      const runtimeSummary = await runtime?.readOnce();
       await correlator.flush();
-      process.stdout.write(`${await summarize(metrics, db.backend, db.location)}\n${describeFileIngest(stats)}\n`);
+      process.stdout.write(`${await summarize(metrics, db.backend, db.location)}\n${describeFileIngest(stats)}\n${runtimeSummary ? `${runtimeSummary}\n` : ''}`);
       return 0;
     }
     await files.start();
@@ -63,6 +68,7 @@ async function main(argv: string[]): Promise<number> {
     await files.stop();
     return 0;
   } finally {
+    await runtime?.stop();
     await correlator.close();
     await http?.close();
     await db.close();

@@ -1,14 +1,16 @@
 /**
  * Starts runtime-event ingestion from the `-kubearmor-*` flags: the writer, the batching queue, one
  * feeder client per address (given with `-kubearmor-addr`, found with `-kubearmor-discover`), and the
- * JSON-lines reader for `-kubearmor-file`. cmd/audit-processor.ts calls `startRuntimeIngest` and, for
- * /readyz detail, `streamStates()` of what it returns.
+ * JSON-lines reader for `-kubearmor-file`. cmd/audit-processor.ts calls `startRuntimeIngestFromFlags`;
+ * /readyz detail can show `runtimeStreamStates()` (every feeder stream of the process).
  */
+import type { Readable } from 'node:stream';
 import type { Logger } from '../observe/log.ts';
-import type { Metrics } from '../observe/metrics.ts';
+import { counterValue, type Metrics } from '../observe/metrics.ts';
 import type { Database } from '../store/database.ts';
 import { FeederDiscovery, type FeederDiscoveryMode } from './discovery.ts';
 import { FeederClient, feederCredentials, type FeederBackoffOptions, type FeederStreamSpec, type FeederStreamState } from './feeder-client.ts';
+import { createRuntimeFileSource, type RuntimeFileSource } from './file.ts';
 import { RuntimeEventQueue, type RuntimeEventQueueOptions } from './queue.ts';
 import { RuntimeEventWriter, type RuntimeCommitHook } from './writer.ts';
 
@@ -29,8 +31,14 @@ export interface RuntimeIngestOptions {
   kubeconfigPath?: string;
   /** Feeder port on discovered pods (default 32767). */
   discoveryPort?: number;
+  /** `-kubearmor-file`: a path, or `-` for stdin. */
+  file?: string;
+  /** `-once`: no streams and no discovery; readOnce() reads the file (or stdin) to its end. */
+  once?: boolean;
   /** Called after each committed batch of runtime events (see writer.ts): correlation hooks in here. */
   onCommitted?: RuntimeCommitHook;
+  /** For tests: what `-kubearmor-file -` reads. */
+  stdin?: Readable;
   backoff?: Partial<FeederBackoffOptions>;
   queue?: Pick<RuntimeEventQueueOptions, 'maxBatch' | 'highWater' | 'lowWater' | 'retryInitialMs' | 'retryMaxMs'>;
 }
@@ -42,6 +50,8 @@ export interface RuntimeIngest {
   streamStates(): FeederStreamState[];
   /** Feeder addresses connected now (given and discovered). */
   addresses(): string[];
+  /** `-once`: reads -kubearmor-file to its end (stdin to EOF), waits for everything to commit, and says what it stored. */
+  readOnce(): Promise<string>;
   /** Stops the streams and discovery, then writes what is queued (up to `deadlineMs`). */
   stop(deadlineMs?: number): Promise<void>;
 }
@@ -59,9 +69,53 @@ export function feederStreamsFor(watchLogs: boolean): FeederStreamSpec[] {
     : [{ rpc: 'WatchAlerts', filter: 'policy' }];
 }
 
+/** The flags of src/config/options.ts this module reads. */
+export interface RuntimeFlags {
+  'kubearmor-addr': string[];
+  'kubearmor-logs': boolean;
+  'kubearmor-ca-file': string;
+  'kubearmor-discover': FeederDiscoveryMode | '';
+  kubeconfig: string;
+  'kubearmor-file': string;
+  cluster: string;
+  once: boolean;
+}
+
 /** True when any runtime source is configured. */
-export function runtimeIngestWanted(options: Pick<RuntimeIngestOptions, 'addresses' | 'discover'>): boolean {
-  return (options.addresses?.length ?? 0) > 0 || !!options.discover;
+export function runtimeIngestWanted(flags: Pick<RuntimeFlags, 'kubearmor-addr' | 'kubearmor-discover' | 'kubearmor-file'>): boolean {
+  return flags['kubearmor-addr'].length > 0 || !!flags['kubearmor-discover'] || !!flags['kubearmor-file'];
+}
+
+/**
+ * What cmd/audit-processor.ts calls: undefined when no `-kubearmor-*` source is given. With `-once`,
+ * feeder streams are not opened (a stream has no end) and a warning says so.
+ */
+export async function startRuntimeIngestFromFlags(
+  flags: RuntimeFlags,
+  deps: Pick<RuntimeIngestOptions, 'db' | 'metrics' | 'logger' | 'onCommitted'>,
+): Promise<RuntimeIngest | undefined> {
+  if (!runtimeIngestWanted(flags)) return undefined;
+  if (flags.once && (flags['kubearmor-addr'].length > 0 || flags['kubearmor-discover'])) {
+    deps.logger.warn('-kubearmor-addr and -kubearmor-discover are ignored with -once: feeder streams never end; use -kubearmor-file to read a capture once');
+  }
+  return startRuntimeIngest({
+    ...deps,
+    cluster: flags.cluster,
+    addresses: flags['kubearmor-addr'],
+    watchLogs: flags['kubearmor-logs'],
+    caFile: flags['kubearmor-ca-file'] || undefined,
+    discover: flags['kubearmor-discover'] || undefined,
+    kubeconfigPath: flags.kubeconfig || undefined,
+    file: flags['kubearmor-file'] || undefined,
+    once: flags.once,
+  });
+}
+
+const running = new Set<RuntimeIngest>();
+
+/** Every feeder stream of every running ingest in this process, for /readyz detail. */
+export function runtimeStreamStates(): FeederStreamState[] {
+  return [...running].flatMap((ingest) => ingest.streamStates());
 }
 
 export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise<RuntimeIngest> {
@@ -72,7 +126,7 @@ export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise
   const credentials = feederCredentials(options.caFile);
   const streams = feederStreamsFor(options.watchLogs ?? false);
   const clients = new Map<string, FeederClient>();
-  const given = [...new Set(options.addresses ?? [])].map(checkAddress);
+  const given = options.once ? [] : [...new Set(options.addresses ?? [])].map(checkAddress);
   let discovered: string[] = [];
 
   const reconcile = () => {
@@ -93,7 +147,7 @@ export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise
   };
 
   let discovery: FeederDiscovery | undefined;
-  if (options.discover) {
+  if (options.discover && !options.once) {
     discovery = new FeederDiscovery({
       mode: options.discover,
       kubeconfigPath: options.kubeconfigPath || undefined,
@@ -108,18 +162,39 @@ export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise
   }
   reconcile();
 
-  return {
+  let file: RuntimeFileSource | undefined;
+  if (options.file) {
+    file = createRuntimeFileSource({ path: options.file, db, writer, cluster: options.cluster, metrics, logger: log, stdin: options.stdin });
+    if (!options.once) await file.start();
+  }
+
+  const ingest: RuntimeIngest = {
     writer,
     queue,
     streamStates: () => [...clients.values()].flatMap((c) => c.states()),
     addresses: () => [...clients.keys()].sort(),
+    readOnce: async () => {
+      const stats = file ? await file.runOnce() : undefined;
+      await queue.flushed();
+      const stored = await counterValue(metrics.runtimeEventsStored);
+      const duplicates = await counterValue(metrics.runtimeEventsDuplicate);
+      const source = options.file === '-' ? 'stdin' : options.file;
+      return stats
+        ? `stored ${stored} runtime events (${duplicates} already stored) from ${stats.lines} KubeArmor lines of ${source} ` +
+            `(${stats.events} events, ${stats.skipped} relay log or blank lines skipped, ${stats.rejected} bad)`
+        : `stored ${stored} runtime events`;
+    },
     stop: async (deadlineMs) => {
+      running.delete(ingest);
       discovery?.stop();
       await Promise.all([...clients.values()].map((c) => c.stop()));
       clients.clear();
+      await file?.stop();
       await queue.close(deadlineMs);
     },
   };
+  running.add(ingest);
+  return ingest;
 }
 
 /** `host:port` (IPv6 in brackets), or a usage error saying what is expected. */

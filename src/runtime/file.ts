@@ -1,0 +1,188 @@
+/**
+ * `-kubearmor-file PATH|-`: KubeArmor JSON lines (json-lines.ts says which forms) into runtime_events.
+ *
+ * A PATH is read by the generic file source (src/ingest/file-source.ts) like an audit log: followed as
+ * it grows, across rotation, with positions saved in file_checkpoints under scope `kubearmor` only after
+ * the events before them are committed. `-` is standard input (`kubectl logs -f ... | audit-processor
+ * -kubearmor-file -`): no position to save, read to its end by a small reader of our own.
+ *
+ * Both hand lines to the same sink, which stores through the one RuntimeEventWriter and resolves after
+ * COMMIT (the LineSink contract). The writer is idempotent, so lines read again after a crash between
+ * a commit and a position save change nothing.
+ */
+import type { Readable } from 'node:stream';
+import { CheckpointStore } from '../ingest/checkpoints.ts';
+import { FileSource, type FileSourceStats } from '../ingest/file-source.ts';
+import type { LineBatch, LineSink } from '../ingest/line-sink.ts';
+import type { Logger } from '../observe/log.ts';
+import type { Metrics } from '../observe/metrics.ts';
+import type { Database } from '../store/database.ts';
+import { Backoff } from './backoff.ts';
+import type { RuntimeEvent } from './event.ts';
+import { runtimeEventFromLine } from './json-lines.ts';
+import type { RuntimeEventWriter } from './writer.ts';
+
+/** Bad lines logged at warn before falling back to one in a thousand (the counters keep counting). */
+const WARN_FIRST_BAD_LINES = 20;
+
+/** What the KubeArmor line sink has seen, for the `-once` summary. */
+export interface RuntimeLineStats {
+  lines: number;
+  events: number;
+  /** The relay's own log lines (zap JSON) and blank lines. */
+  skipped: number;
+  rejected: number;
+}
+
+export interface RuntimeLineSink extends LineSink {
+  stats(): RuntimeLineStats;
+}
+
+export function createRuntimeLineSink(options: { writer: Pick<RuntimeEventWriter, 'write'>; cluster: string; metrics: Metrics; logger: Logger }): RuntimeLineSink {
+  const { writer, cluster, metrics, logger } = options;
+  const stats: RuntimeLineStats = { lines: 0, events: 0, skipped: 0, rejected: 0 };
+  let tail: Promise<void> = Promise.resolve();
+  return {
+    stats: () => ({ ...stats }),
+    write(batch: LineBatch): Promise<void> {
+      const receivedAt = new Date().toISOString();
+      const events: RuntimeEvent[] = [];
+      for (const line of batch.lines) {
+        stats.lines++;
+        const outcome = runtimeEventFromLine(line, { cluster, receivedAt });
+        if (outcome.kind === 'event') events.push(outcome.event);
+        else if (outcome.kind === 'skipped') stats.skipped++;
+        else {
+          stats.rejected++;
+          metrics.badInput.inc({ reason: outcome.reason });
+          const fields = { file: batch.path, reason: outcome.reason, detail: outcome.detail };
+          if (stats.rejected <= WARN_FIRST_BAD_LINES || stats.rejected % 1000 === 0)
+            logger.warn(fields, `skipped a line of ${batch.path} that is not a KubeArmor event (${outcome.reason}: ${outcome.detail}); the lines after it are read`);
+          else logger.debug(fields, 'skipped bad KubeArmor line');
+        }
+      }
+      stats.events += events.length;
+      metrics.runtimeEventsReceived.inc({ source: 'file' }, events.length);
+      const written = tail.then(async () => {
+        if (events.length > 0) await writer.write(events);
+      });
+      // The next batch waits for this one whether it succeeds or not; the source sees the failure.
+      tail = written.catch(() => undefined);
+      return written;
+    },
+  };
+}
+
+export interface RuntimeFileSource {
+  /** Follows the file (or reads stdin) until stop(); resolves once the backlog is read. */
+  start(): Promise<void>;
+  /** `-once`: reads what is there now (stdin: to its end) and lets go. */
+  runOnce(): Promise<RuntimeLineStats>;
+  stop(): Promise<void>;
+  stats(): RuntimeLineStats;
+}
+
+export interface RuntimeFileOptions {
+  /** A path, or `-` for standard input. */
+  path: string;
+  db: Database;
+  writer: Pick<RuntimeEventWriter, 'write'>;
+  cluster: string;
+  metrics: Metrics;
+  logger: Logger;
+  maxLineBytes?: number;
+  /** For tests: what `-` reads instead of process.stdin. */
+  stdin?: Readable;
+}
+
+export function createRuntimeFileSource(options: RuntimeFileOptions): RuntimeFileSource {
+  const sink = createRuntimeLineSink(options);
+  if (options.path === '-') return stdinSource(options.stdin ?? process.stdin, sink, options.logger, options.maxLineBytes);
+  const files = new FileSource({
+    files: [{ file: options.path }],
+    sink,
+    checkpoints: new CheckpointStore(options.db, options.cluster, 'kubearmor'),
+    metrics: options.metrics,
+    logger: options.logger,
+    maxLineBytes: options.maxLineBytes,
+  });
+  return {
+    start: () => files.start(),
+    runOnce: async () => {
+      await files.runOnce();
+      return sink.stats();
+    },
+    stop: () => files.stop(),
+    stats: () => sink.stats(),
+  };
+}
+
+/**
+ * Standard input, line by line, in batches of up to `batchLines` lines (or what one chunk holds),
+ * each committed before the next chunk is read. A last line without a newline counts at the end.
+ */
+function stdinSource(input: Readable, sink: RuntimeLineSink, logger: Logger, maxLineBytes = 16 * 1024 * 1024): RuntimeFileSource {
+  let reading: Promise<void> | undefined;
+  let stopped = false;
+  const read = async () => {
+    let carry: Buffer = Buffer.alloc(0);
+    let offset = 0;
+    let oversize = false;
+    // Standard input cannot be read again: a batch the database did not take is retried until it is.
+    const retry = new Backoff({ initialMs: 500, maxMs: 30_000 });
+    const deliver = async (lines: Buffer[]) => {
+      while (lines.length && !stopped) {
+        try {
+          await sink.write({ lines, path: 'stdin', fingerprint: 'stdin', endOffset: offset });
+          retry.reset();
+          return;
+        } catch (error) {
+          const delay = retry.next();
+          logger.warn({ err: (error as Error).message, lines: lines.length, retryInMs: delay }, `cannot store KubeArmor events read from stdin; retrying in ${(delay / 1000).toFixed(1)}s: check the database`);
+          await new Promise((resolve) => setTimeout(resolve, delay));
+        }
+      }
+    };
+    for await (const chunk of input as AsyncIterable<Buffer | string>) {
+      if (stopped) break;
+      const data = carry.length ? Buffer.concat([carry, Buffer.from(chunk)]) : Buffer.from(chunk);
+      const lines: Buffer[] = [];
+      let start = 0;
+      for (let end = data.indexOf(0x0a); end !== -1; end = data.indexOf(0x0a, start)) {
+        if (!oversize && end > start) lines.push(data.subarray(start, end));
+        oversize = false;
+        offset += end + 1 - start;
+        start = end + 1;
+      }
+      carry = data.subarray(start);
+      if (carry.length > maxLineBytes) {
+        logger.warn({ bytes: carry.length }, `a line on stdin is longer than ${maxLineBytes} bytes; it is skipped`);
+        offset += carry.length;
+        carry = Buffer.alloc(0);
+        oversize = true;
+      }
+      await deliver(lines);
+    }
+    if (carry.length && !oversize) {
+      offset += carry.length;
+      await deliver([carry]);
+    }
+    logger.info({ lines: sink.stats().lines }, 'standard input ended');
+  };
+  return {
+    start: async () => {
+      reading = read();
+      reading.catch((error: Error) => logger.error({ err: error.message }, `reading KubeArmor lines from stdin failed: ${error.message}`));
+    },
+    runOnce: async () => {
+      await read();
+      return sink.stats();
+    },
+    stop: async () => {
+      stopped = true;
+      input.destroy();
+      await reading?.catch(() => undefined);
+    },
+    stats: () => sink.stats(),
+  };
+}

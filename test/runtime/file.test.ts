@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { Database } from '../../src/store/database.ts';
+import { collect, projectRoot, runProcessor, startProcessor, type CliResult } from '../support/cli.ts';
+import { backends, createTestDatabaseTarget, skipReason, type TestDatabaseTarget } from '../support/databases.ts';
+import { isKnownDuplicate, kubeArmorFixtures } from './fixtures.ts';
+
+const entry = fileURLToPath(new URL('../../cmd/audit-processor.ts', import.meta.url));
+
+/** The relay's own zap log lines, as `kubectl logs` of kubearmor-relay shows them between events. */
+const zap = (level: string, msg: string, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ level, ts: 1705058469.1234567, caller: 'server/relayServer.go:512', msg, ...extra });
+
+/**
+ * A `kubectl logs` capture of the relay: every timed fixture event, the relay's log lines between them,
+ * one event whose Timestamp is a string (protojson) and one whose PID is a float (old text output).
+ */
+function relayCapture(): { text: string; events: number; distinct: number } {
+  const timed = kubeArmorFixtures().filter((f) => 'Timestamp' in f.object || 'UpdatedTime' in f.object);
+  const untimed = kubeArmorFixtures().filter((f) => f.file === 'kubearmor-events-reference.jsonl' && f.line <= 2);
+  const stringTimestamp = `{"Timestamp":"1705058469",${untimed[0]!.text.slice(1)}`;
+  const floatPid = `{"UpdatedTime":"2024-01-12T11:21:09.654321Z",${untimed[1]!.text.slice(1).replace('"PID":1,', '"PID":1.252628e+06,')}`;
+  assert.ok(floatPid.includes('"PID":1.252628e+06'));
+  const lines = [zap('info', 'Initialized the relay server'), zap('info', 'Started to monitor alerts', { host: 'kubearmor-x' })];
+  timed.forEach((f, i) => {
+    lines.push(f.text);
+    if (i % 7 === 3) lines.push(zap('warn', 'Failed to send an alert', { error: 'rpc error: code = Unavailable' }));
+  });
+  lines.push(stringTimestamp, zap('error', 'stream closed'), '', floatPid);
+  const duplicates = timed.filter(isKnownDuplicate).length;
+  return { text: lines.join('\n') + '\n', events: timed.length + 2, distinct: timed.length + 2 - duplicates };
+}
+
+/** The real command with standard input fed from `input`. */
+function runWithStdin(args: string[], input: string): Promise<CliResult> {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+    cwd: projectRoot,
+    env: { ...process.env, DATABASE_URL: '' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  child.stdin.end(input);
+  return collect(child);
+}
+
+for (const backend of backends) {
+  describe(`-kubearmor-file into ${backend}`, { skip: skipReason(backend) }, () => {
+    let target: TestDatabaseTarget;
+    let dir: string;
+    before(async () => {
+      target = await createTestDatabaseTarget(backend);
+      dir = mkdtempSync(join(tmpdir(), 'exectrail-kubearmor-file-'));
+    });
+    after(async () => {
+      rmSync(dir, { recursive: true, force: true });
+      await target?.destroy();
+    });
+
+    async function query<Row>(text: string): Promise<Row[]> {
+      const db: Database = await target.open();
+      try {
+        return (await db.query<Row>(text)).rows;
+      } finally {
+        await db.close();
+      }
+    }
+
+    it('stores exactly the events of a relay kubectl logs capture, skipping its own log lines', async () => {
+      const capture = relayCapture();
+      const path = join(dir, 'relay.log');
+      writeFileSync(path, capture.text);
+      const result = await runProcessor(['-kubearmor-file', path, '-once', '-cluster', 'capture', ...target.flags]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, new RegExp(`stored ${capture.distinct} runtime events \\(1 already stored\\) from \\d+ KubeArmor lines of ${path} \\(${capture.events} events, \\d+ relay log or blank lines skipped, 0 bad\\)`));
+      const rows = await query<{ n: number }>(`SELECT count(*)::int AS n FROM runtime_events WHERE cluster = 'capture'`);
+      assert.equal(rows[0]!.n, capture.distinct);
+      const [fromString] = await query<{ t: string; pod: string }>(
+        `SELECT to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t, pod FROM runtime_events WHERE cluster = 'capture' AND raw->>'Timestamp' = '1705058469'`,
+      );
+      assert.deepEqual(fromString, { t: '2024-01-12T11:21:09.000000Z', pod: 'vault-0' });
+      const [fromFloat] = await query<{ pid: number; pod: string }>(`SELECT pid, pod FROM runtime_events WHERE cluster = 'capture' AND event_time = '2024-01-12T11:21:09.654321Z'`);
+      assert.deepEqual(fromFloat, { pid: 1252628, pod: 'discovery-engine-6f5c4df7b4-q8zbc' });
+
+      // Read again: the checkpoint says it is read, and nothing changes.
+      const again = await runProcessor(['-kubearmor-file', path, '-once', '-cluster', 'capture', ...target.flags]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.equal((await query<{ n: number }>(`SELECT count(*)::int AS n FROM runtime_events WHERE cluster = 'capture'`))[0]!.n, capture.distinct);
+    });
+
+    it('reads standard input with -kubearmor-file -; the same capture piped twice is stored once; a bad line is reported and skipped', async () => {
+      const capture = relayCapture();
+      const withBadLine = capture.text.replace('\n', '\n{"Timestamp":1705058469,"HostName":\n');
+      for (let round = 0; round < 2; round++) {
+        const result = await runWithStdin(['-kubearmor-file', '-', '-once', '-cluster', 'stdin', ...target.flags], withBadLine);
+        assert.equal(result.code, 0, result.stderr);
+        assert.match(result.stdout, /of stdin \(\d+ events, \d+ relay log or blank lines skipped, 1 bad\)/);
+        assert.match(result.stderr, /skipped a line of stdin that is not a KubeArmor event \(runtime-bad-json/);
+      }
+      assert.equal((await query<{ n: number }>(`SELECT count(*)::int AS n FROM runtime_events WHERE cluster = 'stdin'`))[0]!.n, capture.distinct);
+    });
+
+    it('follows the file as the relay appends to it', async () => {
+      const path = join(dir, 'follow.log');
+      const fixtures = kubeArmorFixtures().filter((f) => f.file === 'kubearmor-exec-session-dns-telemetry.jsonl');
+      writeFileSync(path, `${zap('info', 'started')}\n${fixtures[0]!.text}\n`);
+      const child = startProcessor(['-kubearmor-file', path, '-cluster', 'follow', '-http-port', '0', ...target.flags]);
+      const done = collect(child);
+      let stderr = '';
+      child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+      try {
+        // Watched as an operator would (PGlite admits one process): the stored-events counter on /metrics.
+        const stored = async () => {
+          const port = /HTTP on port (\d+)/.exec(stderr)?.[1];
+          if (!port) return -1;
+          const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+          return [...text.matchAll(/^exectrail_runtime_events_stored_total\{[^}]*\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+        };
+        const waitForStored = async (n: number) => {
+          const deadline = Date.now() + 30_000;
+          while ((await stored()) !== n) {
+            if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} stored events (have ${await stored()}); stderr:\n${stderr}`);
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        };
+        await waitForStored(1);
+        appendFileSync(path, fixtures.slice(1).map((f) => f.text).join('\n') + '\n' + zap('info', 'more') + '\n');
+        await waitForStored(fixtures.length);
+      } finally {
+        child.kill('SIGTERM');
+      }
+      const result = await done;
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal((await query<{ n: number }>(`SELECT count(*)::int AS n FROM runtime_events WHERE cluster = 'follow'`))[0]!.n, fixtures.length);
+    });
+  });
+}
