@@ -53,7 +53,7 @@ describe('decoding audit input', () => {
       ['{"objectRef":{"subresource":"exec"},"auditID":"a"}', 'bad-field', /no requestReceivedTimestamp/],
       ['{"objectRef":{"subresource":"exec"},"auditID":"a","timestamp":"2024-01-01T00:00:00Z","responseStatus":{"code":"101"}}', 'bad-field', /responseStatus.code/],
       ['{"records":[{"properties":{"log":"{\\"objectRef\\":{\\"subresource\\":\\"exec\\"},"}}]}', 'not-json', /properties.log: invalid JSON/],
-      ['garbage "exec" line', 'not-json', /starts with "g"/],
+      ['garbage "subresource":"exec" line', 'not-json', /starts with "g"/],
       ['\x00\x01binary', 'not-json', /not a JSON object or array/],
     ];
     for (const [line, reason, detail] of cases) {

@@ -72,6 +72,8 @@ describe('byte-level pre-filter', () => {
       '{"records":[{"properties":{"log":"{\\"objectRef\\":{\\"subresource\\":\\"portforward\\"}}"}}]}',
       '\uFEFF{"objectRef":{"subresource":"ephemeralcontainers"}}',
       '{"objectRef":{"resource":"nodes","subresource":"proxy"}}',
+      '{"requestObject":{"spec":{"resourceAttributes":{"subresource":"status"}}},"objectRef":{"subresource":"exec"}}',
+      '{"records":[{"properties":{"log":"{\\n  \\"objectRef\\": {\\n    \\"subresource\\":\\n      \\"exec\\"\\n  }\\n}"}}]}',
       '2024-05-02T09:15:01.104512Z AUDIT: id="x" uri="/api/v1/namespaces/a/pods/b/%65xec?command=sh" response="101"',
     ];
     for (const line of lines) assert.equal(mayBeInteractiveAccess(Buffer.from(line)), true, line);
