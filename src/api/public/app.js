@@ -6,7 +6,20 @@ const app = document.getElementById('app');
 
 // ------------------------------------------------------------------------------------------- helpers
 
-/** h('td', { class: 'x' }, 'text', child): an element; strings become text nodes, never markup. */
+// C0 and C1 controls, DEL, and the Unicode bidi marks and overrides (same set as the CLI's output).
+const unsafeChars = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const namedEscapes = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/** Text with control and bidi characters shown as escapes (`\x1b`, `\u202e`) instead of drawn or obeyed. */
+function visible(text) {
+  return text.replace(unsafeChars, (c) => {
+    if (namedEscapes[c]) return namedEscapes[c];
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** h('td', { class: 'x' }, 'text', child): an element; strings become (visible) text nodes, never markup. */
 function h(tag, attrs, ...children) {
   const el = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs ?? {})) {
@@ -16,7 +29,7 @@ function h(tag, attrs, ...children) {
   }
   for (const child of children.flat()) {
     if (child === undefined || child === null || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    el.append(child instanceof Node ? child : document.createTextNode(visible(String(child))));
   }
   return el;
 }
@@ -48,7 +61,13 @@ const outcomeOf = (s) => {
   if (s.endedAt === null) return 'still open';
   return s.durationMs === null ? 'ended' : `ended after ${formatDuration(s.durationMs)}`;
 };
+/** The outcome cell: a short badge for a refusal, with the apiserver's reason beside it. */
+const outcomeNode = (s) =>
+  s.allowed
+    ? outcomeOf(s)
+    : h('span', {}, h('span', { class: 'badge denied' }, `denied${s.responseCode ? ` ${s.responseCode}` : ''}`), s.reason ? h('span', { class: 'reason' }, ` ${s.reason}`) : null);
 const isBlock = (e) => e.kind === 'alert' && /^block$/i.test(e.action ?? '');
+const count = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const sessionHref = (id) => `#/session/${encodeURIComponent(id)}`;
 const timelineHref = (params) => `#/timeline?${new URLSearchParams(params)}`;
 const time = (t) => h('time', { datetime: t, class: 'ts' }, t);
@@ -95,7 +114,7 @@ function tokenForm() {
 }
 
 function show(...nodes) {
-  app.replaceChildren(...nodes);
+  app.replaceChildren(...nodes.filter(Boolean));
 }
 
 // --------------------------------------------------------------------------------------- sessions
@@ -153,7 +172,7 @@ function sessionRow(s) {
     h('td', {}, s.pod ? h('a', { href: timelineHref({ namespace: s.namespace, pod: s.pod, from: shiftIso(s.startedAt, -15), to: shiftIso(s.endedAt ?? s.startedAt, 15) }) }, targetOf(s)) : targetOf(s)),
     h('td', {}, s.sourceIp ?? ''),
     h('td', {}, toolOf(s)),
-    h('td', {}, s.allowed ? outcomeOf(s) : h('span', { class: 'badge denied' }, outcomeOf(s))),
+    h('td', { class: 'outcome' }, outcomeNode(s)),
     h('td', { class: 'num' }, String(s.processCount)),
     h('td', { class: 'num' }, s.blockCount ? h('span', { class: 'badge block' }, `${s.alertCount} (${s.blockCount} Block)`) : String(s.alertCount)),
     h('td', {}, h('code', {}, shellJoin(s.command))),
@@ -188,24 +207,20 @@ async function sessionsView(params) {
 
 // ---------------------------------------------------------------------------------------- session
 
-function eventLine(event, extra = []) {
-  const subject = event.resource || event.processName || event.operation || '?';
+/** One runtime event; `inRow` leaves out the time and badge a timeline row already shows. */
+function eventLine(event, { inRow = false } = {}) {
   const alert = event.kind === 'alert';
-  return h(
-    'div',
-    { class: `event ${alert ? (isBlock(event) ? 'alert block' : 'alert') : ''}` },
-    time(event.time),
-    ' ',
-    alert ? h('span', { class: `badge ${isBlock(event) ? 'block' : 'audit'}` }, `ALERT ${event.action ?? event.type ?? ''}`) : null,
-    event.operation && event.operation !== 'Process' ? h('span', { class: 'op' }, event.operation) : null,
-    ' ',
-    h('code', { class: 'cmd' }, subject),
-    event.hostPid !== null ? h('span', { class: 'pid' }, ` pid ${event.hostPid}`) : null,
-    alert
-      ? h('span', { class: 'why' }, ` ${[event.policyName && `policy ${event.policyName}`, event.severity && `severity ${event.severity}`, event.message, event.result].filter(Boolean).join(' · ')}`)
-      : null,
-    ...extra,
-  );
+  const why = [event.policyName && `policy ${event.policyName}`, event.severity && `severity ${event.severity}`, event.message, event.result].filter(Boolean).join(' · ');
+  const parts = [
+    !inRow && time(event.time),
+    alert && !inRow && h('span', { class: `badge ${isBlock(event) ? 'block' : 'audit'}` }, `ALERT ${event.action ?? event.type ?? ''}`),
+    event.operation && event.operation !== 'Process' && h('span', { class: 'op' }, event.operation),
+    h('code', { class: 'cmd' }, event.resource || event.processName || event.operation || '?'),
+    event.hostPid !== null && h('span', { class: 'pid' }, `pid ${event.hostPid}`),
+    alert && why && h('span', { class: 'why' }, why),
+  ].filter(Boolean);
+  // Spaces between the parts, so that copied text reads as a line.
+  return h('div', { class: `event ${alert ? (isBlock(event) ? 'alert block' : 'alert') : ''}` }, parts.flatMap((part, i) => (i ? [' ', part] : [part])));
 }
 
 function processTree(nodes, activity) {
@@ -236,7 +251,7 @@ async function sessionView(id) {
     h('p', {}, h('a', { href: '#/' }, '← all sessions')),
     h('h1', { class: s.allowed ? '' : 'denied-title' }, `${s.user} — ${accessKind(s)} into ${targetOf(s)}`),
     facts([
-      ['Outcome', s.allowed ? outcomeOf(s) : h('span', { class: 'badge denied' }, outcomeOf(s))],
+      ['Outcome', outcomeNode(s)],
       ['Started (UTC)', time(s.startedAt)],
       ['Ended (UTC)', s.endedAt ? time(s.endedAt) : 'still open'],
       ['User', s.user],
@@ -309,7 +324,7 @@ function timelineTable(timeline, highlightId) {
       h('td', {}, entry.kind === 'alert' ? h('span', { class: `badge ${isBlock(entry.event) ? 'block' : 'audit'}` }, `ALERT ${entry.event.action ?? ''}`) : entry.kind),
       h('td', {}, s ? h('a', { href: sessionHref(s.id) }, s.user) : h('span', { class: 'muted' }, 'no session')),
       // Indentation by class: the page's CSP allows no inline style attributes.
-      h('td', { class: `depth-${Math.min(entry.depth, 8)}` }, eventLine(entry.event)),
+      h('td', { class: `depth-${Math.min(entry.depth, 8)}` }, eventLine(entry.event, { inRow: true })),
     );
   });
   if (!rows.length) return h('p', { class: 'muted' }, 'No sessions, denied attempts or alerts in this window.');
@@ -333,7 +348,7 @@ async function timelineView(params) {
     h(
       'p',
       { class: 'summary' },
-      `${s.sessions} sessions (${s.interactive} interactive), ${s.denied} denied attempts, ${s.processes} processes, ${s.alerts} alerts`,
+      `${count(s.sessions, 'session')} (${s.interactive} interactive), ${count(s.denied, 'denied attempt')}, ${count(s.processes, 'process', 'processes')}, ${count(s.alerts, 'alert')}`,
       s.blocked ? h('span', { class: 'badge block' }, `${s.blocked} Block`) : null,
     ),
     timelineTable(timeline),
