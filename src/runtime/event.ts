@@ -107,13 +107,28 @@ export function runtimeKindOf(fields: FieldLookup): RuntimeEventKind {
   return 'log';
 }
 
+// Lower-case spellings of the keys seen (a few dozen in practice: every event repeats the same names),
+// so the per-event path does not lower-case strings. Bounded in case input carries arbitrary keys.
+const lowerCaseOf = new Map<string, string>();
+const LOWER_CASE_CACHE_LIMIT = 4096;
+
+function lowerCase(key: string): string {
+  let lower = lowerCaseOf.get(key);
+  if (lower === undefined) {
+    lower = key.toLowerCase();
+    if (lowerCaseOf.size < LOWER_CASE_CACHE_LIMIT) lowerCaseOf.set(key, lower);
+  }
+  return lower;
+}
+
 /** Case-insensitive view of an object's own keys (PascalCase, camelCase and protojson all map to one name). */
 export class FieldLookup {
   private readonly byLowerName = new Map<string, unknown>();
 
   constructor(object: Record<string, unknown>) {
-    for (const key of Object.keys(object)) {
-      const lower = key.toLowerCase();
+    for (const key in object) {
+      if (!Object.hasOwn(object, key)) continue;
+      const lower = lowerCase(key);
       // The first spelling wins if an object carries two (it never should).
       if (!this.byLowerName.has(lower)) this.byLowerName.set(lower, object[key]);
     }
