@@ -9,6 +9,7 @@ import { startHttpServerFromFlags } from '../src/api/server.ts';
 import { subcommands } from '../src/timeline/commands.ts';
 import { extractContextFromFlags } from '../src/audit/extract.ts';
 import { createAuditFileSource, describeFileIngest } from '../src/ingest/audit-file-source.ts';
+import { startWebhook, webhookSettingsFromConfig, type WebhookServer } from '../src/ingest/webhook.ts';
 import { createLogger, type Logger } from '../src/observe/log.ts';
 import { counterByLabel, counterValue, createMetrics, type Metrics } from '../src/observe/metrics.ts';
 import { Correlator } from '../src/correlate/correlator.ts';
@@ -38,8 +39,8 @@ async function main(argv: string[]): Promise<number> {
 
   const logger = createLogger(config['log-level']);
   const metrics = createMetrics({ processMetrics: !config.once });
-  if (!config['audit-log-file'] && !config['audit-log-dir'] && !runtimeIngestWanted(config)) {
-    process.stderr.write('audit-processor: nothing to do: give -audit-log-file, -audit-log-dir, -kubearmor-addr, -kubearmor-discover or -kubearmor-file (see -h)\n');
+  if (!config['audit-log-file'] && !config['audit-log-dir'] && !config['enable-webhook'] && !runtimeIngestWanted(config)) {
+    process.stderr.write('audit-processor: nothing to do: give -audit-log-file, -audit-log-dir, -enable-webhook, -kubearmor-addr, -kubearmor-discover or -kubearmor-file (see -h)\n');
     return 2;
   }
 
@@ -54,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
   // KubeArmor runtime events (-kubearmor-*); each committed batch is reported to the correlator too.
   const runtime = await startRuntimeIngestFromFlags(config, { db, metrics, logger, onCommitted: correlator.onRuntimeCommitted });
 
+  let webhook: WebhookServer | undefined;
   try {
     if (config.once) {
       const stats = await files.runOnce();
@@ -62,12 +64,19 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${await summarize(metrics, db.backend, db.location)}\n${describeFileIngest(stats)}\n${runtimeSummary ? `${runtimeSummary}\n` : ''}`);
       return 0;
     }
+    // The apiserver's audit webhook: a batch is acknowledged once its sessions are committed.
+    if (config['enable-webhook']) {
+      const writer = new SessionWriter(db, { onCommitted: correlator.onSessionsCommitted });
+      webhook = await startWebhook(webhookSettingsFromConfig(config), { db, writer, metrics, logger, context: extractContextFromFlags(config) });
+    }
     await files.start();
     logger.info(await summarize(metrics, db.backend, db.location));
     await untilSignal(logger);
     await files.stop();
     return 0;
   } finally {
+    // First: stop accepting batches and finish those in flight while the database is still open.
+    await webhook?.stop();
     await runtime?.stop();
     await correlator.close();
     await http?.close();

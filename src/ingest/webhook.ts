@@ -15,7 +15,8 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { decodeAuditValue } from '../audit/decode.ts';
-import { extractSession, type ExtractContext } from '../audit/extract.ts';
+import type { ExtractContext } from '../audit/extract.ts';
+import { sessionsFromEvents } from '../audit/lines.ts';
 import type { SessionRow } from '../audit/session.ts';
 import type { ProcessorConfig } from '../config/options.ts';
 import type { Logger } from '../observe/log.ts';
@@ -98,11 +99,7 @@ export function webhookSettingsFromConfig(config: ProcessorConfig): WebhookSetti
 /** The session stages a decoded body holds. Pure: decoding and extraction are src/audit's. */
 export function sessionsFromBatch(value: unknown, context: ExtractContext): { rows: SessionRow[]; summary: BatchSummary } {
   const decoded = decodeAuditValue(value);
-  const rows: SessionRow[] = [];
-  for (const event of decoded.events) {
-    const row = extractSession(event, context);
-    if (row) rows.push(row);
-  }
+  const rows = sessionsFromEvents(decoded.events, context);
   const rejectedByReason: Record<string, number> = {};
   for (const bad of decoded.rejected) rejectedByReason[bad.reason] = (rejectedByReason[bad.reason] ?? 0) + 1;
   const first = decoded.rejected[0];

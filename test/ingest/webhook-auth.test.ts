@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -8,6 +10,7 @@ import { createMetrics } from '../../src/observe/metrics.ts';
 import type { Database } from '../../src/store/database.ts';
 import { SessionWriter } from '../../src/store/session-writer.ts';
 import { startWebhook } from '../../src/ingest/webhook.ts';
+import { projectRoot } from '../support/cli.ts';
 import { backends, createTestDatabase, skipReason } from '../support/databases.ts';
 import { allStages, eventList, execEvent, makeTestPki, request, rowId, startTestWebhook, storedSessions, type RunningWebhook, type TestPki } from './webhook-support.ts';
 
@@ -129,6 +132,30 @@ for (const backend of backends) {
         assert.equal(tokenOnly.status, 401);
         const both = await request(hook.url, batch('both-3'), { tls: { ca: pki.caCert, ...pki.client }, headers: { authorization: `Bearer ${TOKEN}` }, agent: false });
         assert.equal(both.status, 200, both.text);
+      });
+    });
+
+    describe('deploy/apiserver/make-certs.sh', () => {
+      it('makes certificates with which the apiserver side (client cert, server CA) and the webhook (TLS flags) talk mTLS', async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'exectrail-make-certs-'));
+        try {
+          execFileSync(join(projectRoot, 'deploy/apiserver/make-certs.sh'), [dir, 'IP:127.0.0.1', 'DNS:localhost'], { stdio: 'pipe' });
+          const hook = await startTestWebhook(db, { tlsCertFile: join(dir, 'tls.crt'), tlsKeyFile: join(dir, 'tls.key'), clientCaFile: join(dir, 'client-ca.crt') });
+          try {
+            const read = (name: string) => readFileSync(join(dir, name));
+            // What webhook-kubeconfig.yaml gives the apiserver.
+            const apiserver = { ca: read('server-ca.crt'), cert: read('apiserver-client.crt'), key: read('apiserver-client.key') };
+            const ok = await request(hook.url, batch('make-certs'), { tls: apiserver, agent: false });
+            assert.equal(ok.status, 200, ok.text);
+            // The serving certificate is not a client certificate of the client CA.
+            const wrong = await request(hook.url, batch('make-certs-wrong'), { tls: { ca: apiserver.ca, cert: read('tls.crt'), key: read('tls.key') }, agent: false });
+            assert.equal(wrong.status, 401);
+          } finally {
+            await hook.server.stop();
+          }
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
       });
     });
 
