@@ -69,11 +69,10 @@ interface DebugEpisode {
   toUs: number;
 }
 
-interface ProcessEntry {
-  us: number;
-  hostPpid?: number;
-  exec: boolean;
-  rootExec: boolean;
+/** What is known of one host PID: its execs in time order, and the parent its first event named. */
+interface ProcessInfo {
+  firstParent?: number;
+  execs: { us: number; hostPpid?: number; rootExec: boolean }[];
 }
 
 /** The time range a session may take events from. */
@@ -259,7 +258,7 @@ function distinctRoots(events: CorrelationEvent[]): CorrelationEvent[] {
   return roots;
 }
 
-function indexProcesses(events: CorrelationEvent[]): Map<string, ProcessEntry[]> {
+function indexProcesses(events: CorrelationEvent[]): Map<string, ProcessInfo> {
   const hostPids = new Set<string>();
   const byContainerPid = new Map<string, number>();
   for (const event of events) {
@@ -267,19 +266,16 @@ function indexProcesses(events: CorrelationEvent[]): Map<string, ProcessEntry[]>
     hostPids.add(processKey(event.host, event.hostPid));
     if (event.pid !== undefined && event.containerId) byContainerPid.set(`${event.containerId}\u0000${event.pid}`, event.hostPid);
   }
-  const index = new Map<string, ProcessEntry[]>();
+  // Events come sorted by time, so both lists are in time order.
+  const index = new Map<string, ProcessInfo>();
   for (const event of events) {
     if (event.hostPid === undefined) continue;
     const key = processKey(event.host, event.hostPid);
-    const entry: ProcessEntry = {
-      us: event.us,
-      hostPpid: parentHostPid(event, hostPids, byContainerPid),
-      exec: isExec(event),
-      rootExec: isRootExec(event),
-    };
-    const list = index.get(key);
-    if (list) list.push(entry);
-    else index.set(key, [entry]);
+    let info = index.get(key);
+    if (!info) index.set(key, (info = { execs: [] }));
+    const hostPpid = parentHostPid(event, hostPids, byContainerPid);
+    if (info.firstParent === undefined) info.firstParent = hostPpid;
+    if (isExec(event)) info.execs.push({ us: event.us, hostPpid, rootExec: isRootExec(event) });
   }
   return index;
 }
@@ -298,31 +294,30 @@ function parentHostPid(event: CorrelationEvent, hostPids: Set<string>, byContain
 }
 
 /** The claim in force for a process at a time: the latest one before it, unless the PID was reused since. */
-function claimAt(claims: Map<string, Claim[]>, processes: Map<string, ProcessEntry[]>, key: string, us: number): Claim | undefined {
+function claimAt(claims: Map<string, Claim[]>, processes: Map<string, ProcessInfo>, key: string, us: number): Claim | undefined {
   const list = claims.get(key);
   if (!list) return undefined;
   let found: Claim | undefined;
   for (const claim of list) if (claim.us <= us + SAME_PROCESS_TOLERANCE_US) found = claim;
   if (!found) return undefined;
   // A later exec of the same PID by an ordinary parent is another process that reused the PID.
-  const reused = processes.get(key)?.some((p) => p.exec && !p.rootExec && p.us > found.us + SAME_PROCESS_TOLERANCE_US && p.us <= us);
+  const reused = processes.get(key)?.execs.some((p) => !p.rootExec && p.us > found.us + SAME_PROCESS_TOLERANCE_US && p.us <= us);
   return reused ? undefined : found;
 }
 
 /** The parent of a process as of a time: from its latest exec before then (the parent that started it). */
-function parentAt(processes: Map<string, ProcessEntry[]>, key: string, us: number): number | undefined {
-  const list = processes.get(key);
-  if (!list) return undefined;
+function parentAt(processes: Map<string, ProcessInfo>, key: string, us: number): number | undefined {
+  const info = processes.get(key);
+  if (!info) return undefined;
   let fromExec: number | undefined;
-  let first: number | undefined;
-  for (const entry of list) {
-    if (first === undefined && entry.hostPpid !== undefined) first = entry.hostPpid;
-    if (entry.exec && entry.hostPpid !== undefined && entry.us <= us + SAME_PROCESS_TOLERANCE_US) fromExec = entry.hostPpid;
+  for (const exec of info.execs) {
+    if (exec.us > us + SAME_PROCESS_TOLERANCE_US) break;
+    if (exec.hostPpid !== undefined) fromExec = exec.hostPpid;
   }
-  return fromExec ?? first;
+  return fromExec ?? info.firstParent;
 }
 
-function ownerByAncestry(event: CorrelationEvent, claims: Map<string, Claim[]>, processes: Map<string, ProcessEntry[]>): Owner | undefined {
+function ownerByAncestry(event: CorrelationEvent, claims: Map<string, Claim[]>, processes: Map<string, ProcessInfo>): Owner | undefined {
   let pid = event.hostPid;
   if (pid === undefined) return undefined;
   const seen = new Set<number>();
