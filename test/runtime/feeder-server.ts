@@ -28,7 +28,7 @@ export class FakeFeeder {
     return `${this.host}:${this.port}`;
   }
 
-  static async start(options: { host?: string; port?: number; mode?: 'normal' | 'end-at-once' } = {}): Promise<FakeFeeder> {
+  static async start(options: { host?: string; port?: number; mode?: 'normal' | 'end-at-once'; credentials?: grpc.ServerCredentials } = {}): Promise<FakeFeeder> {
     const server = new grpc.Server();
     const host = options.host ?? '127.0.0.1';
     let feeder!: FakeFeeder;
@@ -41,7 +41,7 @@ export class FakeFeeder {
       WatchLogs: handler('WatchLogs'),
     });
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${host}:${options.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
+      server.bindAsync(`${host}:${options.port ?? 0}`, options.credentials ?? grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))),
     );
     feeder = new FakeFeeder(server, host, port, options.mode ?? 'normal');
     return feeder;
