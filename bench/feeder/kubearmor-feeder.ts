@@ -1,29 +1,28 @@
 /**
- * A local KubeArmor feeder for the runtime row: a gRPC `feeder.LogService` on 127.0.0.1 that streams
- * generated events (bench/lib/kubearmor.ts) as fast as each client takes them (it waits for 'drain'
- * when a stream's buffer is full, as grpc-go's flow control makes the real feeder wait).
+ * A local KubeArmor feeder for the runtime row: a gRPC `feeder.LogService` on 127.0.0.1 that streams a
+ * generated event stream (bench/lib/kubearmor-stream.ts, already protobuf-encoded) as fast as each
+ * client takes it: it waits for 'drain' when a stream's buffer is full, as grpc-go's flow control makes
+ * the real feeder wait.
  *
- *   kubearmor-feeder.ts PORT COUNT [alerts-only]
+ *   kubearmor-feeder.ts PORT STREAM_FILE [alerts-only]
  *
- * Waits until WatchAlerts (and, unless alerts-only, WatchLogs) are open, then sends COUNT events: logs on
- * WatchLogs, alerts on WatchAlerts (everything on WatchAlerts when alerts-only). Prints one JSON line
- * per step on stdout: {"listening":PORT}, {"streaming":true}, {"sent":COUNT,"seconds":S}. Streams stay
- * open afterwards (the feeder has no end and no replay).
+ * Waits until WatchAlerts (and, unless alerts-only, WatchLogs) are open, then sends every event: logs on
+ * WatchLogs, alerts on WatchAlerts (with alerts-only, only the alerts: a processor without logs never
+ * asks for the rest). Prints one JSON line per step on stdout: {"listening":PORT},
+ * {"streaming":true}, {"sent":N,"seconds":S}. Streams stay open afterwards (a feeder has no end).
  */
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { KubeArmorGenerator, type FeederEvent } from '../lib/kubearmor.ts';
-import { projectRoot } from '../lib/datasets.ts';
+import { feederDefinition, readKubeArmorStream } from '../lib/kubearmor-stream.ts';
 
-const [portText, countText, mode] = process.argv.slice(2);
-const count = Number(countText);
+const [portText, streamFile, mode] = process.argv.slice(2);
 const alertsOnly = mode === 'alerts-only';
-const protoPath = join(projectRoot, 'src', 'runtime', 'proto', 'kubearmor.proto');
-const definition = protoLoader.loadSync(protoPath, { keepCase: true, longs: String, defaults: false });
-const pkg = grpc.loadPackageDefinition(definition) as unknown as { feeder: { LogService: grpc.ServiceClientConstructor } };
+const events = readKubeArmorStream(streamFile!);
+const definition = feederDefinition();
+// The messages are encoded already: the server writes their bytes as they are.
+const service = { ...(definition['feeder.LogService'] as grpc.ServiceDefinition) };
+for (const rpc of ['WatchLogs', 'WatchAlerts'] as const) service[rpc] = { ...service[rpc]!, responseSerialize: (bytes: Buffer) => bytes };
 
-type Stream = grpc.ServerWritableStream<{ Filter: string }, FeederEvent>;
+type Stream = grpc.ServerWritableStream<{ Filter: string }, Buffer>;
 const open: { alerts?: Stream; logs?: Stream } = {};
 let started = false;
 const say = (value: unknown) => process.stdout.write(JSON.stringify(value) + '\n');
@@ -36,18 +35,17 @@ function maybeStart(): void {
 
 async function stream(alerts: Stream, logs: Stream): Promise<void> {
   say({ streaming: true });
-  const generator = new KubeArmorGenerator({ seed: 5 });
   const begin = performance.now();
-  for (let i = 0; i < count; i++) {
-    const { kind, event } = generator.next();
+  for (const { kind, message } of events) {
+    if (alertsOnly && kind === 'log') continue;
     const target = kind === 'alert' ? alerts : logs;
-    if (!target.write(event)) await new Promise((resolve) => target.once('drain', resolve));
+    if (!target.write(message)) await new Promise((resolve) => target.once('drain', resolve));
   }
-  say({ sent: count, seconds: (performance.now() - begin) / 1000 });
+  say({ sent: events.length, seconds: (performance.now() - begin) / 1000 });
 }
 
 const server = new grpc.Server();
-server.addService(pkg.feeder.LogService.service, {
+server.addService(service, {
   HealthCheck: (call: grpc.ServerUnaryCall<{ nonce: number }, unknown>, cb: grpc.sendUnaryData<unknown>) => cb(null, { Retval: call.request.nonce }),
   WatchMessages: () => undefined,
   WatchAlerts: (call: Stream) => {

@@ -11,6 +11,7 @@ import { freePort, hasFlag, quietPorts } from '../lib/processor-flags.ts';
 import { runToEnd, startNodeScript, startProcessor, waitFor, type RunningProcess } from '../lib/process.ts';
 import type { RowOutcome } from '../lib/report.ts';
 import { existsSync } from 'node:fs';
+import { ensureKubeArmorStream } from '../lib/kubearmor-stream.ts';
 
 interface FeederLine {
   listening?: number;
@@ -27,9 +28,9 @@ function feederLines(feeder: RunningProcess): FeederLine[] {
     .map((l) => JSON.parse(l) as FeederLine);
 }
 
-async function startFeeder(count: number, alertsOnly: boolean): Promise<{ feeder: RunningProcess; address: string }> {
+async function startFeeder(streamFile: string, alertsOnly: boolean): Promise<{ feeder: RunningProcess; address: string }> {
   const port = await freePort();
-  const feeder = startNodeScript('bench/feeder/kubearmor-feeder.ts', [String(port), String(count), ...(alertsOnly ? ['alerts-only'] : [])]);
+  const feeder = startNodeScript('bench/feeder/kubearmor-feeder.ts', [String(port), streamFile, ...(alertsOnly ? ['alerts-only'] : [])]);
   await waitFor('the bench KubeArmor feeder', () => feederLines(feeder).some((l) => l.listening), 30_000);
   return { feeder, address: `127.0.0.1:${port}` };
 }
@@ -39,12 +40,15 @@ export async function measureRuntime(ctx: BenchContext): Promise<RowOutcome[]> {
   if (!hasFlag('kubearmor-addr')) return [{ row: 'runtime', figure, reason: 'this tree has no -kubearmor-addr yet' }];
   if (!existsSync(join(projectRoot, 'src', 'runtime', 'proto', 'kubearmor.proto'))) return [{ row: 'runtime', figure, reason: 'src/runtime/proto/kubearmor.proto is missing' }];
   const count = ctx.scale.runtimeEvents;
-  // With -kubearmor-logs the processor watches logs too (the high-volume stream); without it, alerts only.
-  const withLogs = hasFlag('kubearmor-logs');
-  const alertsOnly = !withLogs;
+  // -kubearmor-logs makes the processor watch logs too: the high-volume stream this row is about.
+  if (!hasFlag('kubearmor-logs')) return [{ row: 'runtime', figure, reason: 'this tree has no -kubearmor-logs yet' }];
+  const withLogs = true;
+  const alertsOnly = false;
 
+  ctx.log(`runtime: generating ${count} KubeArmor events (protobuf-encoded once, reused while there)`);
+  const streamFile = ensureKubeArmorStream(count);
   ctx.log(`runtime: baseline: a bare grpc-js client receiving ${count} events`);
-  const base = await startFeeder(count, alertsOnly);
+  const base = await startFeeder(streamFile, alertsOnly);
   let baselinePerSecond: number;
   try {
     const counted = await runToEnd(startNodeScript('bench/baselines/grpc-count.ts', [base.address, String(count), ...(alertsOnly ? ['alerts-only'] : [])]), 'grpc-count baseline');
@@ -56,7 +60,7 @@ export async function measureRuntime(ctx: BenchContext): Promise<RowOutcome[]> {
 
   ctx.log(`runtime: audit-processor -kubearmor-addr${withLogs ? ' -kubearmor-logs' : ''} into Postgres, ${count} events`);
   const db = await createBenchDatabase('runtime');
-  const { feeder, address } = await startFeeder(count, alertsOnly);
+  const { feeder, address } = await startFeeder(streamFile, alertsOnly);
   let processor: RunningProcess | undefined;
   try {
     processor = startProcessor(['-kubearmor-addr', address, ...(withLogs ? ['-kubearmor-logs'] : []), '-database-url', db.url, '-log-level', 'warn', ...quietPorts()]);
