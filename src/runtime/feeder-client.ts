@@ -224,6 +224,8 @@ class FeederStream {
       logger.info({ ...this.labels, rpc: this.spec.rpc, filter: this.spec.filter }, `feeder stream open: ${this.spec.rpc} on ${this.options.address}`);
     });
     call.on('data', (message: Record<string, unknown>) => {
+      // Messages already buffered when stop() cancelled the call: the queue may be closing.
+      if (this.stopped) return;
       received++;
       this.state.messages++;
       this.lastMessageAtMs = Date.now();
