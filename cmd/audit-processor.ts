@@ -50,6 +50,8 @@ async function main(argv: string[]): Promise<number> {
   const http = config.once ? undefined : await startHttpServerFromFlags(config, { db, metrics, logger });
   // Links sessions to runtime events whenever either side is committed (background, never blocks ingestion).
   const correlator = new Correlator({ db, skewMs: config['correlation-skew'], logger, metrics });
+  // Sessions whose pass the last run may have missed (it stopped right after a commit) are redone.
+  await correlator.catchUp().catch((error: Error) => logger.warn({ err: error.message }, 'correlation catch-up failed; links follow with the next arrivals'));
   const files = createAuditFileSource({ db, flags: config, metrics, logger, context: extractContextFromFlags(config), writer: new SessionWriter(db, { onCommitted: correlator.onSessionsCommitted }) });
 
   // KubeArmor runtime events (-kubearmor-*); each committed batch is reported to the correlator too.

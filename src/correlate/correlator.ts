@@ -83,6 +83,21 @@ export class Correlator {
     if (noted) this.schedule(this.debounceMs);
   }
 
+  /**
+   * At start: notes the sessions that may have lost a pass when the process last stopped (a pass runs
+   * shortly after a commit): those changed in the last `recentMs`, and open ones. Returns how many.
+   */
+  async catchUp(recentMs = 3_600_000): Promise<number> {
+    const { rows } = await this.options.db.query<{ id: string }>(
+      `SELECT id FROM change_events
+       WHERE operation = 'EXEC' AND (updated_at >= now() - make_interval(secs => $1) OR exec_metadata->>'ended_at' IS NULL)
+       ORDER BY updated_at DESC LIMIT 10000`,
+      [recentMs / 1000],
+    );
+    this.noteSessions(rows.map((r) => r.id));
+    return rows.length;
+  }
+
   /** The runtime writer's hook (`onCommitted` of src/runtime's RuntimeEventWriter), bound for passing around. */
   readonly onRuntimeCommitted = (commit: { events: Iterable<CommittedRuntimeEvent> }): void => this.noteRuntimeEvents(commit.events);
 

@@ -256,6 +256,19 @@ for (const backend of backends) {
       assert.ok((await counterValue(metrics.correlationPasses)) >= 2);
     });
 
+    it('catches up at start with what a stopped process had not correlated yet', async () => {
+      const world = new World();
+      overlappingSessions(world);
+      // Both sides committed, then the process stopped before its debounced pass.
+      await new SessionWriter(db).write(sessionsOf(world.auditLines(), 'restart'));
+      await insertRuntimeRows(db, world.runtimeLines().map((l) => runtimeRow(l.line, 'restart')));
+      assert.equal((await viewRows(db, 'restart')).length, 0);
+      const correlator = new Correlator({ db, skewMs: 2_000, logger: silentLogger, debounceMs: 60_000, now: () => Date.parse('2025-10-21T12:00:00Z') });
+      assert.ok((await correlator.catchUp()) >= 2);
+      await correlator.flush();
+      assertPerfect('catch-up after a restart', backend, score(await viewRows(db, 'restart'), truthOf(world, 'restart'), 'restart'));
+    });
+
     it('keeps an open session open: a command minutes later joins it when it arrives', async () => {
       const world = new World();
       const c = world.container('worker-1', 'shop', 'web-9', 'web');
