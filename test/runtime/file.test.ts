@@ -120,7 +120,8 @@ for (const backend of backends) {
           return [...text.matchAll(/^exectrail_runtime_events_stored_total\{[^}]*\} (\d+)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
         };
         const waitForStored = async (n: number) => {
-          const deadline = Date.now() + 30_000;
+          // Generous: the processor starts (tsx, PGlite, migrations) on 2 cores shared by parallel tests.
+          const deadline = Date.now() + 90_000;
           while ((await stored()) !== n) {
             if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} stored events (have ${await stored()}); stderr:\n${stderr}`);
             await new Promise((r) => setTimeout(r, 100));
