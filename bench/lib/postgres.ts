@@ -30,7 +30,8 @@ async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
 const redacted = (url: string) => url.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@');
 
 export async function createBenchDatabase(label: string): Promise<BenchDatabase> {
-  const name = `exectrail_bench_${label.replace(/[^a-z0-9]/g, '_')}_${randomBytes(3).toString('hex')}`;
+  // The bench's pid in the name: a later run drops only the databases of runs that are gone.
+  const name = `exectrail_bench_${process.pid}_${label.replace(/[^a-z0-9]/g, '_')}_${randomBytes(3).toString('hex')}`;
   await admin((c) => c.query(`CREATE DATABASE ${name}`));
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
@@ -46,11 +47,24 @@ export async function createBenchDatabase(label: string): Promise<BenchDatabase>
   };
 }
 
-/** Drops databases left by an interrupted earlier run. */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Drops databases left by interrupted earlier runs (never those of a bench still running). */
 export async function dropLeftoverBenchDatabases(): Promise<void> {
   await admin(async (c) => {
-    const { rows } = await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'exectrail_bench_%'`);
-    for (const { datname } of rows) await c.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+    const { rows } = await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'exectrail\\_bench\\_%'`);
+    for (const { datname } of rows) {
+      const pid = Number(/^exectrail_bench_(\d+)_/.exec(datname)?.[1]);
+      if (pid && pid !== process.pid && isAlive(pid)) continue;
+      await c.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+    }
   });
 }
 

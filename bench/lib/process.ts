@@ -59,9 +59,13 @@ function readUsage(pid: number, previous: ProcessUsage): ProcessUsage {
  * Starts a script of this project as a measured child, from its built JavaScript (bench/lib/build.ts:
  * buildProcessor() must have run): `script` is the TypeScript path, e.g. bench/baselines/count-lines.ts.
  */
-export function startNodeScript(script: string, args: string[], options: { env?: Record<string, string>; stdin?: 'pipe' | 'ignore' } = {}): RunningProcess {
+export function startNodeScript(
+  script: string,
+  args: string[],
+  options: { env?: Record<string, string>; stdin?: 'pipe' | 'ignore'; nodeArgs?: string[] } = {},
+): RunningProcess {
   const startedAt = performance.now();
-  const child = spawn(process.execPath, [builtPath(script), ...args], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), builtPath(script), ...args], {
     cwd: projectRoot,
     env: { ...process.env, DATABASE_URL: '', ...options.env },
     stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
@@ -103,9 +107,15 @@ export function startNodeScript(script: string, args: string[], options: { env?:
   };
 }
 
-/** Starts the real `audit-processor` command (built: what `npm run build` makes and the image runs). */
+/**
+ * Starts the real `audit-processor` command (built: what `npm run build` makes and the image runs).
+ * With BENCH_CPU_PROF=DIR in the environment each processor run writes a V8 CPU profile into DIR
+ * (summarise it with bench/tools/profile-summary.ts).
+ */
 export function startProcessor(args: string[], env: Record<string, string> = {}): RunningProcess {
-  return startNodeScript('cmd/audit-processor.ts', args, { env });
+  const profileDir = process.env.BENCH_CPU_PROF;
+  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  return startNodeScript('cmd/audit-processor.ts', args, { env, nodeArgs });
 }
 
 /** Runs a process to its end and fails with its stderr when it exits non-zero. */

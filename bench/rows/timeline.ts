@@ -14,45 +14,13 @@ import { freePort, hasFlag } from '../lib/processor-flags.ts';
 import { runToEnd, startProcessor, waitFor, type RunningProcess } from '../lib/process.ts';
 import type { RowOutcome } from '../lib/report.ts';
 import { Random } from '../lib/random.ts';
+import { DAY_MS, DAY_START, NAMESPACE, POD, seedRuntimeEvents } from '../lib/seed.ts';
 
-const NAMESPACE = 'shop';
-const POD = 'web-7d9f5c6b8-x2k4t';
-const DAY_START = Date.UTC(2026, 0, 20, 0, 0, 0);
-const DAY_MS = 86_400_000;
 
 const iso = (ms: number) => new Date(ms).toISOString().replace('Z', '000Z');
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-/** 1M runtime events in chunks of 100k (INSERT ... SELECT generate_series: the database does the work). */
-async function seedRuntimeEvents(ctx: BenchContext, client: import('pg').Client, total: number): Promise<void> {
-  const chunk = 100_000;
-  for (let first = 1; first <= total; first += chunk) {
-    const last = Math.min(total, first + chunk - 1);
-    await client.query(
-      `INSERT INTO runtime_events (event_key, event_time, cluster, kind, host_name, namespace, pod, container_name, container_id,
-         process_name, parent_process_name, pid, ppid, host_pid, host_ppid, uid, cwd, exec_id, executable_name, type, operation,
-         resource, source, data, result, policy_name, severity, action, raw)
-       SELECT md5(g::text) || md5((g * 7)::text),
-         $1::timestamptz + ((g::bigint * $2::bigint / $3::bigint) || ' milliseconds')::interval,
-         '', CASE WHEN g % 25 = 0 THEN 'alert' ELSE 'log' END,
-         'ip-10-0-' || (g % 5) || '-' || (g % 40),
-         CASE WHEN g % 100 = 0 THEN '${NAMESPACE}' ELSE 'ns-' || (g % 20) END,
-         CASE WHEN g % 100 = 0 THEN '${POD}' ELSE 'app-' || (g % 1999) || '-5f7c9d8b6-q' || (g % 7) END,
-         CASE WHEN g % 100 = 0 THEN 'web' ELSE 'app' END, md5((g % 2000)::text) || md5((g % 2000)::text),
-         (ARRAY['/usr/sbin/nginx','/bin/sh','/usr/bin/curl','/usr/local/bin/python3.12'])[1 + g % 4], '/usr/bin/containerd-shim-runc-v2',
-         1 + g % 400, 1, 200000 + g % 50000, 199990 + g % 50000, 101, '/', '0', 'nginx', CASE WHEN g % 25 = 0 THEN 'MatchedPolicy' ELSE 'ContainerLog' END,
-         (ARRAY['File','Network','Process'])[1 + g % 3], '/etc/resolv.conf', '/usr/sbin/nginx', 'syscall=SYS_OPENAT fd=-100 flags=O_RDONLY', 'Passed',
-         CASE WHEN g % 25 = 0 THEN 'protect-secrets' END, CASE WHEN g % 25 = 0 THEN '5' END, CASE WHEN g % 25 = 0 THEN 'Audit' END,
-         jsonb_build_object('Timestamp', 1768867200 + g / 12, 'HostPID', 200000 + g % 50000, 'Operation', 'File', 'Resource', '/etc/resolv.conf')
-       FROM generate_series($4::int, $5::int) AS g`,
-      [iso(DAY_START), DAY_MS, total, first, last],
-    );
-    ctx.log(`  seeded ${last.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} runtime events`);
-  }
-  await client.query('ANALYZE runtime_events');
 }
 
 /** Exec sessions into the chatty pod, every 3 h, 10 min each, with their log events linked. */
@@ -92,7 +60,8 @@ export async function measureTimeline(ctx: BenchContext): Promise<RowOutcome[]> 
     // The processor's migrations make the schema; then the data goes straight in.
     await runToEnd(startProcessor(['-once', '-audit-log-file', followed, '-database-url', db.url, '-log-level', 'warn']), 'schema setup');
     ctx.log(`timeline: seeding ${total.toLocaleString('en-US')} runtime events`);
-    await seedRuntimeEvents(ctx, client, total);
+    await seedRuntimeEvents(client, total, (done) => ctx.log(`  seeded ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} runtime events`));
+    await client.query('ANALYZE runtime_events');
     const sessions = await seedSessions(client);
     const podEvents = Number((await client.query('SELECT count(*) AS n FROM runtime_events WHERE namespace = $1 AND pod = $2', [NAMESPACE, POD])).rows[0].n);
 
