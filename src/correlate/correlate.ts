@@ -27,6 +27,11 @@ export const ROOT_START_LIMIT_US = 10_000_000;
 export const DEBUG_START_LIMIT_US = 600_000_000;
 /** Events of one process are built by user-space goroutines: allow this much disorder around an exec. */
 const SAME_PROCESS_TOLERANCE_US = 500_000;
+/**
+ * A session whose end was never logged (a lost ResponseComplete) reaches to now, but at most this long:
+ * without a cap, one such session would make every pass over its pod load the pod's whole history.
+ */
+export const MAX_OPEN_SESSION_US = 24 * 3_600_000_000;
 /** No real process tree is deeper; a longer chain is a PID-reuse loop. */
 const MAX_ANCESTRY_DEPTH = 128;
 
@@ -81,9 +86,14 @@ export interface SessionWindow {
   toUs: number;
 }
 
-/** Sessions that can have processes: allowed ones (change_events.allowed), with a pod to look in. */
+/** When a session ended, or for an open one, now (at most MAX_OPEN_SESSION_US after its start). */
+export function endOf(session: CorrelationSession, options: CorrelateOptions): number {
+  return session.endUs ?? Math.min(options.nowUs, session.startUs + MAX_OPEN_SESSION_US);
+}
+
+/** The time range a session takes events from: start to end, widened by the skew on both sides. */
 export function windowOf(session: CorrelationSession, options: CorrelateOptions): SessionWindow {
-  const end = session.endUs ?? options.nowUs;
+  const end = endOf(session, options);
   return { fromUs: session.startUs - options.skewUs, toUs: Math.max(end, session.startUs) + options.skewUs };
 }
 
@@ -115,8 +125,8 @@ function debugEpisodes(sessions: readonly CorrelationSession[], options: Correla
           (!next || s.startUs < next.startUs),
       )
       .sort(byStart);
-    const patchEnd = (patch.endUs ?? options.nowUs) + DEBUG_START_LIMIT_US;
-    const lastAttachEnd = Math.max(...attaches.map((a) => Math.max(a.endUs ?? options.nowUs, a.startUs)), Number.NEGATIVE_INFINITY);
+    const patchEnd = endOf(patch, options) + DEBUG_START_LIMIT_US;
+    const lastAttachEnd = Math.max(...attaches.map((a) => Math.max(endOf(a, options), a.startUs)), Number.NEGATIVE_INFINITY);
     return {
       patch,
       attaches,
@@ -176,8 +186,8 @@ function correlatePod(sessions: CorrelationSession[], unsorted: CorrelationEvent
   const ttyContainers = new Set(events.filter((e) => e.tty && e.kind !== 'alert').map((e) => e.container ?? ''));
   for (const session of sessions.filter((s) => s.kind === 'exec').sort(byStart)) {
     const from = session.startUs - options.skewUs;
-    const to = Math.min(session.endUs ?? options.nowUs, session.startUs + ROOT_START_LIMIT_US) + options.skewUs;
-    let best: { root: CorrelationEvent; score: number; distance: number } | undefined;
+    const to = Math.min(endOf(session, options), session.startUs + ROOT_START_LIMIT_US) + options.skewUs;
+    let best: { root: CorrelationEvent; score: number } | undefined;
     for (const root of roots) {
       if (root.us < from) continue;
       if (root.us > to) break;
@@ -186,9 +196,10 @@ function correlatePod(sessions: CorrelationSession[], unsorted: CorrelationEvent
       // TTY is reported (monitor events since Jan 2024): a -t session's shell has one, a probe's has none.
       if (ttyContainers.has(root.container ?? '') && root.kind !== 'alert' && Boolean(root.tty) !== session.tty) continue;
       const score = matchCommandLine(session.command, root.resource, root.processName);
-      if (score === 0) continue;
-      const distance = Math.abs(root.us - session.startUs);
-      if (!best || score > best.score || (score === best.score && distance < best.distance)) best = { root, score, distance };
+      // Roots come in time order: the first of the best score wins. Earliest, not nearest: sessions are
+      // taken in start order, so two sessions running the same command get the roots in the same order
+      // even when the node's clock is off by more than the time between them.
+      if (score > (best?.score ?? 0)) best = { root, score };
     }
     if (best) {
       claimed.add(best.root);
@@ -204,7 +215,7 @@ function correlatePod(sessions: CorrelationSession[], unsorted: CorrelationEvent
         !claimed.has(r) &&
         r.container === episode.patch.container &&
         r.us >= episode.fromUs &&
-        r.us <= (episode.patch.endUs ?? options.nowUs) + DEBUG_START_LIMIT_US + options.skewUs,
+        r.us <= endOf(episode.patch, options) + DEBUG_START_LIMIT_US + options.skewUs,
     );
     if (root) {
       claimed.add(root);

@@ -8,7 +8,7 @@
  * keeps two passes (two replicas) from interleaving their writes.
  */
 import type { Queryable, Database } from '../store/database.ts';
-import { correlate, reachOf } from './correlate.ts';
+import { correlate, endOf, reachOf } from './correlate.ts';
 import { isoToMicros, microsToIso, type CorrelateOptions, type CorrelationEvent, type CorrelationSession, type Link } from './model.ts';
 import { correlationSession, type StoredSession } from './session-target.ts';
 
@@ -173,7 +173,7 @@ export async function scopesOfSessions(db: Queryable, ids: readonly string[], no
       namespace: session.namespace,
       pod: session.pod,
       fromUs: session.startUs,
-      toUs: Math.max(session.endUs ?? nowUs, session.startUs),
+      toUs: Math.max(endOf(session, { nowUs, skewUs: 0 }), session.startUs),
     });
   }
   return scopes;

@@ -9,7 +9,7 @@ import { matchCommandLine } from '../../src/correlate/command-line.ts';
 import { correlate, isRootExec } from '../../src/correlate/correlate.ts';
 import { isoToMicros, type CorrelateOptions, type CorrelationSession } from '../../src/correlate/model.ts';
 import { correlationSession } from '../../src/correlate/session-target.ts';
-import { nodeProxyAndDebug, overlappingSessions, samePodTwoNamespaces, shuffled, World } from './scenario.ts';
+import { at, nodeProxyAndDebug, overlappingSessions, samePodTwoNamespaces, shuffled, World } from './scenario.ts';
 import { correlationEventOf, runtimeRow, score, sessionsOf } from './support.ts';
 
 const cluster = 'prod-eu';
@@ -102,6 +102,19 @@ describe('correlation decision', () => {
     world.runcExec(c, '2025-10-21T10:00:30.000000Z', ['/bin/sh', '-c', 'true'], { truth: null });
     const crowded = run(world);
     assert.equal(crowded.links.length, 0);
+  });
+
+  it('tells apart two sessions running the same shell 300 ms apart on a node 1.5 s behind', () => {
+    const world = new World({ nodeClockOffsetMs: -1_500 });
+    const c = world.container('worker-1', 'shop', 'web-2', 'web');
+    const [first, second] = ['13131313-0000-4000-8000-000000000013', '14141414-0000-4000-8000-000000000014'];
+    for (const [i, id] of [first, second].entries()) {
+      const start = at('2025-10-21T09:00:00.000000Z', i * 300);
+      world.podExec({ auditId: id, user: `user-${i}`, namespace: 'shop', pod: 'web-2', container: 'web', command: ['bash'], tty: true, start, end: at(start, 60_000) });
+      const bash = world.runcExec(c, at(start, 45), ['/bin/bash'], { tty: true, truth: id });
+      world.spawn(bash, at(start, 10_000 + i), ['/usr/bin/whoami']);
+    }
+    perfect(run(world));
   });
 
   it('ignores denied sessions and events outside the session window', () => {
