@@ -161,6 +161,26 @@ export async function findSession(db: Queryable, id: string, options: { maxEvent
   };
 }
 
+// The clusters runtime_events holds, by a loose index scan on the indexes that lead with cluster: one
+// index descent per cluster instead of a pass over the table.
+const runtimeClustersSql = `
+  WITH RECURSIVE seen AS (
+    (SELECT cluster FROM runtime_events ORDER BY cluster LIMIT 1)
+    UNION ALL
+    SELECT (SELECT r.cluster FROM runtime_events r WHERE r.cluster > seen.cluster ORDER BY r.cluster LIMIT 1)
+    FROM seen WHERE seen.cluster IS NOT NULL)
+  SELECT cluster FROM seen WHERE cluster IS NOT NULL`;
+
+/**
+ * The clusters to look in: the one asked for, else every cluster with runtime events. The runtime_events
+ * indexes lead with cluster, so a pod lookup without it walks the whole index (76 ms instead of 2 ms for
+ * one pod among 1M events); `cluster = ANY(all of them)` keeps it to the pod's range in each.
+ */
+async function runtimeClusters(db: Queryable, cluster: string | undefined): Promise<string[]> {
+  if (cluster !== undefined) return [cluster];
+  return (await db.query<{ cluster: string }>(runtimeClustersSql)).rows.map((r) => r.cluster);
+}
+
 /**
  * The timeline of one pod: sessions into it (pods/exec, attach, debug, and nodes/proxy sessions whose
  * kubelet path names it or whose processes ran in it) overlapping the window, the runtime events in the
@@ -168,10 +188,9 @@ export async function findSession(db: Queryable, id: string, options: { maxEvent
  */
 export async function loadTimeline(db: Queryable, target: TimelineTarget, options: { maxEvents?: number } = {}): Promise<Timeline> {
   const maxEvents = options.maxEvents ?? 5_000;
-  // Runtime events of the pod in the window; the cluster column leads the index, so it is only
-  // constrained when given.
+  const clusters = await runtimeClusters(db, target.cluster);
   const inPod = new Conditions()
-    .add(target.cluster, (p) => `r.cluster = ${p}`)
+    .add(clusters, (p) => `r.cluster = ANY(${p}::text[])`)
     .add(target.namespace, (p) => `r.namespace = ${p}`)
     .add(target.pod, (p) => `r.pod = ${p}`)
     .add(target.from, (p) => `r.event_time >= ${p}::timestamptz`)
@@ -190,6 +209,7 @@ export async function loadTimeline(db: Queryable, target: TimelineTarget, option
   const to = sessions.param(target.to);
   const namespace = sessions.param(target.namespace);
   const pod = sessions.param(target.pod);
+  const runtimeCluster = sessions.param(clusters);
   sessions
     .addRaw(`c."timestamp" <= ${to}::timestamptz`)
     .addRaw(`COALESCE((c.exec_metadata->>'ended_at')::timestamptz, 'infinity'::timestamptz) >= ${from}::timestamptz`)
@@ -198,7 +218,7 @@ export async function loadTimeline(db: Queryable, target: TimelineTarget, option
         OR c.exec_metadata @> jsonb_build_object('target', jsonb_build_object('namespace', ${namespace}::text, 'pod', ${pod}::text))
         OR c.id IN (SELECT l.session_id FROM exec_session_links l
                     JOIN runtime_events r ON r.event_key = l.event_key AND r.event_time = l.event_time
-                    WHERE r.namespace = ${namespace} AND r.pod = ${pod}
+                    WHERE r.cluster = ANY(${runtimeCluster}::text[]) AND r.namespace = ${namespace} AND r.pod = ${pod}
                       AND r.event_time BETWEEN ${from}::timestamptz AND ${to}::timestamptz))`,
     );
   const sessionRows = await db.query<SessionSqlRow>(
@@ -231,8 +251,10 @@ export interface RuntimeEventFilter {
 
 /** Runtime events, newest first, filtered as `karmor logs` filters them (names case-insensitive). */
 export async function listRuntimeEvents(db: Queryable, filter: RuntimeEventFilter): Promise<Page<RuntimeEventRecord>> {
+  // With a namespace the (cluster, namespace, pod, ...) indexes apply, given the cluster (see runtimeClusters).
+  const clusters = filter.namespace !== undefined ? await runtimeClusters(db, filter.cluster) : undefined;
   const where = new Conditions()
-    .add(filter.cluster, (p) => `r.cluster = ${p}`)
+    .add(clusters ?? filter.cluster, (p) => (clusters ? `r.cluster = ANY(${p}::text[])` : `r.cluster = ${p}`))
     .add(filter.namespace, (p) => `r.namespace = ${p}`)
     .add(filter.pod, (p) => `r.pod = ${p}`)
     .add(filter.container, (p) => `r.container_name = ${p}`)

