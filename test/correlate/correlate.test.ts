@@ -3,7 +3,7 @@
  * the session that caused it or to none. The same scenarios run through the tables in scenarios.test.ts.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { matchCommandLine } from '../../src/correlate/command-line.ts';
 import { correlate, isRootExec } from '../../src/correlate/correlate.ts';
@@ -144,6 +144,38 @@ describe('correlation decision', () => {
     const early = run(world, 1, '2025-10-21T10:00:00.000000Z');
     assert.equal(early.score.missed.length, 1);
     assert.deepEqual(early.score.wrong, []);
+  });
+});
+
+describe('incomplete events', () => {
+  it('attributes an alert without HostPPID through the container PID of its parent (KubeArmor v0.3)', () => {
+    const world = new World();
+    overlappingSessions(world);
+    const alert = world.runtime.find(({ event }) => event.Action === 'Block')!;
+    const shell = world.runtime.find(({ event }) => event.HostPID === alert.event.HostPPID)!;
+    // v0.3 sent neither HostPPID nor ExecEvent: only PPID, the shell's PID inside the container.
+    delete alert.event.HostPPID;
+    delete alert.event.ExecEvent;
+    alert.event.PPID = shell.event.PID;
+    perfect(run(world));
+  });
+
+  it('never throws on any KubeArmor fixture, whatever fields it lacks', () => {
+    const dir = new URL('../../../shared/fixtures/kubearmor/', import.meta.url);
+    const lines = readdirSync(dir)
+      .filter((f) => f.endsWith('.jsonl') && f.startsWith('kubearmor-'))
+      .flatMap((f) => readFileSync(new URL(f, dir), 'utf8').split('\n').filter((l) => l.trim().startsWith('{')));
+    const events = lines.flatMap((line) => {
+      const raw = JSON.parse(line) as Record<string, unknown>;
+      if (!raw.UpdatedTime) return [];
+      return [correlationEventOf(runtimeRow(line, ''))];
+    });
+    assert.ok(events.length > 20);
+    // A session into every pod the fixtures name, open, so every event is a candidate.
+    const sessions: CorrelationSession[] = [...new Set(events.map((e) => `${e.namespace}/${e.pod}`))].map((key, i) => ({
+      id: `s${i}`, cluster: '', namespace: key.split('/')[0]!, pod: key.split('/')[1]!, kind: i % 2 ? 'exec' : 'attach', command: ['bash'], tty: true, startUs: 0, endUs: null,
+    }));
+    assert.doesNotThrow(() => correlate(sessions, events, { skewUs: 2_000_000, nowUs: isoToMicros('2027-01-01T00:00:00Z') }));
   });
 });
 
