@@ -41,6 +41,8 @@ export interface OpenDatabaseOptions {
   maxConnections?: number;
   /** Fail a query (and so a write) after this long, so callers can answer in time (webhook 503). */
   statementTimeoutMs?: number;
+  /** Client-side limit on one query, for a connection that hangs without an answer (default 60 s). */
+  queryTimeoutMs?: number;
   /** Give up connecting after this long. */
   connectTimeoutMs?: number;
 }
@@ -80,6 +82,8 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
     types: types as pg.CustomTypesConfig,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
     statement_timeout: options.statementTimeoutMs,
+    // A connection that hangs (network cut, no RST) would hold its pool client forever without this.
+    query_timeout: options.queryTimeoutMs ?? 60_000,
     options: '-c TimeZone=UTC',
   });
   // An idle client losing its connection (Postgres restarted) must not crash the process.
@@ -111,6 +115,11 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
     },
     transaction: async (fn) => {
       const client = await pool.connect();
+      // A connection dropped mid-transaction emits 'error' on the checked-out client; unheard, that is an
+      // uncaught exception. The failing query rejects on its own, which is what callers handle.
+      const onClientError = () => undefined;
+      client.on('error', onClientError);
+      let broken: Error | undefined;
       try {
         await client.query('BEGIN');
         const tx: Queryable = {
@@ -123,10 +132,13 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
         await client.query('COMMIT');
         return value;
       } catch (error) {
+        // No SQLSTATE means the connection itself failed: the pool must discard it, not hand it out again.
+        if (!(error as { code?: string }).code) broken = error as Error;
         await client.query('ROLLBACK').catch(() => undefined);
         throw error;
       } finally {
-        client.release();
+        client.off('error', onClientError);
+        client.release(broken);
       }
     },
     close: () => pool.end(),

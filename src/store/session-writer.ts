@@ -75,7 +75,9 @@ const insertNew = `
   SELECT id, cluster, audit_id, "timestamp", operation, resource_kind, namespace, name, actor, source, allowed, exec_metadata
   FROM jsonb_to_recordset($1::jsonb) AS r(${recordColumns})
   ORDER BY id
-  ON CONFLICT (id) DO NOTHING
+  -- No conflict target: the row is unique on id AND on (cluster, audit_id); a concurrent first insert
+  -- of the same session can trip either index, and both mean "someone else inserted it".
+  ON CONFLICT DO NOTHING
   RETURNING id`;
 
 const lockExisting = `
