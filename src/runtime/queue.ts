@@ -26,6 +26,8 @@ export interface RuntimeEventQueueOptions {
   highWater?: number;
   /** Resume once the queue is down to this many. */
   lowWater?: number;
+  /** Batches written at the same time when more than one is waiting (default 2). */
+  concurrency?: number;
   /** Retry delays for failed writes. */
   retryInitialMs?: number;
   retryMaxMs?: number;
@@ -33,7 +35,11 @@ export interface RuntimeEventQueueOptions {
 
 export class RuntimeEventQueue {
   private queue: RuntimeEvent[] = [];
-  private writing: Promise<void> | undefined;
+  private readonly lanes = new Set<Promise<void>>();
+  /** Events taken off the queue by a lane and not yet committed. */
+  private inFlight = 0;
+  private abandoned = false;
+  private readonly concurrency: number;
   private readonly drainListeners = new Set<() => void>();
   private aboveHighWater = false;
   private closed = false;
@@ -45,23 +51,24 @@ export class RuntimeEventQueue {
 
   constructor(private readonly options: RuntimeEventQueueOptions) {
     this.maxBatch = options.maxBatch ?? 1000;
+    this.concurrency = Math.max(1, options.concurrency ?? 2);
     this.highWater = options.highWater ?? 10_000;
     this.lowWater = options.lowWater ?? Math.floor(this.highWater / 2);
     this.retry = new Backoff({ initialMs: options.retryInitialMs ?? 500, maxMs: options.retryMaxMs ?? 30_000 });
   }
 
-  /** Events waiting to be committed (including the batch being written). */
+  /** Events waiting to be committed (including the batches being written). */
   get pending(): number {
-    return this.queue.length;
+    return this.queue.length + this.inFlight;
   }
 
   /** Queues events for writing. False means "pause your source": more than highWater are waiting. */
   offer(events: readonly RuntimeEvent[]): boolean {
     if (this.closed) throw new Error('runtime event queue is closed');
     for (const event of events) this.queue.push(event);
-    this.options.metrics.runtimeEventsPending.set(this.queue.length);
+    this.options.metrics.runtimeEventsPending.set(this.pending);
     this.startWriting();
-    if (this.queue.length > this.highWater) this.aboveHighWater = true;
+    if (this.pending > this.highWater) this.aboveHighWater = true;
     return !this.aboveHighWater;
   }
 
@@ -73,7 +80,7 @@ export class RuntimeEventQueue {
 
   /** Resolves when everything offered so far is committed. */
   async flushed(): Promise<void> {
-    while (this.writing) await this.writing;
+    while (this.lanes.size > 0) await Promise.all(this.lanes);
   }
 
   /**
@@ -87,8 +94,9 @@ export class RuntimeEventQueue {
       timer.unref();
     });
     if ((await Promise.race([this.flushed().then(() => 'done' as const), deadline])) === 'timeout') {
-      const unwritten = this.queue.length;
+      const unwritten = this.pending;
       this.queue = [];
+      this.abandoned = true;
       this.options.metrics.eventsDropped.inc(unwritten);
       this.options.logger.error({ unwritten }, `stopping with ${unwritten} runtime events not written: the database did not accept them in time; they are lost`);
       return { unwritten };
@@ -96,41 +104,52 @@ export class RuntimeEventQueue {
     return { unwritten: 0 };
   }
 
+  /**
+   * Writers ("lanes") take batches off the front of the queue: one while there is less than a batch
+   * waiting, up to `concurrency` when more is (Postgres then uses more than one core; PGlite runs them
+   * one after the other).
+   */
   private startWriting(): void {
-    if (this.writing || this.queue.length === 0) return;
-    this.writing = this.writeAll().finally(() => {
-      this.writing = undefined;
-      // Something may have been offered after the last check of the loop.
-      if (this.queue.length > 0) this.startWriting();
-    });
+    while (this.queue.length > 0 && this.lanes.size < this.concurrency && (this.lanes.size === 0 || this.queue.length >= this.maxBatch)) {
+      const lane: Promise<void> = this.runLane().finally(() => {
+        this.lanes.delete(lane);
+        // Something may have been offered after the lane's last look at the queue.
+        this.startWriting();
+      });
+      this.lanes.add(lane);
+    }
   }
 
-  private async writeAll(): Promise<void> {
+  private async runLane(): Promise<void> {
     // Let events offered in the same tick join the first batch.
     await new Promise((resolve) => setImmediate(resolve));
     const { logger, metrics } = this.options;
-    while (this.queue.length > 0) {
-      const batch = this.queue.slice(0, this.maxBatch);
+    while (this.queue.length > 0 && !this.abandoned) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      this.inFlight += batch.length;
       try {
         await this.options.writer.write(batch);
       } catch (error) {
+        this.inFlight -= batch.length;
+        // Back to the front: nothing is skipped, and the retry keeps roughly the order.
+        if (!this.abandoned) this.queue.unshift(...batch);
         this.failingSince ??= Date.now();
         const delay = this.retry.next();
         logger.warn(
-          { err: (error as Error).message, pending: this.queue.length, retryInMs: delay, failingForMs: Date.now() - this.failingSince },
-          `cannot store runtime events (${this.queue.length} waiting, feeder streams paused above ${this.highWater}); retrying in ${(delay / 1000).toFixed(1)}s: check the database`,
+          { err: (error as Error).message, pending: this.pending, retryInMs: delay, failingForMs: Date.now() - this.failingSince },
+          `cannot store runtime events (${this.pending} waiting, feeder streams paused above ${this.highWater}); retrying in ${(delay / 1000).toFixed(1)}s: check the database`,
         );
         await new Promise((resolve) => setTimeout(resolve, delay));
         continue;
       }
+      this.inFlight -= batch.length;
       if (this.failingSince !== undefined) {
         logger.info({ failedForMs: Date.now() - this.failingSince }, 'storing runtime events again');
         this.failingSince = undefined;
       }
       this.retry.reset();
-      this.queue.splice(0, batch.length);
-      metrics.runtimeEventsPending.set(this.queue.length);
-      if (this.aboveHighWater && this.queue.length <= this.lowWater) {
+      metrics.runtimeEventsPending.set(this.pending);
+      if (this.aboveHighWater && this.pending <= this.lowWater) {
         this.aboveHighWater = false;
         for (const listener of [...this.drainListeners]) listener();
       }
