@@ -77,7 +77,7 @@ interface DebugEpisode {
 /** What is known of one host PID: its execs in time order, and the parent its first event named. */
 interface ProcessInfo {
   firstParent?: number;
-  execs: { us: number; hostPpid?: number; rootExec: boolean }[];
+  execs: { us: number; hostPpid?: number; rootExec: boolean; execId?: string }[];
 }
 
 /** The time range a session may take events from. */
@@ -253,18 +253,23 @@ function correlatePod(sessions: CorrelationSession[], unsorted: CorrelationEvent
   return links;
 }
 
-/** Root execs in time order, once per process: an exec in place (`exec su` after runc exited) continues its root. */
+/**
+ * Root execs in time order, once per process. An exec by a process already seen is the same process
+ * going on, not a new root: `exec bash` in a shell after runc exited, or an orphan re-parented to the
+ * shim that execs something else (its parent now looks like the runtime). A different ExecID says the
+ * PID was reused by a new exec.
+ */
 function distinctRoots(events: CorrelationEvent[]): CorrelationEvent[] {
   const seen = new Map<string, CorrelationEvent>();
   const roots: CorrelationEvent[] = [];
   for (const event of events) {
-    if (!isRootExec(event)) continue;
-    const key = processKey(event.host, event.hostPid!);
+    if (!isExec(event) || event.hostPid === undefined) continue;
+    const key = processKey(event.host, event.hostPid);
     const earlier = seen.get(key);
     const sameProcess = earlier && (!hasExecId(earlier) || !hasExecId(event) || earlier.execId === event.execId);
     if (sameProcess) continue;
     seen.set(key, event);
-    roots.push(event);
+    if (isRootExec(event)) roots.push(event);
   }
   return roots;
 }
@@ -286,7 +291,7 @@ function indexProcesses(events: CorrelationEvent[]): Map<string, ProcessInfo> {
     if (!info) index.set(key, (info = { execs: [] }));
     const hostPpid = parentHostPid(event, hostPids, byContainerPid);
     if (info.firstParent === undefined) info.firstParent = hostPpid;
-    if (isExec(event)) info.execs.push({ us: event.us, hostPpid, rootExec: isRootExec(event) });
+    if (isExec(event)) info.execs.push({ us: event.us, hostPpid, rootExec: isRootExec(event), execId: hasExecId(event) ? event.execId : undefined });
   }
   return index;
 }
@@ -316,16 +321,21 @@ function claimAt(claims: Map<string, Claim[]>, processes: Map<string, ProcessInf
   return reused ? undefined : found;
 }
 
-/** The parent of a process as of a time: from its latest exec before then (the parent that started it). */
+/**
+ * The parent that started a process, as of a time: the parent named by the first exec of the process
+ * alive then. Later execs of the same process (`exec` in place) may name another parent because the
+ * process was re-parented (to the shim, or to the container's init) when its parent exited; a new ExecID
+ * marks a new process that reused the PID.
+ */
 function parentAt(processes: Map<string, ProcessInfo>, key: string, us: number): number | undefined {
   const info = processes.get(key);
   if (!info) return undefined;
-  let fromExec: number | undefined;
-  for (const exec of info.execs) {
-    if (exec.us > us + SAME_PROCESS_TOLERANCE_US) break;
-    if (exec.hostPpid !== undefined) fromExec = exec.hostPpid;
-  }
-  return fromExec ?? info.firstParent;
+  let latest = -1;
+  while (latest + 1 < info.execs.length && info.execs[latest + 1]!.us <= us + SAME_PROCESS_TOLERANCE_US) latest++;
+  if (latest === -1) return info.firstParent;
+  const current = info.execs[latest]!;
+  const first = info.execs.find((e, i) => i <= latest && (!e.execId || !current.execId || e.execId === current.execId) && e.hostPpid !== undefined);
+  return first?.hostPpid ?? info.firstParent;
 }
 
 function ownerByAncestry(event: CorrelationEvent, claims: Map<string, Claim[]>, processes: Map<string, ProcessInfo>): Owner | undefined {

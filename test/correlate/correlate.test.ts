@@ -117,6 +117,27 @@ describe('correlation decision', () => {
     perfect(run(world));
   });
 
+  it("keeps a session's orphan that was re-parented to the app and then exec'd something else", () => {
+    // With ExecID the orphan keeps the session's; without (old KubeArmor) its first parent says it.
+    for (const oldKubeArmor of [false, true]) orphanScenario(oldKubeArmor);
+  });
+
+  function orphanScenario(oldKubeArmor: boolean) {
+    const world = new World({ oldKubeArmor });
+    const c = world.container('worker-1', 'shop', 'web-3', 'web');
+    const app = world.existing(c, '/app/server');
+    const id = '15151515-0000-4000-8000-000000000015';
+    world.podExec({ auditId: id, user: 'alice', namespace: 'shop', pod: 'web-3', container: 'web', command: ['bash'], tty: true, start: '2025-10-21T09:00:00.000000Z', end: '2025-10-21T09:10:00.000000Z' });
+    const bash = world.runcExec(c, '2025-10-21T09:00:00.040000Z', ['/bin/bash'], { tty: true, truth: id });
+    // (sleep 30; exec curl ...) & from a subshell that exits at once: the orphan's parent becomes PID 1.
+    const subshell = world.spawn(bash, '2025-10-21T09:01:00.000000Z', ['/bin/bash']);
+    const orphan = world.spawn(subshell, '2025-10-21T09:01:00.001000Z', ['/bin/sleep', '30']);
+    const curl = world.execInPlace(orphan, '2025-10-21T09:01:30.001000Z', ['/usr/bin/curl', '-s', 'http://203.0.113.9/'], app);
+    world.network(curl, '2025-10-21T09:01:30.050000Z', 'remoteip=203.0.113.9 port=80 protocol=TCP');
+    world.spawn(app, '2025-10-21T09:02:00.000000Z', ['/bin/sh', '-c', 'date'], null);
+    perfect(run(world));
+  }
+
   it('ignores denied sessions and events outside the session window', () => {
     const world = new World();
     overlappingSessions(world);

@@ -162,9 +162,10 @@ export class World {
    * `exec bash` in a shell runc started: the same process (PID, ExecID) becomes another program; runc has
    * exited by then, so the parent is the shim.
    */
-  execInPlace(proc: Proc, time: string, argv: string[]): Proc {
-    const replaced: Proc = { ...proc, exe: argv[0]!, parent: this.shim(proc.container.node) };
-    this.emitExec(replaced, replaced.parent!, time, argv, true);
+  execInPlace(proc: Proc, time: string, argv: string[], reparentedTo?: Proc): Proc {
+    const parent = reparentedTo ? { hostPid: reparentedTo.hostPid, pid: reparentedTo.pid, exe: reparentedTo.exe } : this.shim(proc.container.node);
+    const replaced: Proc = { ...proc, exe: argv[0]!, parent };
+    this.emitExec(replaced, parent, time, argv, !reparentedTo);
     return replaced;
   }
 
