@@ -27,4 +27,5 @@ USER node
 # node as PID 1 would ignore SIGTERM's default action; the processor installs its own handlers and exits
 # cleanly, and `init: true` / tini is not needed because it spawns no children.
 ENTRYPOINT ["node", "/app/dist/cmd/audit-processor.js"]
-CMD ["-data-dir", "/data", "-enable-webhook", "-webhook-port=8444"]
+CMD ["-data-dir=/data", "-enable-webhook", "-webhook-port=8444", "-http-port=8080"]
+EXPOSE 8444 8080

@@ -15,6 +15,7 @@ import { counterByLabel, counterValue, createMetrics, type Metrics } from '../sr
 import { Correlator } from '../src/correlate/correlator.ts';
 import { runtimeIngestWanted, startRuntimeIngestFromFlags } from '../src/runtime/start.ts';
 import { openDatabase } from '../src/store/database.ts';
+import { startRetention } from '../src/store/retention.ts';
 import { SessionWriter } from '../src/store/session-writer.ts';
 
 async function main(argv: string[]): Promise<number> {
@@ -38,6 +39,8 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const logger = createLogger(config['log-level']);
+  // Installed first, so a signal during start-up or a long first read is a clean stop, not a kill.
+  const stopRequested = onceStopSignal(logger);
   const metrics = createMetrics({ processMetrics: !config.once });
   if (!config['audit-log-file'] && !config['audit-log-dir'] && !config['enable-webhook'] && !runtimeIngestWanted(config)) {
     process.stderr.write('audit-processor: nothing to do: give -audit-log-file, -audit-log-dir, -enable-webhook, -kubearmor-addr, -kubearmor-discover or -kubearmor-file (see -h)\n');
@@ -58,42 +61,72 @@ async function main(argv: string[]): Promise<number> {
   const runtime = await startRuntimeIngestFromFlags(config, { db, metrics, logger, onCommitted: correlator.onRuntimeCommitted });
 
   let webhook: WebhookServer | undefined;
+  let retention: { stop(): Promise<void> } | undefined;
   try {
     if (config.once) {
-      const stats = await files.runOnce();
-      const runtimeSummary = await runtime?.readOnce();
-      await correlator.flush();
-      process.stdout.write(`${await summarize(metrics, db.backend, db.location)}\n${describeFileIngest(stats)}\n${runtimeSummary ? `${runtimeSummary}\n` : ''}`);
+      const readEverything = async () => {
+        const stats = await files.runOnce();
+        const runtimeSummary = await runtime?.readOnce();
+        await correlator.flush();
+        return `${await summarize(metrics, db.backend, db.location)}\n${describeFileIngest(stats)}\n${runtimeSummary ? `${runtimeSummary}\n` : ''}`;
+      };
+      const summary = await Promise.race([readEverything(), stopRequested.then(() => undefined)]);
+      // Interrupted: what was committed is checkpointed; the next run continues from there.
+      process.stdout.write(summary ?? `interrupted before the end of the input; ${await summarize(metrics, db.backend, db.location)}; run again to continue\n`);
       return 0;
     }
     // The apiserver's audit webhook: a batch is acknowledged once its sessions are committed.
     if (config['enable-webhook']) {
       const writer = new SessionWriter(db, { onCommitted: correlator.onSessionsCommitted });
-      webhook = await startWebhook(webhookSettingsFromConfig(config), { db, writer, metrics, logger, context: extractContextFromFlags(config) });
+      const settings = { ...webhookSettingsFromConfig(config), shutdownGraceMs: config['shutdown-timeout'] * 0.6 };
+      webhook = await startWebhook(settings, { db, writer, metrics, logger, context: extractContextFromFlags(config) });
     }
-    await files.start();
-    logger.info(await summarize(metrics, db.backend, db.location));
-    await untilSignal(logger);
-    await files.stop();
-    return 0;
+    retention = startRetention(db, { runtimeMs: config['retention-runtime'], sessionsMs: config['retention-sessions'] }, logger);
+    // The first read of a backlog may be long; a stop request ends it early (checkpoints hold what committed).
+    await Promise.race([files.start().then(async () => logger.info(await summarize(metrics, db.backend, db.location))), stopRequested]);
+    await stopRequested;
   } finally {
-    // First: stop accepting batches and finish those in flight while the database is still open.
-    await webhook?.stop();
-    await runtime?.stop();
-    await correlator.close();
-    await http?.close();
-    await db.close();
+    await stopWithin(config['shutdown-timeout'], logger, async () => {
+      // Intake first, while the database is still open: the webhook finishes the batches in flight,
+      // the file source commits its last batch and checkpoint, runtime streams flush their queue.
+      await webhook?.stop();
+      await files.stop();
+      await runtime?.stop();
+      await retention?.stop();
+      await correlator.close();
+      await http?.close();
+      await db.close();
+    });
   }
+  return 0;
 }
 
-function untilSignal(logger: Logger): Promise<void> {
+/** Resolves on the first SIGTERM or SIGINT. */
+function onceStopSignal(logger: Logger): Promise<void> {
   return new Promise<void>((resolve) => {
-    for (const signal of ['SIGTERM', 'SIGINT'] as const)
-      process.once(signal, () => {
-        logger.info({ signal }, 'stopping');
-        resolve();
-      });
+    const stop = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'stopping: finishing in-flight work');
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      resolve();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
   });
+}
+
+/**
+ * Runs the shutdown sequence; if it outlasts -shutdown-timeout, exits anyway with status 1. Nothing
+ * acknowledged is lost by that: checkpoints and webhook answers only ever follow a COMMIT.
+ */
+async function stopWithin(timeoutMs: number, logger: Logger, sequence: () => Promise<void>): Promise<void> {
+  const timer = setTimeout(() => {
+    logger.error({ timeoutMs }, 'shutdown did not finish within -shutdown-timeout; exiting now (uncommitted work is re-read or re-sent on restart)');
+    process.exit(1);
+  }, timeoutMs);
+  timer.unref();
+  await sequence();
+  clearTimeout(timer);
 }
 
 async function summarize(metrics: Metrics, backend: string, location: string): Promise<string> {

@@ -66,6 +66,9 @@ export const processorFlags = {
   kubeconfig: flag.string('', 'kubeconfig for -kubearmor-discover; without it the in-cluster service account (else KUBECONFIG or ~/.kube/config)'),
   'kubearmor-file': flag.string('', 'read KubeArmor JSON lines (relay stdout, karmor logs --json, kubectl logs of the relay, daemon output) from this file and follow it; - reads stdin'),
 
+  // Lifecycle (production)
+  'shutdown-timeout': flag.duration('25s', 'on SIGTERM/SIGINT: stop intake, finish in-flight batches, commit checkpoints, close the pool, and exit within this long'),
+
   // Behaviour
   'log-level': flag.enumOf(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const, 'info', 'log level'),
 };
