@@ -107,7 +107,8 @@ for (const backend of backends) {
       const path = join(dir, 'follow.log');
       const fixtures = kubeArmorFixtures().filter((f) => f.file === 'kubearmor-exec-session-dns-telemetry.jsonl');
       writeFileSync(path, `${zap('info', 'started')}\n${fixtures[0]!.text}\n`);
-      const child = startProcessor(['-kubearmor-file', path, '-cluster', 'follow', '-http-port', '0', ...target.flags]);
+      // The fixture events are months old: without this, the 30-day retention prunes them as they land.
+      const child = startProcessor(['-kubearmor-file', path, '-cluster', 'follow', '-http-port', '0', '-retention-runtime', 'off', ...target.flags]);
       const done = collect(child);
       let stderr = '';
       child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
