@@ -15,6 +15,7 @@ import { measureWebhook } from './rows/webhook.ts';
 import { measureRuntime } from './rows/runtime.ts';
 import { measureTail } from './rows/tail.ts';
 import { measureTimeline } from './rows/timeline.ts';
+import { measureCorrelation } from './rows/correlation.ts';
 import { createContext, type BenchContext } from './lib/context.ts';
 import { benchRoot, dataDir, projectRoot } from './lib/datasets.ts';
 import { buildDir, buildProcessor } from './lib/build.ts';
@@ -42,6 +43,7 @@ const rows: RowDefinition[] = [
   { id: 'runtime', title: 'KubeArmor events from a local gRPC feeder into Postgres', measure: measureRuntime },
   { id: 'tail', title: 'tail latency: appended line to committed row', measure: measureTail },
   { id: 'timeline', title: 'timeline query for one pod among stored runtime events', measure: measureTimeline },
+  { id: 'correlation', title: 'correlation pass over one busy pod (load, decide, write links)', measure: measureCorrelation },
 ];
 
 function parseArgs(argv: string[]): { quick: boolean; only?: Set<string>; write: boolean } {
