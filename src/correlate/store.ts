@@ -123,8 +123,10 @@ function toCorrelationEvent(row: EventRow): CorrelationEvent {
 export async function correlatePod(db: Database, scope: CorrelationScope, options: CorrelateOptions): Promise<PodPassResult> {
   return db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7263549))', [`${scope.cluster}/${scope.namespace}/${scope.pod}`]);
-    let from = scope.fromUs;
-    let to = scope.toUs;
+    // A session takes events from [start - skew, end + skew]: an event at t concerns the sessions that
+    // started before t + skew and ended after t - skew (a node clock behind puts t before the start).
+    let from = scope.fromUs - options.skewUs;
+    let to = scope.toUs + options.skewUs;
     let rows: StoredSession[] = [];
     let sessions: CorrelationSession[] = [];
     for (let i = 0; i < MAX_WIDENINGS; i++) {

@@ -202,6 +202,21 @@ for (const backend of backends) {
       assertPerfect('6 audit first', backend, score(b, truthOf(world, 'acceptance-6b'), 'acceptance-6b'));
     });
 
+    it('an event arriving alone, from a node whose clock is behind, still finds its session', async () => {
+      const world = new World({ nodeClockOffsetMs: -1_500 });
+      const c = world.container('worker-1', 'shop', 'web-5', 'web');
+      const id = '16161616-0000-4000-8000-000000000016';
+      world.podExec({ auditId: id, user: 'alice@example.com', namespace: 'shop', pod: 'web-5', container: 'web', command: ['id'], start: '2025-10-21T09:00:00.000000Z', end: '2025-10-21T09:00:00.200000Z' });
+      world.runcExec(c, '2025-10-21T09:00:00.040000Z', ['/usr/bin/id'], { truth: id });
+      const ingest = new Ingestion(db, 'alone', '2025-10-21T12:00:00Z');
+      await ingest.audit(world.auditLines());
+      await ingest.correlator.flush();
+      // The node reports 08:59:58.54, before the session started by the apiserver's clock.
+      await ingest.runtime(world.runtimeLines().map((l) => l.line));
+      await ingest.correlator.flush();
+      assertPerfect('lone early event', backend, score(await viewRows(db, 'alone'), truthOf(world, 'alone'), 'alone'));
+    });
+
     it('recomputing is idempotent: a second pass changes no link', async () => {
       const world = new World();
       overlappingSessions(world);
