@@ -8,7 +8,7 @@ import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { Database } from '../store/database.ts';
 import { isoToMicros } from './model.ts';
-import { correlatePod, scopesOfSessions, type CorrelationScope } from './store.ts';
+import { correlatePod, scopesOfSessions, scopesWithSessions, type CorrelationScope } from './store.ts';
 
 /** What a runtime writer reports per committed event (runtime_events columns). */
 export interface CommittedRuntimeEvent {
@@ -166,8 +166,17 @@ export class Correlator {
       result.failedPods = 1;
       return result;
     }
-    const scopes = [...this.pendingScopes.values()];
+    const pending = [...this.pendingScopes.values()];
     this.pendingScopes.clear();
+    let scopes: CorrelationScope[];
+    try {
+      scopes = await scopesWithSessions(this.options.db, pending, options.skewUs);
+    } catch (error) {
+      for (const scope of pending) this.addScope(scope);
+      this.failed(error, { pods: pending.length });
+      result.failedPods = pending.length;
+      return result;
+    }
     for (const scope of scopes) {
       try {
         const pod = await correlatePod(this.options.db, scope, options);

@@ -157,6 +157,35 @@ async function writeLinks(tx: Queryable, sessionIds: string[], links: Link[]): P
   if (links.length > 0) await tx.query(insertLinks, [records]);
 }
 
+const selectScopesWithSessions = `
+  SELECT s.i::int AS i
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[]) WITH ORDINALITY AS s(cluster, namespace, pod, from_t, to_t, i)
+  WHERE EXISTS (
+    SELECT 1 FROM change_events c
+    WHERE c.operation = 'EXEC' AND c.cluster = s.cluster
+      AND ((c.resource_kind = 'Pod' AND c.namespace = s.namespace AND c.name = s.pod)
+        OR (c.resource_kind = 'Node' AND c.exec_metadata @> jsonb_build_object('target', jsonb_build_object('namespace', s.namespace, 'pod', s.pod))))
+      AND c."timestamp" <= s.to_t
+      AND (c.exec_metadata->>'ended_at' IS NULL
+        OR (c.exec_metadata->>'ended_at')::timestamptz >= s.from_t
+        OR c.exec_metadata->>'subresource' IN ('ephemeralcontainers', 'attach')))`;
+
+/**
+ * The scopes some session may concern, in one query: runtime events stream from every pod all the time,
+ * sessions are rare, so most pods with new events need no pass at all.
+ */
+export async function scopesWithSessions(db: Queryable, scopes: readonly CorrelationScope[], skewUs: number): Promise<CorrelationScope[]> {
+  if (scopes.length === 0) return [];
+  const { rows } = await db.query<{ i: number }>(selectScopesWithSessions, [
+    scopes.map((s) => s.cluster),
+    scopes.map((s) => s.namespace),
+    scopes.map((s) => s.pod),
+    scopes.map((s) => microsToIso(s.fromUs - skewUs)),
+    scopes.map((s) => microsToIso(s.toUs + skewUs)),
+  ]);
+  return rows.map((r) => scopes[r.i - 1]!);
+}
+
 /** The pods and time ranges that sessions touch, for a pass after they were written. */
 export async function scopesOfSessions(db: Queryable, ids: readonly string[], nowUs: number): Promise<CorrelationScope[]> {
   if (ids.length === 0) return [];
