@@ -11,6 +11,9 @@ export interface Scale {
   backfillBytes: number;
   /** Size of the exec-heavy log (every line a session stage). */
   execHeavyBytes: number;
+  /** Longest measuring window of the exec-heavy and runtime rows: a slow processor is stopped, and the
+   * rate is what it committed by then (so the full run stays under 10 minutes whatever it measures). */
+  maxRowSeconds: number;
   webhookSeconds: number;
   webhookConnections: number;
   runtimeEvents: number;
@@ -22,10 +25,11 @@ export interface Scale {
 
 export const fullScale: Scale = {
   backfillBytes: 1024 ** 3,
-  execHeavyBytes: 300 * 1024 ** 2,
-  webhookSeconds: 20,
+  execHeavyBytes: 120 * 1024 ** 2,
+  maxRowSeconds: 60,
+  webhookSeconds: 15,
   webhookConnections: 8,
-  runtimeEvents: 300_000,
+  runtimeEvents: 200_000,
   tailLines: 1000,
   tailIntervalMs: 10,
   timelineEvents: 1_000_000,
@@ -35,6 +39,7 @@ export const fullScale: Scale = {
 export const quickScale: Scale = {
   backfillBytes: 64 * 1024 ** 2,
   execHeavyBytes: 24 * 1024 ** 2,
+  maxRowSeconds: 20,
   webhookSeconds: 5,
   webhookConnections: 8,
   runtimeEvents: 30_000,

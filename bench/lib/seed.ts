@@ -12,12 +12,29 @@ export const DAY_MS = 86_400_000;
 
 const iso = (ms: number) => new Date(ms).toISOString().replace('Z', '000Z');
 
-/** 1M runtime events in chunks of 100k (INSERT ... SELECT generate_series: the database does the work). */
-export async function seedRuntimeEvents(client: pg.Client, total: number, progress?: (done: number) => void): Promise<void> {
+/**
+ * `total` runtime events in chunks of 100k (INSERT ... SELECT generate_series: the database does the
+ * work), spread over the given connections (two keep both cores busy).
+ */
+export async function seedRuntimeEvents(clients: pg.Client | pg.Client[], total: number, progress?: (done: number) => void): Promise<void> {
   const chunk = 100_000;
-  for (let first = 1; first <= total; first += chunk) {
-    const last = Math.min(total, first + chunk - 1);
-    await client.query(
+  let next = 1;
+  let done = 0;
+  const worker = async (client: pg.Client) => {
+    while (next <= total) {
+      const first = next;
+      const last = Math.min(total, first + chunk - 1);
+      next = last + 1;
+      await insertRange(client, total, first, last);
+      done += last - first + 1;
+      progress?.(done);
+    }
+  };
+  await Promise.all((Array.isArray(clients) ? clients : [clients]).map(worker));
+}
+
+function insertRange(client: pg.Client, total: number, first: number, last: number) {
+  return client.query(
       `INSERT INTO runtime_events (event_key, event_time, cluster, kind, host_name, namespace, pod, container_name, container_id,
          process_name, parent_process_name, pid, ppid, host_pid, host_ppid, uid, cwd, exec_id, executable_name, type, operation,
          resource, source, data, result, policy_name, severity, action, raw)
@@ -36,7 +53,5 @@ export async function seedRuntimeEvents(client: pg.Client, total: number, progre
        FROM generate_series($4::int, $5::int) AS g`,
       [iso(DAY_START), DAY_MS, total, first, last],
     );
-    progress?.(last);
-  }
 }
 

@@ -60,7 +60,12 @@ export async function measureTimeline(ctx: BenchContext): Promise<RowOutcome[]> 
     // The processor's migrations make the schema; then the data goes straight in.
     await runToEnd(startProcessor(['-once', '-audit-log-file', followed, '-database-url', db.url, '-log-level', 'warn']), 'schema setup');
     ctx.log(`timeline: seeding ${total.toLocaleString('en-US')} runtime events`);
-    await seedRuntimeEvents(client, total, (done) => ctx.log(`  seeded ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} runtime events`));
+    const second = await db.connect();
+    try {
+      await seedRuntimeEvents([client, second], total, (done) => ctx.log(`  seeded ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} runtime events`));
+    } finally {
+      await second.end();
+    }
     await client.query('ANALYZE runtime_events');
     const sessions = await seedSessions(client);
     const podEvents = Number((await client.query('SELECT count(*) AS n FROM runtime_events WHERE namespace = $1 AND pod = $2', [NAMESPACE, POD])).rows[0].n);
