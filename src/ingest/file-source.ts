@@ -136,7 +136,7 @@ export class FileSource {
     partialLineBytes: 0,
     elapsedMs: 0,
   };
-  private readonly startedAt = Date.now();
+  private startedAt = Date.now();
   private checkpointsLoaded = false;
   private initialPassDone = false;
   private onceMode = false;
@@ -157,6 +157,7 @@ export class FileSource {
   /** `-once`: reads everything the files hold now (the .gz backups included), then lets go of them. */
   async runOnce(): Promise<FileSourceStats> {
     this.onceMode = true;
+    this.startedAt = Date.now();
     try {
       await this.poll();
     } finally {
@@ -167,6 +168,7 @@ export class FileSource {
 
   /** Reads the backlog (resolves once a first pass has succeeded), then keeps following until stop(). */
   async start(): Promise<void> {
+    this.startedAt = Date.now();
     await this.loadCheckpoints();
     this.startWatching();
     this.timer = setInterval(() => this.wake(), this.options.statIntervalMs ?? 1000);
@@ -465,7 +467,10 @@ export class FileSource {
       if (position > t.size) t.size = position;
       this.stats.diskBytesRead += bytesRead;
       this.options.progress?.read(bytesRead);
-      await this.deliver(visit, splitter.push(buffer.subarray(0, bytesRead)), base + splitter.consumed);
+      // A backup read up to the size stat gave is at its end (nobody appends to it): its last batch
+      // saves it as completed, so finishing it costs no extra round trip.
+      const split = splitter.push(buffer.subarray(0, bytesRead));
+      await this.deliver(visit, split, base + splitter.consumed, t.backup && position >= t.size && splitter.pending === 0);
     }
     t.offset = base + splitter.consumed;
     t.pending = splitter.pending;
@@ -481,14 +486,16 @@ export class FileSource {
   }
 
   private async saveFinished(t: TrackedFile): Promise<void> {
-    const fingerprint = t.fingerprint;
-    if (fingerprint) {
-      const saved = this.options.checkpoints.get(fingerprint);
-      if (!saved || saved.offset !== t.offset || !saved.completed || saved.path !== t.path) {
-        await this.submitPosition(t.path, fingerprint, t.offset, true);
-      }
-    }
     // Let go only once everything of this file is committed: a failure keeps it open for the retry.
+    await this.pipeline.drain();
+    if (t.fingerprint) await this.saveCompleted(t.path, t.fingerprint, t.offset);
+  }
+
+  /** Saves `offset` as the end of a finished file, unless the last batch already did. */
+  private async saveCompleted(path: string, fingerprint: string, offset: number): Promise<void> {
+    const saved = this.options.checkpoints.get(fingerprint);
+    if (saved && saved.offset === offset && saved.completed && saved.path === path) return;
+    await this.submitPosition(path, fingerprint, offset, true);
     await this.pipeline.drain();
   }
 
@@ -543,6 +550,9 @@ export class FileSource {
     let skip = startOffset;
     let diskBytes = 0;
     let clean = false;
+    // Each batch waits for the next chunk, so the last one is known to be last and saves the file as
+    // completed itself.
+    let held: { split: SplitResult; end: number } | undefined;
     try {
       for await (const chunk of gunzip as AsyncIterable<Buffer>) {
         this.options.progress?.read(input.bytesRead - diskBytes);
@@ -557,7 +567,9 @@ export class FileSource {
           data = data.subarray(skip);
           skip = 0;
         }
-        await this.deliver(visit, splitter.push(data), startOffset + splitter.consumed);
+        const split = splitter.push(data);
+        if (held) await this.deliver(visit, held.split, held.end);
+        held = { split, end: startOffset + splitter.consumed };
       }
       clean = true;
     } catch (error) {
@@ -570,12 +582,13 @@ export class FileSource {
       input.destroy();
       gunzip.destroy();
     }
-    if (clean) {
-      // A .gz is final: an unfinished last line never gets its newline.
-      if (splitter.pending > 0) this.countGarbage(c.path, 'unterminated-line', `${splitter.pending} bytes after the last newline`);
-      await this.submitPosition(c.path, fingerprint, startOffset + splitter.consumed, true);
-    }
+    // A .gz is final: read cleanly to its end it is completed, an unfinished last line included.
+    if (held) await this.deliver(visit, held.split, held.end, clean);
     await this.pipeline.drain();
+    if (clean) {
+      if (splitter.pending > 0) this.countGarbage(c.path, 'unterminated-line', `${splitter.pending} bytes after the last newline`);
+      await this.saveCompleted(c.path, fingerprint, startOffset + splitter.consumed);
+    }
     this.logVisit(visit, true);
     return clean;
   }
@@ -583,14 +596,21 @@ export class FileSource {
   // ---- lines to the sink ----------------------------------------------------------------------
 
   /** Counts and drops garbage, then submits the batch; its position is saved once it is committed. */
-  private async deliver(visit: Visit, split: SplitResult, endOffset: number): Promise<void> {
+  private async deliver(visit: Visit, split: SplitResult, endOffset: number, completed = false): Promise<void> {
     const { metrics, checkpoints, logger } = this.options;
     const lines: Buffer[] = [];
-    for (const line of split.lines) {
-      // JSON text never holds a raw NUL (control characters are escaped): NULs are the zero-filled
-      // blocks a crash leaves, or a binary file.
-      if (line.indexOf(NUL) !== -1) this.countGarbage(visit.path, 'binary', `a line of ${line.length} bytes with NUL bytes`);
-      else if (!isUtf8(line)) this.countGarbage(visit.path, 'invalid-utf8', `a line of ${line.length} bytes that is not UTF-8`);
+    for (let line of split.lines) {
+      // JSON text never holds a raw NUL (control characters are escaped). NULs are a binary file, or
+      // the zero-filled block a crash leaves in front of the first line written after it: that
+      // block is dropped and the line behind it kept.
+      if (line.indexOf(NUL) !== -1) {
+        let start = 0;
+        while (start < line.length && line[start] === NUL) start++;
+        this.countGarbage(visit.path, 'binary', start > 0 ? `${start} NUL bytes` : `a line of ${line.length} bytes with NUL bytes`);
+        if (start === 0 || start === line.length || line.indexOf(NUL, start) !== -1) continue;
+        line = line.subarray(start);
+      }
+      if (!isUtf8(line)) this.countGarbage(visit.path, 'invalid-utf8', `a line of ${line.length} bytes that is not UTF-8`);
       else lines.push(line);
     }
     for (const long of split.tooLong) {
@@ -614,8 +634,8 @@ export class FileSource {
     if (count > 0) this.readFingerprints.add(visit.fingerprint);
     const { path, fingerprint, onCommitted } = visit;
     await this.pipeline.submit({ lines, path, fingerprint, endOffset }, async () => {
-      await checkpoints.save(fingerprint, { path, offset: endOffset, completed: false });
-      logger.debug({ file: path, offset: endOffset }, 'checkpoint saved');
+      await checkpoints.save(fingerprint, { path, offset: endOffset, completed });
+      logger.debug({ file: path, offset: endOffset, completed }, 'checkpoint saved');
       onCommitted?.(endOffset);
     });
   }

@@ -39,12 +39,19 @@ let cachedGroups: string[][] | undefined;
 /**
  * `count` audit lines cycling through the fixture sessions, each copy with its own auditID
  * (`<original>-<prefix><n>`), so every line is unique. Raw bytes are kept (Go's `\u0026` escapes).
+ *
+ * By default every fixture event takes its turn (about 30 % of the lines are interactive access).
+ * With `interactiveEvery: k` one group in k is interactive access and the others are ordinary
+ * requests, closer to a real cluster's log, where exec is rare.
  */
-export function generateAuditLines(count: number, prefix = 'g'): string[] {
+export function generateAuditLines(count: number, prefix = 'g', options: { interactiveEvery?: number } = {}): string[] {
   const groups = (cachedGroups ??= fixtureGroups());
+  const interactive = groups.filter((g) => g.some((line) => sessionsFromLine(Buffer.from(line), { cluster: '' }).rows.length > 0));
+  const ordinary = groups.filter((g) => !interactive.includes(g));
+  const every = options.interactiveEvery;
   const lines: string[] = [];
   for (let n = 0; lines.length < count; n++) {
-    const group = groups[n % groups.length]!;
+    const group = every ? (n % every === 0 ? interactive[(n / every) % interactive.length]! : ordinary[n % ordinary.length]!) : groups[n % groups.length]!;
     for (const line of group) {
       if (lines.length >= count) break;
       lines.push(line.replace(auditIdPattern, (_m, id: string) => `"auditID":"${id}-${prefix}${n}"`));
