@@ -25,6 +25,8 @@ import type { CorrelateOptions, CorrelationEvent, CorrelationSession, Link } fro
 export const ROOT_START_LIMIT_US = 10_000_000;
 /** A debug container starts this soon after its patch (an image pull included). */
 export const DEBUG_START_LIMIT_US = 600_000_000;
+/** kubectl attaches as soon as the container it waits for runs: its first process started this recently. */
+export const FRESH_CONTAINER_US = 30_000_000;
 /** Events of one process are built by user-space goroutines: allow this much disorder around an exec. */
 const SAME_PROCESS_TOLERANCE_US = 500_000;
 /**
@@ -46,6 +48,16 @@ export function isRootExec(event: CorrelationEvent): boolean {
   const parent = event.parentProcessName?.trim();
   if (parent) return runtimeParent.test(basename(parent));
   return event.ppid === 0;
+}
+
+/**
+ * A container's own first process (runc create → the entrypoint), not an exec into it: no ExecID (no
+ * setns), and PID 1 in the container, or the shim as parent (an ephemeral container sharing the target's
+ * process namespace has another PID).
+ */
+export function isContainerInit(event: CorrelationEvent): boolean {
+  if (!isRootExec(event) || hasExecId(event)) return false;
+  return event.pid === 1 || /^containerd-shim/.test(basename(event.parentProcessName?.trim() ?? ''));
 }
 
 function isExec(event: CorrelationEvent): boolean {
@@ -103,7 +115,11 @@ export function windowOf(session: CorrelationSession, options: CorrelateOptions)
  */
 export function reachOf(sessions: readonly CorrelationSession[], options: CorrelateOptions): Map<string, SessionWindow> {
   const reach = new Map<string, SessionWindow>();
-  for (const session of sessions) reach.set(session.id, windowOf(session, options));
+  for (const session of sessions) {
+    const window = windowOf(session, options);
+    // An attach may own a container that started just before it (see correlatePod).
+    reach.set(session.id, session.kind === 'attach' ? { ...window, fromUs: window.fromUs - FRESH_CONTAINER_US } : window);
+  }
   for (const episode of debugEpisodes(sessions, options)) {
     reach.set(episode.patch.id, { fromUs: episode.fromUs, toUs: episode.toUs });
   }
@@ -221,6 +237,28 @@ function correlatePod(sessions: CorrelationSession[], unsorted: CorrelationEvent
       claimed.add(root);
       addClaim(root, { type: 'debug', episode });
     }
+  }
+
+  // An attach to a container that started just before it owns that container's first process tree:
+  // `kubectl debug -it` under a Metadata-level audit policy (the patch then names no container) and
+  // `kubectl run -it`. The latest such start before the attach is the one it waited for.
+  const attached = new Set(episodes.flatMap((e) => e.attaches));
+  for (const attach of sessions.filter((s) => s.kind === 'attach' && s.container !== undefined && !attached.has(s)).sort(byStart)) {
+    const root = roots
+      .filter(
+        (r) =>
+          !claimed.has(r) &&
+          r.container === attach.container &&
+          isContainerInit(r) &&
+          r.us >= attach.startUs - FRESH_CONTAINER_US - options.skewUs &&
+          r.us <= attach.startUs + options.skewUs,
+      )
+      .at(-1);
+    if (!root) continue;
+    claimed.add(root);
+    const episode: DebugEpisode = { patch: attach, attaches: [attach], fromUs: root.us, toUs: windowOf(attach, options).toUs };
+    episodes.push(episode);
+    addClaim(root, { type: 'debug', episode });
   }
 
   // Every other root (exec probes, processes runc starts for the app) explains its tree, for nobody.

@@ -85,6 +85,14 @@ describe('correlation decision', () => {
     assert.ok(result.links.some((l) => l.sessionId.endsWith(D)));
   });
 
+  it('gives a debug container to its attach when the audit policy logged no patch body (Metadata level)', () => {
+    const world = new World();
+    const { D } = nodeProxyAndDebug(world, { metadataLevel: true });
+    const result = run(world);
+    perfect(result);
+    assert.ok(result.links.some((l) => l.sessionId.endsWith(D)));
+  });
+
   it('links an attach to a container by window only when nothing else runs there', () => {
     const world = new World();
     const c = world.container('worker-3', 'tools', 'toolbox-0', 'shell');

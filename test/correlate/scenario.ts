@@ -295,7 +295,7 @@ export class World {
   }
 
   /** `kubectl debug -it --image busybox`: the ephemeralcontainers patch (Request level), then the attach. */
-  kubectlDebug(options: { patchAuditId: string; attachAuditId: string; user: string; namespace: string; pod: string; name: string; target: string; patchAt: string; attachAt: string; end: string }): void {
+  kubectlDebug(options: { patchAuditId: string; attachAuditId: string; user: string; namespace: string; pod: string; name: string; target: string; patchAt: string; attachAt: string; end: string; metadataLevel?: boolean }): void {
     const uri = `/api/v1/namespaces/${options.namespace}/pods/${options.pod}/ephemeralcontainers`;
     const ref = { resource: 'pods', namespace: options.namespace, name: options.pod, subresource: 'ephemeralcontainers' };
     const requestObject = {
@@ -305,11 +305,9 @@ export class World {
         ],
       },
     };
-    this.audit.push({
-      ...this.auditEvent(options.patchAuditId, options.user, uri, 'patch', ref, options.patchAt, at(options.patchAt, 40), 'ResponseComplete', 200),
-      level: 'Request',
-      requestObject,
-    });
+    const patch = this.auditEvent(options.patchAuditId, options.user, uri, 'patch', ref, options.patchAt, at(options.patchAt, 40), 'ResponseComplete', 200);
+    // At Metadata level (a common audit policy for pods/*) the patch body, and so the container's name, is not logged.
+    this.audit.push(options.metadataLevel ? patch : { ...patch, level: 'Request', requestObject });
     this.podExec({
       auditId: options.attachAuditId,
       user: options.user,
@@ -443,7 +441,7 @@ export function overlappingSessions(world: World, options: { namespace?: string;
 }
 
 /** Acceptance 5: a nodes/proxy exec into one container and a `kubectl debug` attach next to it. */
-export function nodeProxyAndDebug(world: World) {
+export function nodeProxyAndDebug(world: World, options: { metadataLevel?: boolean } = {}) {
   const t0 = '2025-10-21T11:00:00.000000Z';
   const N = 'cccccccc-0000-4000-8000-00000000000c';
   const P = 'dddddddd-0000-4000-8000-00000000000d';
@@ -466,7 +464,7 @@ export function nodeProxyAndDebug(world: World) {
   world.file(shadow, at(t0, 2_037), '/etc/shadow');
 
   // carol runs `kubectl debug -it api-0 --image busybox --target api`: patch, then attach 2.7 s later.
-  world.kubectlDebug({ patchAuditId: P, attachAuditId: D, user: 'carol@example.com', namespace: 'prod', pod: 'api-0', name: 'debugger-8xk2p', target: 'api', patchAt: at(t0, 10_000), attachAt: at(t0, 12_700), end: at(t0, 90_000) });
+  world.kubectlDebug({ patchAuditId: P, attachAuditId: D, user: 'carol@example.com', namespace: 'prod', pod: 'api-0', name: 'debugger-8xk2p', target: 'api', patchAt: at(t0, 10_000), attachAt: at(t0, 12_700), end: at(t0, 90_000), metadataLevel: options.metadataLevel });
   const shell = world.runcExec(debugger_, at(t0, 11_900), ['/bin/sh'], { tty: true, truth: D, init: true });
   const ps = world.spawn(shell, at(t0, 20_000), ['/bin/ps', 'aux']);
   world.file(ps, at(t0, 20_001), '/proc/1/cmdline');
