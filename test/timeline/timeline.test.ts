@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { decodeAuditValue } from '../../src/audit/decode.ts';
+import { extractSession } from '../../src/audit/extract.ts';
 import { silentLogger } from '../../src/observe/log.ts';
 import { createMetrics } from '../../src/observe/metrics.ts';
 import { runtimeEventFromLine } from '../../src/runtime/json-lines.ts';
 import { RuntimeEventWriter } from '../../src/runtime/writer.ts';
 import type { Database } from '../../src/store/database.ts';
+import { SessionWriter } from '../../src/store/session-writer.ts';
 import type { Timeline, TimelineEntry } from '../../src/timeline/assemble.ts';
 import { formatTimeline, mdCode, shellJoin, visible } from '../../src/timeline/format.ts';
 import { buildProcessTree } from '../../src/timeline/process-tree.ts';
@@ -189,6 +192,27 @@ for (const backend of backends) {
       assert.deepEqual(alertsOf(prod), ['prod:no-egress']);
       assert.deepEqual(prod.sessions, [], 'the sessions are in the unnamed cluster');
       await db!.query(`DELETE FROM runtime_events WHERE cluster = 'prod'`);
+    });
+
+    it('includes a nodes/proxy exec whose kubelet path names the pod, described as node → pod', async () => {
+      const event = {
+        kind: 'Event', apiVersion: 'audit.k8s.io/v1', level: 'Metadata', auditID: 'n0de-0006', stage: 'ResponseComplete',
+        requestURI: '/api/v1/nodes/ip-10-0-0-1/proxy/exec/shop/web-0/web?command=sh&command=-c&command=id&output=1&error=1', verb: 'get',
+        user: { username: 'mallory' }, sourceIPs: ['203.0.113.66'], userAgent: 'curl/8.5.0',
+        objectRef: { resource: 'nodes', name: 'ip-10-0-0-1', apiVersion: 'v1', subresource: 'proxy' },
+        responseStatus: { code: 101 }, requestReceivedTimestamp: scenario.at(240, 11), stageTimestamp: scenario.at(241, 11),
+      };
+      const row = extractSession(decodeAuditValue(event).events[0]!, { cluster: '' })!;
+      await new SessionWriter(db!).write([row]);
+      try {
+        const withNode = await loadTimeline(db!, { namespace: 'shop', pod: 'web-0', ...scenario.window });
+        const mallory = withNode.sessions.find((s) => s.user === 'mallory')!;
+        assert.deepEqual([mallory.targetType, mallory.node, mallory.namespace, mallory.pod, mallory.container], ['node', 'ip-10-0-0-1', 'shop', 'web-0', 'web']);
+        assert.match(formatTimeline(withNode, 'text'), /SESSION\s+mallory opened node exec \(nodes\/proxy\) into node ip-10-0-0-1 → shop\/web-0 container web from 203\.0\.113\.66/);
+        assert.deepEqual((await listSessions(db!, { limit: 10, pod: 'web-0', namespace: 'shop' })).items.map((s) => s.user), ['mallory', 'carol', 'bob', 'alice']);
+      } finally {
+        await db!.query(`DELETE FROM change_events WHERE id = $1`, [row.id]);
+      }
     });
 
     it('gives one session with its processes and alerts in time order, as a tree', async () => {
