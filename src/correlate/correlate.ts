@@ -433,6 +433,10 @@ function windowLinks(
     if (otherSession) continue;
     const explained = candidates.some((e) => owned.has(e)) || roots.some((r) => inContainer(r.container) && r.us >= window.fromUs && r.us <= window.toUs);
     if (explained) continue;
+    // A container that was busy just before the attach runs something of its own (the application):
+    // what it does during the window cannot be told from what the attached person did.
+    const busyBefore = events.some((e) => inContainer(e.container) && e.us < window.fromUs && e.us >= window.fromUs - FRESH_CONTAINER_US);
+    if (busyBefore) continue;
     for (const event of candidates)
       links.push({ sessionId: attach.id, eventKey: event.key, eventTime: event.time, cluster: attach.cluster, method: 'window' });
   }

@@ -107,9 +107,15 @@ describe('correlation decision', () => {
 
     // An exec probe in the same window: the container has another root, so the window proves nothing.
     world.runtime.forEach((e) => (e.truth = null));
+    const probed = world.runtime.length;
     world.runcExec(c, '2025-10-21T10:00:30.000000Z', ['/bin/sh', '-c', 'true'], { truth: null });
-    const crowded = run(world);
-    assert.equal(crowded.links.length, 0);
+    assert.equal(run(world).links.length, 0);
+
+    // Without the probe, but with the container busy just before the attach (its application at work).
+    world.runtime.length = probed;
+    assert.equal(run(world).links.length, 2, 'quiet container: linked by window');
+    world.file(shell, '2025-10-21T09:59:50.000000Z', '/var/lib/app/state');
+    assert.equal(run(world).links.length, 0);
   });
 
   it('tells apart two sessions running the same shell 300 ms apart on a node 1.5 s behind', () => {
