@@ -20,16 +20,20 @@ export interface RetentionPolicy {
 export interface PruneResult {
   runtimeEvents: number;
   sessions: number;
+  /** Links of pruned sessions (a pruned runtime event's links go with it, uncounted). */
   links: number;
 }
 
-// Each statement deletes at most $2 rows, chosen by the time index; callers loop until a batch is short.
+// Each statement deletes at most $2 rows, chosen by a time index; callers loop until a batch is short.
+// Runtime events age from when they were stored (received_at), not from when they happened: a backfill
+// of last year's incident must not vanish at the next prune. Their links go in the same statement.
 const pruneRuntimeBatch = `
-  DELETE FROM runtime_events WHERE (event_key, event_time) IN (
-    SELECT event_key, event_time FROM runtime_events WHERE event_time < $1::timestamptz ORDER BY event_time LIMIT $2)`;
-const pruneRuntimeLinksBatch = `
-  DELETE FROM exec_session_links WHERE (session_id, event_key, event_time) IN (
-    SELECT session_id, event_key, event_time FROM exec_session_links WHERE event_time < $1::timestamptz LIMIT $2)`;
+  WITH doomed AS (
+    SELECT event_key, event_time FROM runtime_events WHERE received_at < $1::timestamptz ORDER BY received_at LIMIT $2
+  ), unlinked AS (
+    DELETE FROM exec_session_links l USING doomed d WHERE l.event_key = d.event_key AND l.event_time = d.event_time
+  )
+  DELETE FROM runtime_events r USING doomed d WHERE r.event_key = d.event_key AND r.event_time = d.event_time`;
 const pruneSessionLinksBatch = `
   DELETE FROM exec_session_links WHERE session_id IN (
     SELECT id FROM change_events WHERE operation = 'EXEC' AND audit_id IS NOT NULL AND "timestamp" < $1::timestamptz LIMIT $2)`;
@@ -55,7 +59,6 @@ export async function pruneOnce(db: Database, policy: RetentionPolicy, now = new
   const result: PruneResult = { runtimeEvents: 0, sessions: 0, links: 0 };
   if (policy.runtimeMs > 0) {
     const cutoff = new Date(now.getTime() - policy.runtimeMs).toISOString();
-    result.links += await deleteInBatches(db, pruneRuntimeLinksBatch, cutoff, batchSize);
     result.runtimeEvents += await deleteInBatches(db, pruneRuntimeBatch, cutoff, batchSize);
   }
   if (policy.sessionsMs > 0) {

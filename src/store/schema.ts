@@ -130,6 +130,8 @@ export const runtimeEvents = pgTable(
     index('idx_runtime_events_pod_time').on(t.cluster, t.namespace, t.pod, t.eventTime),
     index('idx_runtime_events_host_pid').on(t.cluster, t.hostName, t.hostPid),
     index('idx_runtime_events_time').on(t.eventTime),
+    // Retention counts from when we stored an event, so a backfill of an old incident is kept.
+    index('idx_runtime_events_received_at').on(t.receivedAt),
   ],
 );
 

@@ -26,7 +26,7 @@ function countingDeletes(db: Database) {
     ...db,
     query: async (text, params) => {
       const result = await db.query(text, params);
-      if (/^\s*DELETE/i.test(text)) {
+      if (/\bDELETE FROM\b/i.test(text)) {
         seen.statements++;
         seen.largest = Math.max(seen.largest, result.rowCount);
       }
@@ -44,16 +44,22 @@ for (const backend of backends) {
     after(() => close?.());
 
     it('removes only rows older than the limit, in batches, while ingestion continues', async () => {
-      // 40 runtime events 40 days old, 25 from yesterday; 12 sessions 100 days old, 5 recent; one
-      // kubechronicle admission row 400 days old, which is never ours to prune.
+      // 40 runtime events stored 40 days ago, 25 yesterday, and 10 of last year's stored today (a
+      // backfill: they stay); 12 sessions 100 days old, 5 recent; one kubechronicle admission row 400
+      // days old, which is never ours to prune.
       const insertEvents = (prefix: string, count: number, days: number) =>
         db.query(
-          `INSERT INTO runtime_events (event_key, event_time, kind, namespace, pod, raw)
-           SELECT $1 || g, $2::timestamptz + (g || ' seconds')::interval, 'log', 'shop', 'web-0', '{}'::jsonb FROM generate_series(1, $3) g`,
-          [prefix, daysAgo(days), count],
+          `INSERT INTO runtime_events (event_key, event_time, received_at, kind, namespace, pod, raw)
+           SELECT $1 || g, $2::timestamptz + (g || ' seconds')::interval, $4::timestamptz, 'log', 'shop', 'web-0', '{}'::jsonb FROM generate_series(1, $3) g`,
+          [prefix, daysAgo(days), count, daysAgo(days)],
         );
       await insertEvents('old-', 40, 40);
       await insertEvents('new-', 25, 1);
+      await db.query(
+        `INSERT INTO runtime_events (event_key, event_time, received_at, kind, namespace, pod, raw)
+         SELECT 'backfill-' || g, $1::timestamptz, $2::timestamptz, 'log', 'shop', 'web-0', '{}'::jsonb FROM generate_series(1, 10) g`,
+        [daysAgo(365), daysAgo(0)],
+      );
       const writer = new SessionWriter(db);
       await writer.write(Array.from({ length: 12 }, (_, i) => session(`old-${i}`, daysAgo(100))));
       await writer.write(Array.from({ length: 5 }, (_, i) => session(`new-${i}`, daysAgo(2))));
@@ -70,11 +76,11 @@ for (const backend of backends) {
       const pruned = await pruneOnce(wrapped, { runtimeMs: 30 * DAY, sessionsMs: 90 * DAY, batchSize: 7 }, now);
       await ingestion;
 
-      assert.deepEqual(pruned, { runtimeEvents: 40, sessions: 12, links: 40 });
+      assert.deepEqual(pruned, { runtimeEvents: 40, sessions: 12, links: 0 });
       assert.ok(seen.statements > 4 && seen.largest <= 7, `deleted in batches of at most 7 (${JSON.stringify(seen)})`);
       const count = async (sql: string) => Number((await db.query<{ n: number }>(sql)).rows[0]!.n);
       assert.equal(await count(`SELECT count(*)::int AS n FROM runtime_events WHERE event_key LIKE 'new-%'`), 25);
-      assert.equal(await count(`SELECT count(*)::int AS n FROM runtime_events`), 25);
+      assert.equal(await count(`SELECT count(*)::int AS n FROM runtime_events`), 35);
       assert.equal(await count(`SELECT count(*)::int AS n FROM change_events WHERE operation = 'EXEC'`), 35);
       assert.equal(await count(`SELECT count(*)::int AS n FROM change_events WHERE operation = 'CREATE'`), 1, 'kubechronicle rows are kept');
       assert.equal(await count(`SELECT count(*)::int AS n FROM exec_session_links`), 0);

@@ -1,0 +1,1 @@
+CREATE INDEX "idx_runtime_events_received_at" ON "runtime_events" USING btree ("received_at");
