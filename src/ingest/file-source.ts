@@ -264,6 +264,7 @@ export class FileSource {
 
   private async pass(initial: boolean): Promise<void> {
     const candidates = await discoverFiles(this.options.files);
+    if (initial) this.reportMissingFiles(candidates);
     const listed = new Set(candidates.map((c) => c.inode));
     // An inode number is reused once its file is gone: forget what we knew about gone ones.
     for (const inode of this.finished.keys()) if (!listed.has(inode)) this.finished.delete(inode);
@@ -291,6 +292,15 @@ export class FileSource {
       throw error;
     } finally {
       this.options.progress?.end();
+    }
+  }
+
+  private reportMissingFiles(candidates: FileCandidate[]): void {
+    const present = new Set(candidates.map((c) => resolve(c.path)));
+    for (const spec of this.options.files) {
+      if (!('file' in spec) || present.has(resolve(spec.file))) continue;
+      if (this.onceMode) this.options.logger.warn({ file: spec.file }, `${spec.file} does not exist: nothing read from it; check -audit-log-file`);
+      else this.options.logger.info({ file: spec.file }, `${spec.file} does not exist yet; it is read from its first line as soon as it appears`);
     }
   }
 
