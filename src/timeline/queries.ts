@@ -104,7 +104,9 @@ export async function listSessions(db: Queryable, filter: SessionFilter): Promis
   const { rows } = await db.query<SessionSqlRow>(
     `SELECT ${sessionColumnsSql} FROM change_events c ${sessionCountsJoinSql}
      ${where.sql}
-     ORDER BY c."timestamp" DESC, c.id DESC
+     -- NULLS LAST as in idx_change_events_timestamp: with the default (NULLS FIRST) Postgres cannot use the
+     -- index and sorts every session (130 ms among 100k instead of 0.4 ms).
+     ORDER BY c."timestamp" DESC NULLS LAST, c.id DESC
      LIMIT ${where.param(filter.limit + 1)}`,
     where.params,
   );
