@@ -25,15 +25,15 @@ export interface Scale {
 
 export const fullScale: Scale = {
   backfillBytes: 1024 ** 3,
-  execHeavyBytes: 120 * 1024 ** 2,
+  execHeavyBytes: 80 * 1024 ** 2,
   maxRowSeconds: 60,
-  webhookSeconds: 15,
+  webhookSeconds: 12,
   webhookConnections: 8,
   runtimeEvents: 200_000,
   tailLines: 1000,
   tailIntervalMs: 10,
   timelineEvents: 1_000_000,
-  timelineQueries: 500,
+  timelineQueries: 300,
 };
 
 export const quickScale: Scale = {

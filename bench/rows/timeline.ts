@@ -62,7 +62,7 @@ export async function measureTimeline(ctx: BenchContext): Promise<RowOutcome[]> 
     ctx.log(`timeline: seeding ${total.toLocaleString('en-US')} runtime events`);
     const second = await db.connect();
     try {
-      await seedRuntimeEvents([client, second], total, (done) => ctx.log(`  seeded ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} runtime events`));
+      await seedRuntimeEvents([client, second], total, (done) => ctx.log(`  seeded ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} runtime events`), 'sequential');
     } finally {
       await second.end();
     }
