@@ -46,8 +46,9 @@ for (const backend of backends) {
         maxBatchesInFlight: 2,
       });
       const run = source.runOnce();
-      await sleep(700);
-      // Batch 1 is stuck; 2 more were read and handed over (parsed while waiting); then reading stops.
+      // Batch 1 is stuck; 2 more are read and handed over (parsed while it waits); then reading stops.
+      await waitFor('three batches handed to the sink', () => batches.length >= 3);
+      await sleep(500);
       assert.equal(batches.length, 3);
       assert.ok(source.snapshotStats().diskBytesRead <= 3 * 1024 * 1024, `read ${source.snapshotStats().diskBytesRead} bytes while the sink was stuck`);
       open = true;
