@@ -8,7 +8,7 @@ import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { Database } from '../store/database.ts';
 import { isoToMicros } from './model.ts';
-import { correlatePod, scopesOfSessions, scopesWithSessions, type CorrelationScope } from './store.ts';
+import { correlatePod, scopesOfSessions, scopesToCorrelate, type CorrelationScope } from './store.ts';
 
 /** What a runtime writer reports per committed event (runtime_events columns). */
 export interface CommittedRuntimeEvent {
@@ -49,6 +49,7 @@ export class Correlator {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<PassResult> | undefined;
   private failures = 0;
+  private lastPassMs = 0;
   private closed = false;
   private readonly debounceMs: number;
   private readonly maxRetryMs: number;
@@ -131,6 +132,8 @@ export class Correlator {
 
   private schedule(delayMs: number): void {
     if (this.closed || this.timer) return;
+    // Correlation takes at most about half the database's time: after a pass of T ms, wait at least T ms.
+    delayMs = Math.max(delayMs, this.lastPassMs);
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this.running) {
@@ -170,7 +173,7 @@ export class Correlator {
     this.pendingScopes.clear();
     let scopes: CorrelationScope[];
     try {
-      scopes = await scopesWithSessions(this.options.db, pending, options.skewUs);
+      scopes = await scopesToCorrelate(this.options.db, pending, options.skewUs);
     } catch (error) {
       for (const scope of pending) this.addScope(scope);
       this.failed(error, { pods: pending.length });
@@ -191,6 +194,7 @@ export class Correlator {
       }
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.lastPassMs = seconds * 1000;
     this.options.metrics?.correlationSeconds.observe(seconds);
     this.options.metrics?.correlationPasses.inc({ result: result.failedPods ? 'failed' : 'ok' });
     if (result.failedPods === 0) this.failures = 0;

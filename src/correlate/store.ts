@@ -8,7 +8,7 @@
  * keeps two passes (two replicas) from interleaving their writes.
  */
 import type { Queryable, Database } from '../store/database.ts';
-import { correlate, endOf, reachOf } from './correlate.ts';
+import { correlate, endOf, FRESH_CONTAINER_US, reachOf } from './correlate.ts';
 import { isoToMicros, microsToIso, type CorrelateOptions, type CorrelationEvent, type CorrelationSession, type Link } from './model.ts';
 import { correlationSession, type StoredSession } from './session-target.ts';
 
@@ -157,7 +157,9 @@ async function writeLinks(tx: Queryable, sessionIds: string[], links: Link[]): P
   if (links.length > 0) await tx.query(insertLinks, [records]);
 }
 
-const selectScopesWithSessions = `
+// A pod needs a pass when some session may concern the range, and there is something to link (runtime
+// events of the pod around it) or to unlink (links of the pod's sessions).
+const selectScopesToCorrelate = `
   SELECT s.i::int AS i
   FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[]) WITH ORDINALITY AS s(cluster, namespace, pod, from_t, to_t, i)
   WHERE EXISTS (
@@ -168,20 +170,31 @@ const selectScopesWithSessions = `
       AND c."timestamp" <= s.to_t
       AND (c.exec_metadata->>'ended_at' IS NULL
         OR (c.exec_metadata->>'ended_at')::timestamptz >= s.from_t
-        OR c.exec_metadata->>'subresource' IN ('ephemeralcontainers', 'attach')))`;
+        OR c.exec_metadata->>'subresource' IN ('ephemeralcontainers', 'attach')))
+  AND (
+    EXISTS (SELECT 1 FROM runtime_events r
+            WHERE r.cluster = s.cluster AND r.namespace = s.namespace AND r.pod = s.pod
+              AND r.event_time >= s.from_t - make_interval(secs => $6) AND r.event_time <= s.to_t)
+    OR EXISTS (SELECT 1 FROM exec_session_links l JOIN change_events c ON c.id = l.session_id
+               WHERE l.cluster = s.cluster AND c.cluster = s.cluster
+                 AND ((c.resource_kind = 'Pod' AND c.namespace = s.namespace AND c.name = s.pod)
+                   OR (c.resource_kind = 'Node' AND c.exec_metadata @> jsonb_build_object('target', jsonb_build_object('namespace', s.namespace, 'pod', s.pod))))))`;
 
 /**
- * The scopes some session may concern, in one query: runtime events stream from every pod all the time,
- * sessions are rare, so most pods with new events need no pass at all.
+ * The scopes worth a pass, in one query. Runtime events stream from every pod all the time and sessions
+ * are rare; without KubeArmor, sessions come with no runtime event at all: either way most scopes need
+ * no pass, and a pass costs a transaction (which on PGlite holds the only connection).
  */
-export async function scopesWithSessions(db: Queryable, scopes: readonly CorrelationScope[], skewUs: number): Promise<CorrelationScope[]> {
+export async function scopesToCorrelate(db: Queryable, scopes: readonly CorrelationScope[], skewUs: number): Promise<CorrelationScope[]> {
   if (scopes.length === 0) return [];
-  const { rows } = await db.query<{ i: number }>(selectScopesWithSessions, [
+  const { rows } = await db.query<{ i: number }>(selectScopesToCorrelate, [
     scopes.map((s) => s.cluster),
     scopes.map((s) => s.namespace),
     scopes.map((s) => s.pod),
     scopes.map((s) => microsToIso(s.fromUs - skewUs)),
     scopes.map((s) => microsToIso(s.toUs + skewUs)),
+    // An attach may own a container that started just before it (FRESH_CONTAINER_US).
+    FRESH_CONTAINER_US / 1_000_000,
   ]);
   return rows.map((r) => scopes[r.i - 1]!);
 }
