@@ -146,6 +146,7 @@ for (const backend of backends) {
           await sleep(1500);
           unlinkSync(backup);
           await sleep(1500);
+          if (mode === 'dir') await waitFor('the .gz known as the backup already read', () => following.source.snapshotStats().copiesSkipped === 1);
           assert.equal(await counterValue(following.metrics.linesRead), 600, 'no line read twice');
           await waitForSessions(db, cluster, lines);
           const { rows } = await db.query<{ exec_metadata: { stages: string[]; ended_at: string | null } }>(
@@ -155,7 +156,6 @@ for (const backend of backends) {
           assert.equal(rows.length, 1, 'the session split by the rotation is one row');
           assert.deepEqual(rows[0]!.exec_metadata.stages, ['RequestReceived', 'ResponseStarted', 'ResponseComplete']);
           assert.notEqual(rows[0]!.exec_metadata.ended_at, null);
-          if (mode === 'dir') await waitFor('the .gz known as the backup already read', () => following.source.snapshotStats().copiesSkipped === 1);
           assert.deepEqual(await counterByLabel(following.metrics.badInput, 'reason'), {});
         } finally {
           await following.stop();
