@@ -60,7 +60,7 @@ export const processorFlags = {
 
   // Runtime events: KubeArmor's feeder (src/runtime)
   'kubearmor-addr': flag.list('stream KubeArmor alerts from this feeder, host:port (kubearmor-relay or a node daemon, port 32767)'),
-  'kubearmor-logs': flag.boolean(false, 'also stream process, file and network logs (WatchLogs "system"; WatchAlerts "all" instead of "policy"): what shows the commands typed in a session that match no policy'),
+  'kubearmor-logs': flag.boolean(false, 'ask WatchAlerts for "all" alerts instead of "policy" ones; process, file and network logs (WatchLogs "system", what shows the commands typed in a session) are always streamed'),
   'kubearmor-ca-file': flag.string('', "verify the feeders' TLS certificates with this CA (PEM); plaintext gRPC without it"),
   'kubearmor-discover': flag.optionalEnum(['relay', 'nodes'] as const, 'relay', 'find feeders in the cluster: relay = the kubearmor Service (else relay pods), nodes = every node daemon pod; pods are followed as they come and go'),
   kubeconfig: flag.string('', 'kubeconfig for -kubearmor-discover; without it the in-cluster service account (else KUBECONFIG or ~/.kube/config)'),

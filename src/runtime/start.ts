@@ -21,8 +21,8 @@ export interface RuntimeIngestOptions {
   logger: Logger;
   /** `-kubearmor-addr host:port`, repeatable. */
   addresses?: readonly string[];
-  /** `-kubearmor-logs`: WatchAlerts with filter "all" instead of "policy", plus WatchLogs "system". */
-  watchLogs?: boolean;
+  /** `-kubearmor-logs`: WatchAlerts with filter "all" instead of "policy". WatchLogs "system" is always on. */
+  allAlerts?: boolean;
   /** `-kubearmor-ca-file`: TLS to the feeders. */
   caFile?: string;
   /** `-kubearmor-discover[=relay|nodes]`. */
@@ -60,13 +60,13 @@ export interface RuntimeIngest {
  * Which calls to keep open on each feeder. Filters must be exactly these words: any other value (even
  * "") makes the feeder end the stream at once with OK.
  */
-export function feederStreamsFor(watchLogs: boolean): FeederStreamSpec[] {
-  return watchLogs
-    ? [
-        { rpc: 'WatchAlerts', filter: 'all' },
-        { rpc: 'WatchLogs', filter: 'system' },
-      ]
-    : [{ rpc: 'WatchAlerts', filter: 'policy' }];
+export function feederStreamsFor(allAlerts: boolean): FeederStreamSpec[] {
+  return [
+    { rpc: 'WatchAlerts', filter: allAlerts ? 'all' : 'policy' },
+    // Always: the commands typed in a shell match no policy; they arrive only as process logs, and they
+    // are what correlation attributes to the person who opened the session.
+    { rpc: 'WatchLogs', filter: 'system' },
+  ];
 }
 
 /** The flags of src/config/options.ts this module reads. */
@@ -102,7 +102,7 @@ export async function startRuntimeIngestFromFlags(
     ...deps,
     cluster: flags.cluster,
     addresses: flags['kubearmor-addr'],
-    watchLogs: flags['kubearmor-logs'],
+    allAlerts: flags['kubearmor-logs'],
     caFile: flags['kubearmor-ca-file'] || undefined,
     discover: flags['kubearmor-discover'] || undefined,
     kubeconfigPath: flags.kubeconfig || undefined,
@@ -124,7 +124,7 @@ export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise
   const writer = new RuntimeEventWriter(db, { metrics, logger: log, onCommitted: options.onCommitted });
   const queue = new RuntimeEventQueue({ writer, metrics, logger: log, ...options.queue });
   const credentials = feederCredentials(options.caFile);
-  const streams = feederStreamsFor(options.watchLogs ?? false);
+  const streams = feederStreamsFor(options.allAlerts ?? false);
   const clients = new Map<string, FeederClient>();
   const given = options.once ? [] : [...new Set(options.addresses ?? [])].map(checkAddress);
   let discovered: string[] = [];

@@ -50,7 +50,7 @@ describe(`KubeArmor discovery through a fake Kubernetes API (${backend})`, () =>
     api.addPod(FakeKubeApi.pod('kubearmor-pending', daemon, '', 'Pending'));
 
     const ingest: RuntimeIngest = await startRuntimeIngest({
-      db, cluster: 'nodes', metrics: createMetrics(), logger: silentLogger, watchLogs: true,
+      db, cluster: 'nodes', metrics: createMetrics(), logger: silentLogger, allAlerts: true,
       discover: 'nodes', kubeconfigPath: api.kubeconfigPath, discoveryPort: a!.port,
     });
     cleanup.push(ingest);

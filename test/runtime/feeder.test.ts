@@ -95,7 +95,7 @@ for (const backend of backends) {
     it('stores every KubeArmor fixture streamed as Alert or Log with its fields, microsecond time and exec ID', async () => {
       const feeder = await FakeFeeder.start();
       running.push(feeder);
-      const ingest = await startRuntimeIngest({ db, cluster: 'fixtures', metrics: createMetrics(), logger: silentLogger, addresses: [feeder.address], watchLogs: true });
+      const ingest = await startRuntimeIngest({ db, cluster: 'fixtures', metrics: createMetrics(), logger: silentLogger, addresses: [feeder.address], allAlerts: true });
       running.push(ingest);
       await feeder.waitForStreams('WatchAlerts');
       await feeder.waitForStreams('WatchLogs');
@@ -130,7 +130,7 @@ for (const backend of backends) {
       const port = first.port;
       const { logger, lines } = captureLogger();
       const metrics = createMetrics();
-      const ingest = await startRuntimeIngest({ db, cluster: 'restarts', metrics, logger, addresses: [first.address], watchLogs: true, backoff: fastBackoff });
+      const ingest = await startRuntimeIngest({ db, cluster: 'restarts', metrics, logger, addresses: [first.address], allAlerts: true, backoff: fastBackoff });
       running.push(ingest);
       let feeder = first;
       for (let round = 0; round < 3; round++) {
@@ -178,7 +178,7 @@ for (const backend of backends) {
       const relays = [await FakeFeeder.start(), await FakeFeeder.start()];
       running.push(...relays);
       const metrics = createMetrics();
-      const ingest = await startRuntimeIngest({ db, cluster: 'twice', metrics, logger: silentLogger, addresses: relays.map((r) => r.address), watchLogs: true });
+      const ingest = await startRuntimeIngest({ db, cluster: 'twice', metrics, logger: silentLogger, addresses: relays.map((r) => r.address), allAlerts: true });
       running.push(ingest);
       const fixtures = kubeArmorFixtures();
       for (const relay of relays) {
@@ -198,7 +198,7 @@ for (const backend of backends) {
       running.push(feeder);
       const metrics = createMetrics();
       const ingest = await startRuntimeIngest({
-        db, cluster: 'backpressure', metrics, logger: silentLogger, addresses: [feeder.address], watchLogs: true,
+        db, cluster: 'backpressure', metrics, logger: silentLogger, addresses: [feeder.address], allAlerts: true,
         queue: { maxBatch: 100, highWater: 200, lowWater: 50 },
       });
       running.push(ingest);

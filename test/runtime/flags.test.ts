@@ -28,8 +28,11 @@ describe('-kubearmor-* flags', () => {
     assert.equal(values.kubeconfig, '/k');
   });
 
-  it('asks the feeder for exactly the filters it accepts: policy alerts, or all alerts and system logs', () => {
-    assert.deepEqual(feederStreamsFor(false), [{ rpc: 'WatchAlerts', filter: 'policy' }]);
+  it('asks the feeder for exactly the filters it accepts: system logs always, policy alerts or all alerts', () => {
+    assert.deepEqual(feederStreamsFor(false), [
+      { rpc: 'WatchAlerts', filter: 'policy' },
+      { rpc: 'WatchLogs', filter: 'system' },
+    ]);
     assert.deepEqual(feederStreamsFor(true), [
       { rpc: 'WatchAlerts', filter: 'all' },
       { rpc: 'WatchLogs', filter: 'system' },

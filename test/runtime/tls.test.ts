@@ -48,7 +48,7 @@ describe(`-kubearmor-ca-file: TLS to the feeder (${backend})`, () => {
     const feeder = await FakeFeeder.start({ credentials: certs.server });
     cleanup.push(feeder);
     const ingest: RuntimeIngest = await startRuntimeIngest({
-      db, cluster: 'tls', metrics: createMetrics(), logger: silentLogger, addresses: [feeder.address], watchLogs: true, caFile: certs.ca,
+      db, cluster: 'tls', metrics: createMetrics(), logger: silentLogger, addresses: [feeder.address], allAlerts: true, caFile: certs.ca,
     });
     cleanup.push(ingest);
     await feeder.waitForStreams('WatchLogs');
