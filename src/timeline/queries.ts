@@ -9,6 +9,7 @@
 import type { Queryable } from '../store/database.ts';
 import { assembleTimeline, type Timeline, type TimelineTarget } from './assemble.ts';
 import { buildProcessTree, type ProcessTreeNode } from './process-tree.ts';
+import { isRealTimestamp } from './time-bounds.ts';
 import {
   runtimeColumnsSql,
   runtimeEventFromRow,
@@ -60,7 +61,7 @@ export function decodeCursor(text: string): Cursor | undefined {
   try {
     const value: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
     if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string') {
-      if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(value[0])) return undefined;
+      if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/.test(value[0]) || !isRealTimestamp(value[0])) return undefined;
       return { time: value[0], id: value[1] };
     }
   } catch {

@@ -13,10 +13,16 @@ export function isoMicros(date: Date): string {
   return `${date.toISOString().slice(0, 23)}000Z`;
 }
 
+/** Canonical UTC text naming a real instant (no February 30th: Postgres would refuse it with a 500). */
+export function isRealTimestamp(canonical: string): boolean {
+  const seconds = Date.parse(`${canonical.slice(0, 19)}Z`);
+  return !Number.isNaN(seconds) && new Date(seconds).toISOString().slice(0, 19) === canonical.slice(0, 19);
+}
+
 /** A timestamp or a duration before `now`, as canonical UTC text; undefined when it is neither. */
 export function parseTimeBound(text: string, now: Date = new Date()): string | undefined {
   const timestamp = normalizeTimestamp(text);
-  if (timestamp) return timestamp;
+  if (timestamp) return isRealTimestamp(timestamp) ? timestamp : undefined;
   const ago = parseDuration(text);
   if (ago === undefined) return undefined;
   return isoMicros(new Date(now.getTime() - ago));

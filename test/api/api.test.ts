@@ -118,6 +118,8 @@ for (const backend of backends) {
         ['/api/v1/sessions?limit=100000', 'limit', /"limit"/],
         ['/api/v1/sessions?allowed=maybe', 'allowed', /must be true or false/],
         ['/api/v1/sessions?since=yesterday', 'since', /"yesterday" is not a time/],
+        ['/api/v1/sessions?until=2025-02-30T00:00:00Z', 'until', /"2025-02-30T00:00:00Z" is not a time/],
+        [`/api/v1/sessions?cursor=${Buffer.from(JSON.stringify(['2025-13-45T00:00:00.000000Z', 'x'])).toString('base64url')}`, 'cursor', /not a cursor/],
         ['/api/v1/sessions?usr=alice', 'usr', /unknown query parameter "usr"/],
         ['/api/v1/sessions?cursor=bm9wZQ', 'cursor', /not a cursor this API returned/],
         ['/api/v1/sessions?user=alice&user=bob', 'user', /must be given once/],
