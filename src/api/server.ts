@@ -8,7 +8,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -137,7 +137,7 @@ export function createHttpApp(options: HttpServerOptions): express.Express {
 
 export interface HttpServer {
   port: number;
-  /** http://127.0.0.1:<port> (or the host it listens on). */
+  /** http://127.0.0.1:<port>, or the host it was told to listen on. */
   url: string;
   close(): Promise<void>;
 }
@@ -145,9 +145,14 @@ export interface HttpServer {
 /** Listens on `port` (0 picks a free one) and resolves once the port is bound. */
 export async function startHttpServer(options: HttpServerOptions & { port: number; host?: string }): Promise<HttpServer> {
   const app = createHttpApp(options);
-  const server = await new Promise<Server>((resolve, reject) => {
-    const listening = app.listen(options.port, options.host ?? '0.0.0.0', (error?: Error) => (error ? reject(error) : resolve(listening)));
-    listening.once('error', reject);
+  const server = createServer(app);
+  // No host: every address, IPv6 and IPv4 (a pod may have only one of them).
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port: options.port, host: options.host }, () => {
+      server.off('error', reject);
+      resolve();
+    });
   }).catch((error: NodeJS.ErrnoException) => {
     throw new Error(
       error.code === 'EADDRINUSE'
@@ -157,7 +162,7 @@ export async function startHttpServer(options: HttpServerOptions & { port: numbe
     );
   });
   const port = (server.address() as AddressInfo).port;
-  const host = options.host && options.host !== '0.0.0.0' ? options.host : '127.0.0.1';
+  const host = options.host && options.host !== '0.0.0.0' && options.host !== '::' ? options.host : '127.0.0.1';
   options.logger.info({ port }, `HTTP on port ${port}: /healthz /readyz /metrics /api/v1 and the web page at /`);
   return {
     port,

@@ -237,6 +237,13 @@ for (const backend of backends) {
       }
     });
 
+    it('says which port is taken and how to choose another when -http-port is in use', async () => {
+      await assert.rejects(
+        startHttpServer({ db, metrics, logger: silentLogger, port: server.port }),
+        new RegExp(`cannot serve HTTP on port ${server.port}: it is in use; stop what holds it or pick another with -http-port`),
+      );
+    });
+
     it('says not ready (503) once the database is gone, stays alive, and answers the API with 500 and what to do', async () => {
       await db.close();
       const ready = await get<{ status: string; error: string }>(base, '/readyz');
