@@ -60,10 +60,13 @@ export function createAuditFileSource(options: {
 /** The file part of the `-once` summary. */
 export function describeFileIngest(stats: FileSourceStats): string {
   const seconds = stats.elapsedMs / 1000;
-  const rate = seconds > 0 ? stats.diskBytesRead / 1e6 / seconds : 0;
+  // The rate is of text read (decompressed for .gz): that is the work done.
+  const rate = seconds > 0 ? stats.bytesRead / 1e6 / seconds : 0;
+  const text = megabytes(stats.bytesRead);
+  const disk = megabytes(stats.diskBytesRead);
   const parts = [
     `read ${stats.linesRead} lines from ${stats.filesRead} file${stats.filesRead === 1 ? '' : 's'} ` +
-      `(${megabytes(stats.diskBytesRead)} MB on disk) in ${formatDuration(seconds)}, ${rate.toFixed(1)} MB/s`,
+      `(${text} MB${disk !== text ? `, ${disk} MB on disk` : ''}) in ${formatDuration(seconds)}, ${rate.toFixed(1)} MB/s`,
   ];
   if (stats.copiesSkipped) parts.push(`${stats.copiesSkipped} compressed cop${stats.copiesSkipped === 1 ? 'y' : 'ies'} of files already read skipped`);
   if (stats.linesTooLong) parts.push(`${stats.linesTooLong} over-long line${stats.linesTooLong === 1 ? '' : 's'} skipped`);
