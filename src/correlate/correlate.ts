@@ -6,17 +6,20 @@
  * 1. Process roots. A root is an exec whose parent is outside the container: KubeArmor reports the host
  *    path of the runtime as the parent (`/usr/bin/runc`, Bottlerocket and k3s paths, or
  *    `containerd-shim-runc-v2` once runc has exited) and PPID 0 (../shared/reference/kubearmor-feeder.md
- *    "interactive exec"). A root is a session's when its command line matches the exec argv near the
- *    session start; a debug container's first root is its `kubectl debug` session's; every other root
- *    (exec probes, the app's own runc-started processes) owns its tree for nobody.
+ *    "interactive exec"). Exec sessions, in start order, each take the earliest root in their container
+ *    whose command line matches the exec argv, within ROOT_START_LIMIT_US of the start (TTY must agree
+ *    when the container reports TTYs). A `kubectl debug` container's first process is its patch's
+ *    episode (owned by the attach sessions to it); an attach also owns a container that started just
+ *    before it. Every other root (exec probes, the app's runc-started processes) owns its tree for nobody.
  * 2. Trees. An event belongs to the root its process descends from: by `ExecEvent.ExecID` (inherited by
  *    every child of an exec; unique per node and container, so scoped by both) when the root carries one,
- *    else by walking host PID → HostPPID on the same node, to any depth (old KubeArmor has no ExecID; its
- *    PPID equals HostPPID for a root, so container PIDs are not used when HostPPID is present).
- * 3. Windows. A session only takes events between its start and end (open: now), widened by the skew
- *    allowed between the apiserver's and the node's clocks.
- * 4. An attach session has no process of its own: it links by window, and only when nothing else could
- *    explain the container's events in its window (no other session, no event in any root's tree).
+ *    else by walking host PID → the parent its first exec named, on the same node, to any depth (old
+ *    KubeArmor has no ExecID and reports a root's PPID as a host PID, so container PIDs are used only
+ *    when HostPPID is missing).
+ * 3. Windows. A session only takes events between its start and end (open: now, at most 24 h), widened
+ *    by the skew allowed between the apiserver's and the node's clocks.
+ * 4. An attach session with no tree links by window, and only when nothing else could explain the
+ *    container's events: no other session, no event in any root's tree, no activity just before.
  */
 import { matchCommandLine } from './command-line.ts';
 import type { CorrelateOptions, CorrelationEvent, CorrelationSession, Link } from './model.ts';
