@@ -34,16 +34,22 @@ const isoText = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY
 // Sessions of the pod whose window may touch [$4, $5]: started before its end and not ended before its
 // start. Debug patches and attaches are always taken: a debug container outlives its patch, and the attach
 // that owns its processes may have started long before.
-const selectSessions = `
-  SELECT id, cluster, resource_kind, namespace, name, allowed, exec_metadata, ${isoText('"timestamp"')} AS "timestamp"
-  FROM change_events
-  WHERE operation = 'EXEC' AND cluster = $1
-    AND ((resource_kind = 'Pod' AND namespace = $2 AND name = $3)
-      OR (resource_kind = 'Node' AND exec_metadata @> jsonb_build_object('target', jsonb_build_object('namespace', $2::text, 'pod', $3::text))))
-    AND "timestamp" <= $5::timestamptz
+// Two indexed lookups instead of one OR: the planner cannot use an index for the OR, and in a table
+// filled since the last ANALYZE it scanned every exec row (31 ms at 9k rows vs 1.5 ms, bench).
+const sessionColumns = `id, cluster, resource_kind, namespace, name, allowed, exec_metadata, ${isoText('"timestamp"')} AS "timestamp"`;
+const sessionStillRelevant = `"timestamp" <= $5::timestamptz
     AND (exec_metadata->>'ended_at' IS NULL
       OR (exec_metadata->>'ended_at')::timestamptz >= $4::timestamptz
-      OR exec_metadata->>'subresource' IN ('ephemeralcontainers', 'attach'))
+      OR exec_metadata->>'subresource' IN ('ephemeralcontainers', 'attach'))`;
+const selectSessions = `
+  SELECT ${sessionColumns} FROM change_events
+  WHERE operation = 'EXEC' AND cluster = $1 AND resource_kind = 'Pod' AND namespace = $2 AND name = $3
+    AND ${sessionStillRelevant}
+  UNION ALL
+  SELECT ${sessionColumns} FROM change_events
+  WHERE operation = 'EXEC' AND cluster = $1 AND resource_kind = 'Node'
+    AND exec_metadata @> jsonb_build_object('target', jsonb_build_object('namespace', $2::text, 'pod', $3::text))
+    AND ${sessionStillRelevant}
   ORDER BY "timestamp", id`;
 
 const selectEvents = `
