@@ -6,7 +6,8 @@
  *
  * Details never quote the input: a rejected exec line may hold a secret in its command.
  */
-import { auditEventSchema, type AuditEvent } from './event.ts';
+import { classifyRequest, type NodeProxyMode } from './classify.ts';
+import { auditEventSchema, passesAuditEventSchema, type AuditEvent } from './event.ts';
 import { eventFromLegacyLine } from './legacy.ts';
 
 export type BadInputReason = 'not-json' | 'not-an-event' | 'bad-field';
@@ -48,20 +49,48 @@ export function decodeAuditText(text: string): DecodeResult {
 /** Decodes an already parsed JSON value. */
 export function decodeAuditValue(value: unknown): DecodeResult {
   const result: DecodeResult = { events: [], rejected: [] };
+  for (const candidate of unwrapEnvelope(value, result, 0)) validateInto(candidate, result);
+  return result;
+}
+
+export interface InteractiveDecodeResult extends DecodeResult {
+  /** Valid events that are not interactive access: checked, counted, not returned. */
+  ignored: number;
+}
+
+/**
+ * decodeAuditValue for a body where nearly every event is dropped (the webhook's EventLists): an event
+ * the fast check passes and classifyRequest calls no interactive access is only counted as ignored,
+ * without the schema's copy of it; every other event goes through the schema exactly as in
+ * decodeAuditValue, so the events kept, the rejections and their reasons are the same as
+ * decodeAuditValue followed by classifyRequest.
+ */
+export function decodeInteractiveCandidates(value: unknown, nodeProxy: NodeProxyMode = 'interactive'): InteractiveDecodeResult {
+  const result: InteractiveDecodeResult = { events: [], rejected: [], ignored: 0 };
   for (const candidate of unwrapEnvelope(value, result, 0)) {
-    const parsed = auditEventSchema.safeParse(candidate);
-    if (parsed.success) {
-      result.events.push(parsed.data);
+    // Passing the fast check means the schema would accept it unchanged, so classifying the value as
+    // it is gives the answer classifying the schema's output would.
+    if (passesAuditEventSchema(candidate) && !classifyRequest(candidate as AuditEvent, nodeProxy)) {
+      result.ignored++;
       continue;
     }
-    if (!isObject(candidate) || !('auditID' in candidate || 'stage' in candidate || 'requestURI' in candidate)) {
-      result.rejected.push({ reason: 'not-an-event', detail: notAnEventDetail(candidate) });
-    } else {
-      const issue = parsed.error.issues[0];
-      result.rejected.push({ reason: 'bad-field', detail: `${issue?.path.join('.') || '?'}: ${issue?.message ?? 'invalid'}` });
-    }
+    validateInto(candidate, result);
   }
   return result;
+}
+
+function validateInto(candidate: unknown, result: DecodeResult): void {
+  const parsed = auditEventSchema.safeParse(candidate);
+  if (parsed.success) {
+    result.events.push(parsed.data);
+    return;
+  }
+  if (!isObject(candidate) || !('auditID' in candidate || 'stage' in candidate || 'requestURI' in candidate)) {
+    result.rejected.push({ reason: 'not-an-event', detail: notAnEventDetail(candidate) });
+  } else {
+    const issue = parsed.error.issues[0];
+    result.rejected.push({ reason: 'bad-field', detail: `${issue?.path.join('.') || '?'}: ${issue?.message ?? 'invalid'}` });
+  }
 }
 
 function rejectedOnly(reason: BadInputReason, detail: string): DecodeResult {

@@ -72,3 +72,80 @@ export type ObjectRef = z.infer<typeof objectRefSchema>;
  * objectRef of its own, no decision annotation and only the first source IP.
  */
 export const LEGACY_FORMAT_KEY = 'exectrailLegacyFormat';
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isOptionalString = (value: unknown) => value === undefined || typeof value === 'string';
+const isStringArray = (value: unknown) => Array.isArray(value) && value.every((item) => typeof item === 'string');
+const isNullishStringArray = (value: unknown) => value === undefined || value === null || isStringArray(value);
+
+const daysInMonth = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const goMicroTimeUtc = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/;
+
+/**
+ * The time form the apiserver writes (`2024-05-02T09:15:01.104512Z`) checked with arithmetic instead
+ * of the Date round trip of normalizeTimestamp; any other form (offsets, a space, whitespace) is left
+ * to normalizeTimestamp. True only for text normalizeTimestamp accepts.
+ */
+function isAuditTime(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  if (goMicroTimeUtc.test(value)) {
+    const num = (from: number, to: number) => Number(value.slice(from, to));
+    const year = num(0, 4);
+    const month = num(5, 7);
+    const day = num(8, 10);
+    const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+    const monthDays = month === 2 && !leap ? 28 : (daysInMonth[month - 1] ?? 0);
+    if (year >= 1 && day >= 1 && day <= monthDays && num(11, 13) < 24 && num(14, 16) < 60 && num(17, 19) < 60) return true;
+  }
+  return normalizeTimestamp(value) !== undefined;
+}
+
+const isOptionalAuditTime = (value: unknown) => value === undefined || isAuditTime(value);
+
+function isUser(value: unknown): boolean {
+  if (!isRecord(value)) return false;
+  if (!isOptionalString(value.username) || !isOptionalString(value.uid) || !isNullishStringArray(value.groups)) return false;
+  const extra = value.extra;
+  if (extra === undefined || extra === null) return true;
+  if (!isRecord(extra)) return false;
+  for (const key in extra) if (!isStringArray(extra[key])) return false;
+  return true;
+}
+
+/**
+ * A fast "yes" to "would auditEventSchema accept this value?", with plain property reads and no copy:
+ * the webhook asks it of every event of a batch, and 99.5 % of them are then dropped as not interactive
+ * access. It answers true only when the schema would succeed; on false the caller runs the schema, which
+ * has the last word (and the message for a bad field). test/audit/fast-validate.test.ts holds the two
+ * against each other on mutated events.
+ */
+export function passesAuditEventSchema(value: unknown): boolean {
+  if (!isRecord(value)) return false;
+  const v = value;
+  if (!(v.kind === undefined || v.kind === 'Event')) return false;
+  if (typeof v.auditID !== 'string' || v.auditID.length === 0) return false;
+  if (!isOptionalString(v.apiVersion) || !isOptionalString(v.level) || !isOptionalString(v.stage)) return false;
+  if (!isOptionalString(v.requestURI) || !isOptionalString(v.verb) || !isOptionalString(v.userAgent)) return false;
+  if (!(v.user === undefined || isUser(v.user))) return false;
+  if (!(v.impersonatedUser === undefined || v.impersonatedUser === null || isUser(v.impersonatedUser))) return false;
+  if (!isNullishStringArray(v.sourceIPs)) return false;
+  const ref = v.objectRef;
+  if (ref !== undefined && ref !== null) {
+    if (!isRecord(ref)) return false;
+    if (!isOptionalString(ref.resource) || !isOptionalString(ref.namespace) || !isOptionalString(ref.name) || !isOptionalString(ref.uid)) return false;
+    if (!isOptionalString(ref.apiGroup) || !isOptionalString(ref.apiVersion) || !isOptionalString(ref.subresource)) return false;
+  }
+  const status = v.responseStatus;
+  if (status !== undefined && status !== null) {
+    if (!isRecord(status)) return false;
+    if (!isOptionalString(status.status) || !isOptionalString(status.message) || !isOptionalString(status.reason)) return false;
+    if (!(status.code === undefined || Number.isSafeInteger(status.code))) return false;
+  }
+  if (!isOptionalAuditTime(v.requestReceivedTimestamp) || !isOptionalAuditTime(v.stageTimestamp) || !isOptionalAuditTime(v.timestamp)) return false;
+  const annotations = v.annotations;
+  if (annotations !== undefined && annotations !== null) {
+    if (!isRecord(annotations)) return false;
+    for (const key in annotations) if (typeof annotations[key] !== 'string') return false;
+  }
+  return Boolean(v.requestReceivedTimestamp ?? v.timestamp ?? v.stageTimestamp);
+}

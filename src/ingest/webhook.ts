@@ -14,7 +14,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { decodeAuditValue } from '../audit/decode.ts';
+import { decodeInteractiveCandidates } from '../audit/decode.ts';
 import type { ExtractContext } from '../audit/extract.ts';
 import { sessionsFromEvents } from '../audit/lines.ts';
 import type { SessionRow } from '../audit/session.ts';
@@ -98,7 +98,9 @@ export function webhookSettingsFromConfig(config: ProcessorConfig): WebhookSetti
 
 /** The session stages a decoded body holds. Pure: decoding and extraction are src/audit's. */
 export function sessionsFromBatch(value: unknown, context: ExtractContext): { rows: SessionRow[]; summary: BatchSummary } {
-  const decoded = decodeAuditValue(value);
+  // Only the ~0.5 % of events that may be interactive access are copied by the schema; the others
+  // are checked and counted (a bad one is still rejected with its reason).
+  const decoded = decodeInteractiveCandidates(value, context.nodeProxy ?? 'interactive');
   const rows = sessionsFromEvents(decoded.events, context);
   const rejectedByReason: Record<string, number> = {};
   for (const bad of decoded.rejected) rejectedByReason[bad.reason] = (rejectedByReason[bad.reason] ?? 0) + 1;
@@ -106,10 +108,10 @@ export function sessionsFromBatch(value: unknown, context: ExtractContext): { ro
   return {
     rows,
     summary: {
-      events: decoded.events.length + decoded.rejected.length,
+      events: decoded.events.length + decoded.ignored + decoded.rejected.length,
       sessionStages: rows.length,
       sessions: new Set(rows.map((r) => r.id)).size,
-      ignored: decoded.events.length - rows.length,
+      ignored: decoded.ignored + decoded.events.length - rows.length,
       rejected: decoded.rejected.length,
       rejectedByReason,
       firstRejection: first ? `${first.reason}: ${first.detail}` : undefined,
