@@ -281,6 +281,7 @@ export class FileSource {
       for (const t of gone) await this.drainGone(t);
       for (const c of held) await this.follow(this.tracked.get(c.inode)!, c);
       for (const c of fresh) {
+        if (this.stopping) break;
         if (c.gzip) await this.visitGzip(c, initial);
         else await this.visitPlain(c, initial);
       }
@@ -323,6 +324,7 @@ export class FileSource {
     else if (size < t.offset || fingerprint !== t.fingerprint) this.restartTruncated(t, fingerprint, size);
     t.size = Math.max(t.size, size);
     await this.readPlain(t);
+    if (this.stopping) return; // not at its end yet: finished after the restart, from the checkpoint
     if (t.pending > 0) this.countGarbage(t.path, 'unterminated-line', `${t.pending} bytes after the last newline`);
     await this.saveFinished(t);
     this.options.logger.info(
@@ -351,7 +353,7 @@ export class FileSource {
     }
     t.size = c.size;
     await this.readPlain(t);
-    if (t.backup) await this.finishBackup(t);
+    if (t.backup && !this.stopping) await this.finishBackup(t);
   }
 
   /**
@@ -416,7 +418,7 @@ export class FileSource {
     };
     this.tracked.set(inode, t);
     await this.readPlain(t);
-    if (t.backup) await this.finishBackup(t);
+    if (t.backup && !this.stopping) await this.finishBackup(t);
   }
 
   /** The checkpoint position of known content, or undefined for content never seen. */
@@ -467,7 +469,9 @@ export class FileSource {
       },
     };
     let position = base;
-    for (;;) {
+    // A stop ends the read at a batch boundary: what was delivered commits and is checkpointed, the rest
+    // is read after the restart.
+    while (!this.stopping) {
       // Sized to what stat said is there (small appends do not allocate the whole chunk).
       const want = Math.min(this.readChunkBytes, Math.max(64 * 1024, t.size - position + 64 * 1024));
       const buffer = Buffer.allocUnsafe(want);
@@ -565,6 +569,7 @@ export class FileSource {
     let held: { split: SplitResult; end: number } | undefined;
     try {
       for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+        if (this.stopping) break; // not clean: the .gz is resumed from its checkpoint after the restart
         this.options.progress?.read(input.bytesRead - diskBytes);
         this.stats.diskBytesRead += input.bytesRead - diskBytes;
         diskBytes = input.bytesRead;

@@ -1,0 +1,151 @@
+/**
+ * SIGTERM as Kubernetes sends it, to the real command: during a backfill and during webhook load. The
+ * processor exits 0 within -shutdown-timeout, and after a restart nothing is lost and nothing doubled.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { ChildProcess } from 'node:child_process';
+import { collect, runProcessor, startProcessor } from '../support/cli.ts';
+import { backends, createTestDatabaseTarget, skipReason, type TestDatabaseTarget } from '../support/databases.ts';
+import { expectedSessions, generateAuditLines } from '../ingest/file-support.ts';
+import { allStages, eventList, execEvent, rowId } from '../ingest/webhook-support.ts';
+
+const SHUTDOWN_TIMEOUT_S = 20;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Waits until the child's stderr shows `pattern` (a JSON log line). */
+function waitForLog(child: ChildProcess, pattern: RegExp, deadlineMs = 60_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`no log line matching ${pattern} within ${deadlineMs} ms:\n${seen.slice(-2000)}`)), deadlineMs);
+    child.stderr!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (pattern.test(seen)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+}
+
+async function storedIds(target: TestDatabaseTarget): Promise<Map<string, { stages: string[]; ended_at: string | null }>> {
+  const db = await target.open();
+  try {
+    const { rows } = await db.query<{ id: string; exec_metadata: { stages: string[]; ended_at: string | null } }>(
+      `SELECT id, exec_metadata FROM change_events WHERE operation = 'EXEC'`,
+    );
+    return new Map(rows.map((r) => [r.id, { stages: r.exec_metadata.stages, ended_at: r.exec_metadata.ended_at }]));
+  } finally {
+    await db.close();
+  }
+}
+
+/** Sends SIGTERM and measures how long the process takes to exit. */
+async function terminate(child: ChildProcess, exited: ReturnType<typeof collect>) {
+  const sentAt = Date.now();
+  child.kill('SIGTERM');
+  const result = await exited;
+  return { ...result, seconds: (Date.now() - sentAt) / 1000 };
+}
+
+for (const backend of backends) {
+  describe(`SIGTERM during a backfill on ${backend}`, { skip: skipReason(backend) }, () => {
+    let target: TestDatabaseTarget;
+    before(async () => (target = await createTestDatabaseTarget(backend)));
+    after(() => target?.destroy());
+
+    it('exits 0 in time, and a restart stores every session exactly once', { timeout: 300_000 }, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'exectrail-sigterm-'));
+      const lines = generateAuditLines(60_000, 'term');
+      const file = join(dir, 'audit.log');
+      writeFileSync(file, lines.join('\n') + '\n');
+
+      const child = startProcessor(['-audit-log-file', file, '-http-port=0', `-shutdown-timeout=${SHUTDOWN_TIMEOUT_S}s`, ...target.flags]);
+      const exited = collect(child);
+      // Mid-backfill: once the database is open and the first batches are being written.
+      await waitForLog(child, /database ready/);
+      await new Promise((r) => setTimeout(r, 800));
+      const stopped = await terminate(child, exited);
+      assert.equal(stopped.code, 0, stopped.stderr.slice(-2000));
+      assert.ok(stopped.seconds < SHUTDOWN_TIMEOUT_S, `exited in ${stopped.seconds} s`);
+      const expected = expectedSessions(lines, '');
+      const beforeRestart = (await storedIds(target)).size;
+      assert.ok(beforeRestart < expected.size, `the stop fell mid-backfill (${beforeRestart} of ${expected.size} sessions stored)`);
+
+      const restart = await runProcessor(['-audit-log-file', file, '-once', ...target.flags]);
+      assert.equal(restart.code, 0, restart.stderr.slice(-2000));
+      assert.deepEqual(await storedIds(target), expected);
+    });
+  });
+}
+
+describe('SIGTERM during webhook load on postgres', { skip: skipReason('postgres') }, () => {
+  let target: TestDatabaseTarget;
+  before(async () => (target = await createTestDatabaseTarget('postgres')));
+  after(() => target?.destroy());
+
+  it('answers or refuses every batch; every acknowledged session is stored; re-sent batches complete the rest', { timeout: 180_000 }, async () => {
+    const webhookPort = await freePort();
+    const args = ['-enable-webhook', `-webhook-port=${webhookPort}`, '-http-port=0', `-shutdown-timeout=${SHUTDOWN_TIMEOUT_S}s`, ...target.flags];
+    const child = startProcessor(args);
+    const exited = collect(child);
+    await waitForLog(child, /webhook/i);
+    const url = `http://127.0.0.1:${webhookPort}/audit`;
+
+    // Batches of 400 events (100 sessions x 4 events: all stages + a re-sent one), as the apiserver sends them.
+    const batches = Array.from({ length: 200 }, (_, b) => {
+      const ids = Array.from({ length: 100 }, (_, s) => `term-${b}-${s}`);
+      return { ids, body: eventList(ids.flatMap((id) => [...allStages.map((stage) => execEvent(id, stage)), execEvent(id, 'ResponseComplete')])) };
+    });
+    const acknowledged: string[][] = [];
+    const unanswered: typeof batches = [];
+    let next = 0;
+    const client = async () => {
+      while (next < batches.length) {
+        const batch = batches[next++]!;
+        const ok = await fetch(url, { method: 'POST', body: batch.body, headers: { 'content-type': 'application/json' } }).then(
+          (response) => response.status === 200,
+          () => false,
+        );
+        if (ok) acknowledged.push(batch.ids);
+        else unanswered.push(batch);
+      }
+    };
+    const load = Promise.all(Array.from({ length: 8 }, client));
+    await new Promise((r) => setTimeout(r, 2000));
+    const stopped = await terminate(child, exited);
+    await load;
+    assert.equal(stopped.code, 0, stopped.stderr.slice(-2000));
+    assert.ok(stopped.seconds < SHUTDOWN_TIMEOUT_S, `exited in ${stopped.seconds} s`);
+    assert.ok(acknowledged.length > 0 && unanswered.length > 0, `the stop fell mid-load (${acknowledged.length} acknowledged, ${unanswered.length} not)`);
+
+    const afterStop = await storedIds(target);
+    for (const id of acknowledged.flat()) assert.ok(afterStop.has(rowId(id)), `acknowledged session ${id} is stored`);
+
+    // The apiserver retries what was not acknowledged: a restarted processor completes the set, once each.
+    const restarted = startProcessor(args);
+    const restartedExit = collect(restarted);
+    await waitForLog(restarted, /webhook/i);
+    for (const batch of unanswered) {
+      const response = await fetch(url, { method: 'POST', body: batch.body, headers: { 'content-type': 'application/json' } });
+      assert.equal(response.status, 200);
+    }
+    const final = await terminate(restarted, restartedExit);
+    assert.equal(final.code, 0);
+    const stored = await storedIds(target);
+    assert.equal(stored.size, batches.length * 100);
+    for (const [, session] of stored) assert.deepEqual(session.stages, allStages);
+  });
+});
