@@ -187,6 +187,7 @@ export class Correlator {
         result.sessions += pod.sessions;
         result.events += pod.events;
         result.links += pod.links;
+        this.options.metrics?.correlationLinks.inc(pod.linksMade);
       } catch (error) {
         this.addScope(scope);
         result.failedPods++;

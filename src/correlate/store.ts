@@ -25,6 +25,8 @@ export interface PodPassResult {
   sessions: number;
   events: number;
   links: number;
+  /** Links added or changed by this pass (unchanged ones are kept as they are). */
+  linksMade: number;
 }
 
 const MAX_WIDENINGS = 8;
@@ -147,20 +149,21 @@ export async function correlatePod(db: Database, scope: CorrelationScope, option
       from = wider.from;
       to = wider.to;
     }
-    if (rows.length === 0) return { sessions: 0, events: 0, links: 0 };
+    if (rows.length === 0) return { sessions: 0, events: 0, links: 0, linksMade: 0 };
     const eventRows = (await tx.query<EventRow>(selectEvents, [scope.cluster, scope.namespace, scope.pod, microsToIso(from), microsToIso(to)])).rows;
     const links = correlate(sessions, eventRows.map(toCorrelationEvent), options);
-    await writeLinks(tx, rows.map((r) => r.id), links);
-    return { sessions: rows.length, events: eventRows.length, links: links.length };
+    const linksMade = await writeLinks(tx, rows.map((r) => r.id), links);
+    return { sessions: rows.length, events: eventRows.length, links: links.length, linksMade };
   });
 }
 
-async function writeLinks(tx: Queryable, sessionIds: string[], links: Link[]): Promise<void> {
+/** Replaces the links of these sessions; returns how many were added or changed. */
+async function writeLinks(tx: Queryable, sessionIds: string[], links: Link[]): Promise<number> {
   const records = JSON.stringify(
     links.map((l) => ({ session_id: l.sessionId, event_key: l.eventKey, event_time: l.eventTime, cluster: l.cluster, link_method: l.method })),
   );
   await tx.query(deleteStale, [sessionIds, records]);
-  if (links.length > 0) await tx.query(insertLinks, [records]);
+  return links.length > 0 ? (await tx.query(insertLinks, [records])).rowCount : 0;
 }
 
 // A pod needs a pass when some session may concern the range, and there is something to link (runtime

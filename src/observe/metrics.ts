@@ -44,6 +44,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
     webhookRequests: counter('webhook_requests_total', 'audit webhook requests answered, by path and HTTP status', ['path', 'code']),
     webhookEvents: counter('webhook_events_total', 'audit events received in acknowledged (200) webhook batches'),
     // Correlation (src/correlate)
+    correlationLinks: counter('correlation_links_total', 'links between exec sessions and runtime events added or changed by correlation'),
     correlationPasses: counter('correlation_passes_total', 'correlation passes over the pods that changed, by result', ['result']),
     correlationSeconds: new Histogram({
       name: 'exectrail_correlation_pass_seconds',
