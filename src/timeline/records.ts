@@ -7,6 +7,7 @@
  * UTC text with microseconds (`2025-10-21T09:00:00.100000Z`) so they sort as text and lose nothing.
  */
 import type { Actor, ExecMetadata, Source } from '../audit/session.ts';
+import type { RuntimeEvent } from '../runtime/event.ts';
 
 export interface SessionSummary {
   /** `EXEC:<cluster>:<auditID>` (change_events.id). */
@@ -55,43 +56,19 @@ export interface SessionLink {
   linkMethod: string;
 }
 
-export interface RuntimeEventRecord {
-  eventKey: string;
-  /** UpdatedTime (microseconds), as stored. */
+/** The stored fields of a runtime event (src/runtime/event.ts declares them) that answers show. */
+type ShownRuntimeFields =
+  | 'eventKey' | 'cluster' | 'kind' | 'hostName' | 'namespace' | 'pod' | 'processName' | 'parentProcessName'
+  | 'pid' | 'ppid' | 'hostPid' | 'hostPpid' | 'uid' | 'cwd' | 'tty' | 'execId' | 'type' | 'operation' | 'resource'
+  | 'data' | 'result' | 'policyName' | 'severity' | 'tags' | 'message' | 'action' | 'enforcer';
+
+export type RuntimeEventRecord = Pick<RuntimeEvent, ShownRuntimeFields> & {
+  /** UpdatedTime (microseconds), as stored (event_time). */
   time: string;
-  cluster: string;
-  kind: 'alert' | 'log';
-  hostName: string | null;
-  namespace: string | null;
-  pod: string | null;
   container: string | null;
-  processName: string | null;
-  parentProcessName: string | null;
-  pid: number | null;
-  ppid: number | null;
-  hostPid: number | null;
-  hostPpid: number | null;
-  uid: number | null;
-  cwd: string | null;
-  tty: string | null;
-  execId: string | null;
-  type: string | null;
-  /** Process, File, Network, Capabilities, Syscall... */
-  operation: string | null;
-  /** The command line for Process events, the path or address otherwise. */
-  resource: string | null;
-  data: string | null;
-  result: string | null;
-  policyName: string | null;
-  severity: string | null;
-  tags: string | null;
-  message: string | null;
-  /** Allow, Audit, Block, "Audit (Block)"... (alerts only). */
-  action: string | null;
-  enforcer: string | null;
   /** The sessions this event is attributed to; empty when it belongs to none. */
   links: SessionLink[];
-}
+};
 
 /** `timestamptz` → canonical UTC text with microseconds, in SQL (PostgreSQL 15 and PGlite alike). */
 export const isoSql = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
