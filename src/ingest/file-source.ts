@@ -586,7 +586,8 @@ export class FileSource {
         if (held) await this.deliver(visit, held.split, held.end);
         held = { split, end: startOffset + splitter.consumed };
       }
-      clean = true;
+      // Left early by a stop, it is not at its end: resumed from its checkpoint after the restart.
+      clean = !this.stopping;
     } catch (error) {
       if (!isGzipReadError(error)) throw error;
       this.options.logger.warn(

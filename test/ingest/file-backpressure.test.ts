@@ -3,7 +3,9 @@
  * memory), and a database outage loses nothing; lines appended meanwhile are stored once it is back.
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { silentLogger } from '../../src/observe/log.ts';
@@ -14,7 +16,7 @@ import { FileSource } from '../../src/ingest/file-source.ts';
 import type { LineBatch } from '../../src/ingest/line-sink.ts';
 import type { Database } from '../../src/store/database.ts';
 import { adminQuery, backends, createTestDatabase, skipReason } from '../support/databases.ts';
-import { appendLines, expectedSessions, generateAuditLines, sleep, storedSessions, tempDir, waitFor } from './file-support.ts';
+import { appendLines, expectedSessions, generateAuditLines, lumberjackName, sleep, storedSessions, tempDir, waitFor } from './file-support.ts';
 
 for (const backend of backends) {
   describe(`file source when the store falls behind, ${backend}`, { skip: skipReason(backend) }, () => {
@@ -59,6 +61,44 @@ for (const backend of backends) {
       // Positions only move forward, batch after batch, to the end of the file.
       const ends = batches.map((b) => b.endOffset);
       assert.deepEqual(ends, [...ends].sort((a, b) => a - b));
+    });
+
+    it('a stop in the middle of a .gz backlog leaves it unfinished; after the restart the rest is read, nothing twice', async () => {
+      const dir = tempDir('stop-gz');
+      const lines = generateAuditLines(20_000, 'stopgz'); // about 25 MB of text
+      writeFileSync(join(dir, `${lumberjackName(new Date('2024-07-01T00:00:00Z'))}.gz`), gzipSync(lines.map((l) => l + '\n').join('')));
+      const received: string[] = [];
+      const sourceFor = (slowMs: number) =>
+        new FileSource({
+          files: [{ dir }],
+          sink: {
+            write: async (batch) => {
+              await sleep(slowMs);
+              for (const line of batch.lines) received.push(line.toString());
+            },
+          },
+          checkpoints: new CheckpointStore(db, 'stop-gz', 'audit'),
+          metrics: createMetrics(),
+          logger: silentLogger,
+          readChunkBytes: 1024 * 1024,
+        });
+      const first = sourceFor(150);
+      const starting = first.start();
+      await waitFor('a first batch committed', () => received.length > 0);
+      await first.stop();
+      await starting;
+      const { rows } = await db.query<{ offset: number; completed: boolean }>(
+        `SELECT "offset", completed FROM file_checkpoints WHERE cluster = 'stop-gz'`,
+      );
+      assert.equal(rows.length, 1);
+      assert.equal(rows[0]!.completed, false, 'a .gz stopped midway is not completed');
+      assert.ok(received.length < lines.length, 'the stop came before the end');
+
+      const second = sourceFor(0);
+      await second.start();
+      await second.stop();
+      assert.equal(received.length, lines.length, 'every line once over both runs');
+      assert.deepEqual(received, lines);
     });
 
     it('loses nothing while the database is gone: appended lines are stored once it is back', { skip: backend === 'pglite' ? 'an embedded database cannot go away on its own' : false }, async () => {
