@@ -78,28 +78,7 @@ const isOptionalString = (value: unknown) => value === undefined || typeof value
 const isStringArray = (value: unknown) => Array.isArray(value) && value.every((item) => typeof item === 'string');
 const isNullishStringArray = (value: unknown) => value === undefined || value === null || isStringArray(value);
 
-const daysInMonth = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-const goMicroTimeUtc = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z$/;
-
-/**
- * The time form the apiserver writes (`2024-05-02T09:15:01.104512Z`) checked with arithmetic instead
- * of the Date round trip of normalizeTimestamp; any other form (offsets, a space, whitespace) is left
- * to normalizeTimestamp. True only for text normalizeTimestamp accepts.
- */
-function isAuditTime(value: unknown): boolean {
-  if (typeof value !== 'string') return false;
-  if (goMicroTimeUtc.test(value)) {
-    const num = (from: number, to: number) => Number(value.slice(from, to));
-    const year = num(0, 4);
-    const month = num(5, 7);
-    const day = num(8, 10);
-    const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-    const monthDays = month === 2 && !leap ? 28 : (daysInMonth[month - 1] ?? 0);
-    if (year >= 1 && day >= 1 && day <= monthDays && num(11, 13) < 24 && num(14, 16) < 60 && num(17, 19) < 60) return true;
-  }
-  return normalizeTimestamp(value) !== undefined;
-}
-
+const isAuditTime = (value: unknown) => typeof value === 'string' && normalizeTimestamp(value) !== undefined;
 const isOptionalAuditTime = (value: unknown) => value === undefined || isAuditTime(value);
 
 function isUser(value: unknown): boolean {

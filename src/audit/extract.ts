@@ -172,7 +172,9 @@ function debugContainerOf(requestObject: unknown, redaction: Redaction): Partial
 }
 
 function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = v;
+  return out as T;
 }
 
 /** The context the processor's flags ask for (`-cluster`, `-node-proxy`, `-redact`), for every source. */

@@ -134,6 +134,63 @@ type Join = (a: unknown, b: unknown) => unknown;
 
 /** JSON with sorted keys, so that two equal documents compare equal whatever their key order. */
 export function canonicalJson(value: unknown): string {
+  return plainCanonicalJson(value) ?? canonicalJsonByReplacer(value);
+}
+
+/** Array indices ("0", "17"): an object lists them first, in numeric order, whatever their insertion order. */
+const isArrayIndex = (key: string) => /^(?:0|[1-9]\d*)$/.test(key) && Number(key) < 4294967295;
+
+/**
+ * canonicalJson for plain JSON data (what session rows hold) without the replacer's copy of every
+ * object: the same text, or undefined for anything else (toJSON, Dates, class instances, bigint), which
+ * then takes the replacer path. Merging calls it several times per session stage.
+ */
+function plainCanonicalJson(value: unknown): string | undefined {
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+      return JSON.stringify(value);
+    case 'object': {
+      if (value === null) return 'null';
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          const item: unknown = value[i];
+          const text = item === undefined || typeof item === 'function' || typeof item === 'symbol' ? 'null' : plainCanonicalJson(item);
+          if (text === undefined) return undefined;
+          out += (i ? ',' : '') + text;
+        }
+        return out + ']';
+      }
+      const proto = Object.getPrototypeOf(value);
+      if ((proto !== Object.prototype && proto !== null) || 'toJSON' in value) return undefined;
+      const record = value as Record<string, unknown>;
+      const indices: string[] = [];
+      const names: string[] = [];
+      for (const key of Object.keys(record)) {
+        const v = record[key];
+        if (v === undefined || typeof v === 'function' || typeof v === 'symbol') continue;
+        (isArrayIndex(key) ? indices : names).push(key);
+      }
+      indices.sort((a, b) => Number(a) - Number(b));
+      names.sort();
+      let out = '{';
+      let first = true;
+      for (const key of indices.length ? [...indices, ...names] : names) {
+        const text = plainCanonicalJson(record[key]);
+        if (text === undefined) return undefined;
+        out += (first ? '' : ',') + JSON.stringify(key) + ':' + text;
+        first = false;
+      }
+      return out + '}';
+    }
+    default:
+      return undefined;
+  }
+}
+
+function canonicalJsonByReplacer(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v)
       ? Object.fromEntries(
@@ -167,7 +224,9 @@ const absent = (v: unknown) => v === undefined || v === null;
 function joinValue(a: unknown, b: unknown, join: Join = preferred): unknown {
   if (absent(a)) return absent(b) ? undefined : b;
   if (absent(b)) return a;
-  if (a === b || canonicalJson(a) === canonicalJson(b)) return a;
+  if (a === b) return a;
+  // Two different strings never have the same JSON; skip serialising them.
+  if (!(typeof a === 'string' && typeof b === 'string') && canonicalJson(a) === canonicalJson(b)) return a;
   return join(a, b);
 }
 

@@ -5,9 +5,30 @@
  */
 const rfc3339 = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})$/;
 
+const goMicroTimeUtc = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.(\d{1,9}))?Z$/;
+const daysInMonth = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * The form the apiserver writes (UTC, `T`, `Z`) with a real calendar date and time, checked with
+ * arithmetic: what the Date round trip below accepts for this form (years from 0001; anything else
+ * takes the general path).
+ */
+function isPlainUtcCalendarTime(text: string): boolean {
+  const num = (from: number, to: number) => Number(text.slice(from, to));
+  const year = num(0, 4);
+  const month = num(5, 7);
+  const day = num(8, 10);
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const monthDays = month === 2 && !leap ? 28 : (daysInMonth[month - 1] ?? 0);
+  return year >= 1 && day >= 1 && day <= monthDays && num(11, 13) < 24 && num(14, 16) < 60 && num(17, 19) < 60;
+}
+
 /** Any RFC 3339 timestamp → `YYYY-MM-DDTHH:MM:SS.ffffffZ` in UTC; undefined when it is not one. */
 export function normalizeTimestamp(text: string | undefined): string | undefined {
   if (!text) return undefined;
+  // Fast path for what the apiserver writes (several calls per audit event): same answer, no Date.
+  const plain = goMicroTimeUtc.exec(text);
+  if (plain && isPlainUtcCalendarTime(text)) return `${text.slice(0, 19)}.${(plain[1] ?? '').padEnd(6, '0').slice(0, 6)}Z`;
   const match = rfc3339.exec(text.trim());
   if (!match) return undefined;
   const [, date, time, fraction = '', zone] = match;

@@ -10,7 +10,7 @@
  *   2. SELECT ... FOR UPDATE the rest, fold them with mergeSessions(), UPDATE.
  * Rows are handled in id order so two writers lock in the same order and cannot deadlock.
  */
-import { mergeById, mergeSessions, type SessionRow } from '../audit/session.ts';
+import { canonicalJson, mergeById, mergeSessions, type SessionRow } from '../audit/session.ts';
 import type { Database, Queryable } from './database.ts';
 
 export interface SessionWriteResult {
@@ -133,19 +133,11 @@ async function writeSessions(tx: Queryable, sessions: SessionRow[]): Promise<Ses
   for (const session of rest) {
     const before = stored.get(session.id);
     const merged = before ? mergeSessions(before, session) : session;
+    // canonicalJson sorts keys: jsonb reorders them, so plain JSON.stringify cannot tell "unchanged".
     if (!before || canonicalJson(merged) !== canonicalJson(before)) changed.push(merged);
   }
   if (changed.length > 0) await tx.query(updateMerged, [JSON.stringify(changed.map(toStored))]);
   return { sessions: sessions.length, inserted: insertedIds.size, updated: changed.length };
-}
-
-/** JSON with sorted keys: jsonb reorders keys, so plain JSON.stringify cannot tell "unchanged". */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : 1)))
-      : v,
-  );
 }
 
 // Serialization failures and deadlocks are safe to retry: the transaction rolled back whole.
