@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { decodeCursor, type Cursor } from '../timeline/queries.ts';
-import { isoMicros, parseTimeBound, timeBoundHint } from '../timeline/time-bounds.ts';
+import { parseTimeBound, timeBoundHint, timelineWindow } from '../timeline/time-bounds.ts';
 
 const text = z.string().min(1, 'must not be empty').max(512, 'is longer than 512 characters');
 
@@ -52,17 +52,12 @@ export const timelineQuerySchema = z
     to: time.optional(),
   })
   .transform((q, ctx) => {
-    if (q.from && q.since) {
-      ctx.addIssue({ code: 'custom', path: ['since'], message: 'give since or from, not both' });
+    const window = timelineWindow(q);
+    if (!window.ok) {
+      ctx.addIssue({ code: 'custom', path: [window.field], message: window.message });
       return z.NEVER;
     }
-    const to = q.to ?? isoMicros(new Date());
-    const from = q.from ?? q.since ?? parseTimeBound('1h')!;
-    if (from > to) {
-      ctx.addIssue({ code: 'custom', path: ['to'], message: `the window ends (${to}) before it starts (${from})` });
-      return z.NEVER;
-    }
-    return { cluster: q.cluster, namespace: q.namespace, pod: q.pod, from, to };
+    return { cluster: q.cluster, namespace: q.namespace, pod: q.pod, from: window.from, to: window.to };
   });
 
 export const runtimeEventsQuerySchema = z.strictObject({

@@ -8,7 +8,7 @@ import { sessionsCommandFlags, timelineCommandFlags } from '../config/options.ts
 import { openDatabase, type Database } from '../store/database.ts';
 import { formatSessions, formatTimeline } from './format.ts';
 import { listSessions, loadTimeline } from './queries.ts';
-import { isoMicros, parseTimeBound } from './time-bounds.ts';
+import { parseTimeBound, timelineWindow } from './time-bounds.ts';
 
 export interface CommandIo {
   stdout: (text: string) => void;
@@ -58,12 +58,9 @@ async function withDatabase<T>(values: { 'database-url': string; 'data-dir': str
 
 const timelineRun: Run<typeof timelineCommandFlags> = async (values, io) => {
   if (!values.namespace || !values.pod) throw new UsageError('give the pod: -namespace NS -pod POD');
-  if (values.since && values.from) throw new UsageError('give -since or -from, not both');
-  const now = io.now();
-  const from = parseTimeBound(values.from || values.since || '1h', now)!;
-  const to = values.to ? parseTimeBound(values.to, now)! : isoMicros(now);
-  if (from > to) throw new UsageError(`the window ends (${to}) before it starts (${from})`);
-  const target = { cluster: values.cluster || undefined, namespace: values.namespace, pod: values.pod, from, to };
+  const window = timelineWindow(values, io.now());
+  if (!window.ok) throw new UsageError(window.message.replace(/\b(since|from|to)\b/g, '-$1'));
+  const target = { cluster: values.cluster || undefined, namespace: values.namespace, pod: values.pod, from: window.from, to: window.to };
   const timeline = await withDatabase(values, (db) => loadTimeline(db, target));
   return formatTimeline(timeline, values.format);
 };

@@ -29,3 +29,20 @@ export function parseTimeBound(text: string, now: Date = new Date()): string | u
 }
 
 export const timeBoundHint = 'use an RFC 3339 time such as 2025-10-21T09:00:00Z or a duration before now such as 90m, 24h, 7d';
+
+export type WindowResult = { ok: true; from: string; to: string } | { ok: false; field: 'since' | 'from' | 'to'; message: string };
+
+/**
+ * A timeline's window from what people give: `since` or `from` (not both; the last hour when neither),
+ * `to` (now when absent). The same rules for the CLI flags and the API parameters.
+ */
+export function timelineWindow(given: { since?: string; from?: string; to?: string }, now: Date = new Date()): WindowResult {
+  if (given.since && given.from) return { ok: false, field: 'since', message: 'give since or from, not both' };
+  const startText = given.from || given.since || '1h';
+  const from = parseTimeBound(startText, now);
+  if (from === undefined) return { ok: false, field: given.from ? 'from' : 'since', message: `"${startText}" is not a time: ${timeBoundHint}` };
+  const to = given.to ? parseTimeBound(given.to, now) : isoMicros(now);
+  if (to === undefined) return { ok: false, field: 'to', message: `"${given.to}" is not a time: ${timeBoundHint}` };
+  if (from > to) return { ok: false, field: 'to', message: `the window ends (${to}) before it starts (${from})` };
+  return { ok: true, from, to };
+}
