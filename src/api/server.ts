@@ -15,6 +15,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { Database, Queryable } from '../store/database.ts';
+import { runtimeStreamStates } from '../runtime/start.ts';
 import { checkReadiness } from '../store/readiness.ts';
 import { findSession, listRuntimeEvents, listSessions, loadTimeline } from '../timeline/queries.ts';
 import { BadRequest, parseQuery, runtimeEventsQuerySchema, sessionsQuerySchema, timelineQuerySchema } from './params.ts';
@@ -85,7 +86,14 @@ export function createHttpApp(options: HttpServerOptions): express.Express {
   });
   app.get('/readyz', async (_req, res) => {
     const answer = await checkReady(db);
-    res.status(answer.ready ? 200 : 503).json({ status: answer.ready ? 'ready' : 'not ready', ...(answer.detail as object) });
+    // KubeArmor streams are detail, not readiness: a feeder being away must not take the API out of
+    // the Service (no replay exists to catch up on anyway); their state shows here and in the logs.
+    const runtimeStreams = runtimeStreamStates();
+    res.status(answer.ready ? 200 : 503).json({
+      status: answer.ready ? 'ready' : 'not ready',
+      ...(answer.detail as object),
+      ...(runtimeStreams.length ? { runtimeStreams } : {}),
+    });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
