@@ -43,13 +43,20 @@ export function decodeAuditText(text: string): DecodeResult {
   } catch (error) {
     return rejectedOnly('not-json', jsonErrorDetail(body, error));
   }
-  return decodeAuditValue(value);
+  return decodeParsed(value);
 }
 
 /** Decodes an already parsed JSON value. */
 export function decodeAuditValue(value: unknown): DecodeResult {
   const result: DecodeResult = { events: [], rejected: [] };
-  for (const candidate of unwrapEnvelope(value, result, 0)) validateInto(candidate, result);
+  for (const candidate of unwrapEnvelope(value, result, 0)) validateInto(candidate, result, false);
+  return result;
+}
+
+/** decodeAuditValue for a value this module parsed itself: a valid event is returned as it is, not copied. */
+function decodeParsed(value: unknown): DecodeResult {
+  const result: DecodeResult = { events: [], rejected: [] };
+  for (const candidate of unwrapEnvelope(value, result, 0)) validateInto(candidate, result, true);
   return result;
 }
 
@@ -59,7 +66,8 @@ export interface InteractiveDecodeResult extends DecodeResult {
 }
 
 /**
- * decodeAuditValue for a body where nearly every event is dropped (the webhook's EventLists): an event
+ * decodeAuditValue for a body where nearly every event is dropped (the webhook's EventLists; the caller
+ * parsed it and keeps no other reference to it): an event
  * the fast check passes and classifyRequest calls no interactive access is only counted as ignored,
  * without the schema's copy of it; every other event goes through the schema exactly as in
  * decodeAuditValue, so the events kept, the rejections and their reasons are the same as
@@ -74,12 +82,21 @@ export function decodeInteractiveCandidates(value: unknown, nodeProxy: NodeProxy
       result.ignored++;
       continue;
     }
-    validateInto(candidate, result);
+    validateInto(candidate, result, true);
   }
   return result;
 }
 
-function validateInto(candidate: unknown, result: DecodeResult): void {
+/**
+ * Validates one event into `result`. `owned`: the caller parsed the value and keeps no other reference,
+ * so an event the fast check passes is used as it is; the schema (no transforms, no defaults) would
+ * return an equal copy of it.
+ */
+function validateInto(candidate: unknown, result: DecodeResult, owned: boolean): void {
+  if (owned && passesAuditEventSchema(candidate)) {
+    result.events.push(candidate as AuditEvent);
+    return;
+  }
   const parsed = auditEventSchema.safeParse(candidate);
   if (parsed.success) {
     result.events.push(parsed.data);

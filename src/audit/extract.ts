@@ -173,7 +173,11 @@ function debugContainerOf(requestObject: unknown, redaction: Redaction): Partial
 
 function withoutUndefined<T extends object>(value: T): T {
   const out: Record<string, unknown> = {};
-  for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = v;
+  // Only object literals of this file come here: no inherited enumerable keys, no `__proto__` key.
+  for (const key in value) {
+    const v = (value as Record<string, unknown>)[key];
+    if (v !== undefined) out[key] = v;
+  }
   return out as T;
 }
 

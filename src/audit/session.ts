@@ -234,7 +234,9 @@ function joinObjects<T extends object>(a: T, b: T, joins: Record<string, Join> =
   const out: Record<string, unknown> = {};
   const left = a as Record<string, unknown>;
   const right = b as Record<string, unknown>;
-  for (const key of [...new Set([...Object.keys(left), ...Object.keys(right)])].sort()) {
+  const keys = Object.keys(left);
+  for (const key of Object.keys(right)) if (!Object.prototype.propertyIsEnumerable.call(left, key)) keys.push(key);
+  for (const key of keys.sort()) {
     const value = joinValue(left[key], right[key], joins[key]);
     if (value !== undefined) out[key] = value;
   }

@@ -14,13 +14,19 @@ const daysInMonth = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
  * takes the general path).
  */
 function isPlainUtcCalendarTime(text: string): boolean {
-  const num = (from: number, to: number) => Number(text.slice(from, to));
-  const year = num(0, 4);
-  const month = num(5, 7);
-  const day = num(8, 10);
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 7);
+  const day = digits(text, 8, 10);
   const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
   const monthDays = month === 2 && !leap ? 28 : (daysInMonth[month - 1] ?? 0);
-  return year >= 1 && day >= 1 && day <= monthDays && num(11, 13) < 24 && num(14, 16) < 60 && num(17, 19) < 60;
+  return year >= 1 && day >= 1 && day <= monthDays && digits(text, 11, 13) < 24 && digits(text, 14, 16) < 60 && digits(text, 17, 19) < 60;
+}
+
+/** The number written by the ASCII digits text[from, to) (the caller's pattern made them digits). */
+function digits(text: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) n = n * 10 + text.charCodeAt(i) - 48;
+  return n;
 }
 
 /** Any RFC 3339 timestamp → `YYYY-MM-DDTHH:MM:SS.ffffffZ` in UTC; undefined when it is not one. */
