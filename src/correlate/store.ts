@@ -11,6 +11,7 @@ import type { Queryable, Database } from '../store/database.ts';
 import { correlate, endOf, FRESH_CONTAINER_US, reachOf } from './correlate.ts';
 import { isoToMicros, microsToIso, type CorrelateOptions, type CorrelationEvent, type CorrelationSession, type Link } from './model.ts';
 import { correlationSession, type StoredSession } from './session-target.ts';
+import { isoMicrosSql } from '../store/sql-time.ts';
 
 /** A pod and a time range in it where something new arrived. */
 export interface CorrelationScope {
@@ -31,14 +32,13 @@ export interface PodPassResult {
 
 const MAX_WIDENINGS = 8;
 
-const isoText = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 // Sessions of the pod whose window may touch [$4, $5]: started before its end and not ended before its
 // start. Debug patches and attaches are always taken: a debug container outlives its patch, and the attach
 // that owns its processes may have started long before.
 // Two indexed lookups instead of one OR: the planner cannot use an index for the OR, and in a table
 // filled since the last ANALYZE it scanned every exec row (31 ms at 9k rows vs 1.5 ms, bench).
-const sessionColumns = `id, cluster, resource_kind, namespace, name, allowed, exec_metadata, ${isoText('"timestamp"')} AS "timestamp"`;
+const sessionColumns = `id, cluster, resource_kind, namespace, name, allowed, exec_metadata, ${isoMicrosSql('"timestamp"')} AS "timestamp"`;
 const sessionStillRelevant = `"timestamp" <= $5::timestamptz
     AND (exec_metadata->>'ended_at' IS NULL
       OR (exec_metadata->>'ended_at')::timestamptz >= $4::timestamptz
@@ -55,7 +55,7 @@ const selectSessions = `
   ORDER BY "timestamp", id`;
 
 const selectEvents = `
-  SELECT event_key, ${isoText('event_time')} AS event_time, cluster, kind, host_name, namespace, pod, container_name,
+  SELECT event_key, ${isoMicrosSql('event_time')} AS event_time, cluster, kind, host_name, namespace, pod, container_name,
          container_id, pid, ppid, host_pid, host_ppid, process_name, parent_process_name, resource, operation, data, tty, exec_id
   FROM runtime_events
   WHERE cluster = $1 AND namespace = $2 AND pod = $3 AND event_time >= $4::timestamptz AND event_time <= $5::timestamptz`;
@@ -76,7 +76,7 @@ const insertLinks = `
   ON CONFLICT (session_id, event_key, event_time) DO UPDATE SET link_method = EXCLUDED.link_method, linked_at = now()
   WHERE exec_session_links.link_method <> EXCLUDED.link_method`;
 
-interface EventRow {
+export interface EventRow {
   event_key: string;
   event_time: string;
   cluster: string;
@@ -101,7 +101,8 @@ interface EventRow {
 
 const opt = <T>(value: T | null): T | undefined => (value === null ? undefined : value);
 
-function toCorrelationEvent(row: EventRow): CorrelationEvent {
+/** A runtime_events row as the pure correlation sees it. */
+export function toCorrelationEvent(row: EventRow): CorrelationEvent {
   return {
     key: row.event_key,
     time: row.event_time,
@@ -212,7 +213,7 @@ export async function scopesToCorrelate(db: Queryable, scopes: readonly Correlat
 export async function scopesOfSessions(db: Queryable, ids: readonly string[], nowUs: number): Promise<CorrelationScope[]> {
   if (ids.length === 0) return [];
   const { rows } = await db.query<StoredSession>(
-    `SELECT id, cluster, resource_kind, namespace, name, allowed, exec_metadata, ${isoText('"timestamp"')} AS "timestamp"
+    `SELECT id, cluster, resource_kind, namespace, name, allowed, exec_metadata, ${isoMicrosSql('"timestamp"')} AS "timestamp"
      FROM change_events WHERE id = ANY($1::text[])`,
     [ids],
   );

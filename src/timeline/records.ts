@@ -8,6 +8,7 @@
  */
 import type { Actor, ExecMetadata, Source } from '../audit/session.ts';
 import type { RuntimeEvent } from '../runtime/event.ts';
+import { isoMicrosSql } from '../store/sql-time.ts';
 
 export interface SessionSummary {
   /** `EXEC:<cluster>:<auditID>` (change_events.id). */
@@ -71,11 +72,10 @@ export type RuntimeEventRecord = Pick<RuntimeEvent, ShownRuntimeFields> & {
 };
 
 /** `timestamptz` → canonical UTC text with microseconds, in SQL (PostgreSQL 15 and PGlite alike). */
-export const isoSql = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 /** Columns of change_events c that make a SessionSummary, with the link counts of each session. */
 export const sessionColumnsSql = `
-  c.id, c.cluster, c.audit_id, ${isoSql('c."timestamp"')} AS started_at, c.resource_kind, c.namespace, c.name,
+  c.id, c.cluster, c.audit_id, ${isoMicrosSql('c."timestamp"')} AS started_at, c.resource_kind, c.namespace, c.name,
   c.actor, c.source, c.allowed, c.exec_metadata,
   COALESCE(counts.processes, 0) AS process_count, COALESCE(counts.alerts, 0) AS alert_count,
   COALESCE(counts.blocks, 0) AS block_count`;
@@ -149,7 +149,7 @@ export function sessionFromRow(row: SessionSqlRow): SessionSummary {
 
 /** Columns of runtime_events r that make a RuntimeEventRecord, with the sessions each event is linked to. */
 export const runtimeColumnsSql = `
-  r.event_key, ${isoSql('r.event_time')} AS time, r.cluster, r.kind, r.host_name, r.namespace, r.pod,
+  r.event_key, ${isoMicrosSql('r.event_time')} AS time, r.cluster, r.kind, r.host_name, r.namespace, r.pod,
   r.container_name, r.process_name, r.parent_process_name, r.pid, r.ppid, r.host_pid, r.host_ppid, r.uid,
   r.cwd, r.tty, r.exec_id, r.type, r.operation, r.resource, r.data, r.result, r.policy_name, r.severity,
   r.tags, r.message, r.action, r.enforcer,

@@ -3,20 +3,11 @@
  * detail"), through the real command. A feeder going away changes the detail, not readiness.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { collect, startProcessor } from '../support/cli.ts';
+import { collect, startProcessor, freePort } from '../support/cli.ts';
 import { createTestDatabaseTarget, testDatabaseUrl, type TestDatabaseTarget } from '../support/databases.ts';
 import { FakeFeeder } from '../runtime/feeder-server.ts';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Readiness {
   status: string;

@@ -3,36 +3,11 @@
  * ingested its counters say exactly what the processor's own summary line says.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { collect, projectRoot, startProcessor } from '../support/cli.ts';
+import { collect, freePort, projectRoot, startProcessor, waitForLogLine } from '../support/cli.ts';
 import { backends, createTestDatabaseTarget, skipReason, type TestDatabaseTarget } from '../support/databases.ts';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
-/** Resolves with the first stderr line matching `pattern`. */
-function logLine(child: ChildProcess, pattern: RegExp, deadlineMs = 90_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => reject(new Error(`no log line matching ${pattern}:\n${seen.slice(-2000)}`)), deadlineMs);
-    child.stderr!.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      const line = seen.split('\n').find((l) => pattern.test(l));
-      if (line) {
-        clearTimeout(timer);
-        resolve(line);
-      }
-    });
-  });
-}
 
 /** `name{labels} value` lines → value by series; the sum over labels under the bare name. */
 function parseMetrics(text: string): Map<string, number> {
@@ -62,7 +37,7 @@ for (const backend of backends) {
       ]);
       const exited = collect(child);
       try {
-        const summary = await logLine(child, /stored \d+ session rows/);
+        const summary = await waitForLogLine(child, /stored \d+ session rows/, 90_000);
         const [, stored, stages, read, matched] = /stored (\d+) session rows from (\d+) session stages \((\d+) lines read, (\d+) matched/.exec(summary)!;
         const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
         const metrics = parseMetrics(text);

@@ -4,41 +4,18 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ChildProcess } from 'node:child_process';
-import { collect, runProcessor, startProcessor } from '../support/cli.ts';
+import { collect, freePort, runProcessor, startProcessor, waitForLogLine } from '../support/cli.ts';
 import { backends, createTestDatabaseTarget, skipReason, type TestDatabaseTarget } from '../support/databases.ts';
 import { expectedSessions, generateAuditLines } from '../ingest/file-support.ts';
 import { allStages, eventList, execEvent, rowId } from '../ingest/webhook-support.ts';
 
 const SHUTDOWN_TIMEOUT_S = 20;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
-/** Waits until the child's stderr shows `pattern` (a JSON log line). */
-function waitForLog(child: ChildProcess, pattern: RegExp, deadlineMs = 60_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let seen = '';
-    const timer = setTimeout(() => reject(new Error(`no log line matching ${pattern} within ${deadlineMs} ms:\n${seen.slice(-2000)}`)), deadlineMs);
-    child.stderr!.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      if (pattern.test(seen)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-}
 
 async function storedIds(target: TestDatabaseTarget): Promise<Map<string, { stages: string[]; ended_at: string | null }>> {
   const db = await target.open();
@@ -75,7 +52,7 @@ for (const backend of backends) {
       const child = startProcessor(['-audit-log-file', file, '-http-port=0', `-shutdown-timeout=${SHUTDOWN_TIMEOUT_S}s`, ...target.flags]);
       const exited = collect(child);
       // Mid-backfill: once the database is open and the first batches are being written.
-      await waitForLog(child, /database ready/);
+      await waitForLogLine(child, /database ready/);
       await new Promise((r) => setTimeout(r, 800));
       const stopped = await terminate(child, exited);
       assert.equal(stopped.code, 0, stopped.stderr.slice(-2000));
@@ -101,7 +78,7 @@ describe('SIGTERM during webhook load on postgres', { skip: skipReason('postgres
     const args = ['-enable-webhook', `-webhook-port=${webhookPort}`, '-http-port=0', `-shutdown-timeout=${SHUTDOWN_TIMEOUT_S}s`, ...target.flags];
     const child = startProcessor(args);
     const exited = collect(child);
-    await waitForLog(child, /webhook/i);
+    await waitForLogLine(child, /webhook/i);
     const url = `http://127.0.0.1:${webhookPort}/audit`;
 
     // Batches of 400 events (100 sessions x 4 events: all stages + a re-sent one), as the apiserver sends them.
@@ -137,7 +114,7 @@ describe('SIGTERM during webhook load on postgres', { skip: skipReason('postgres
     // The apiserver retries what was not acknowledged: a restarted processor completes the set, once each.
     const restarted = startProcessor(args);
     const restartedExit = collect(restarted);
-    await waitForLog(restarted, /webhook/i);
+    await waitForLogLine(restarted, /webhook/i);
     for (const batch of unanswered) {
       const response = await fetch(url, { method: 'POST', body: batch.body, headers: { 'content-type': 'application/json' } });
       assert.equal(response.status, 200);

@@ -6,6 +6,7 @@ import { sessionsFromLine } from '../../src/audit/lines.ts';
 import { mergeById, sessionId, type SessionRow } from '../../src/audit/session.ts';
 import { isoToMicros, microsToIso, type CorrelationEvent } from '../../src/correlate/model.ts';
 import type { Queryable } from '../../src/store/database.ts';
+import { toCorrelationEvent } from '../../src/correlate/store.ts';
 
 /** Session rows from audit log lines, through the real audit transform. */
 export function sessionsOf(auditLines: readonly string[], cluster: string): SessionRow[] {
@@ -54,32 +55,9 @@ export function runtimeRow(line: string, cluster: string) {
 
 export type RuntimeRow = ReturnType<typeof runtimeRow>;
 
-/** The same row as the pure correlation sees it (what src/correlate/store.ts builds from the table). */
+/** The same row as the pure correlation sees it: exactly what src/correlate/store.ts builds from the table. */
 export function correlationEventOf(row: RuntimeRow): CorrelationEvent {
-  const opt = <T>(v: T | null) => (v === null ? undefined : v);
-  return {
-    key: row.event_key,
-    time: row.event_time,
-    us: isoToMicros(row.event_time),
-    cluster: row.cluster,
-    kind: row.kind,
-    host: opt(row.host_name),
-    namespace: opt(row.namespace),
-    pod: opt(row.pod),
-    container: opt(row.container_name),
-    containerId: opt(row.container_id),
-    pid: opt(row.pid),
-    ppid: opt(row.ppid),
-    hostPid: opt(row.host_pid),
-    hostPpid: opt(row.host_ppid),
-    processName: opt(row.process_name),
-    parentProcessName: opt(row.parent_process_name),
-    resource: opt(row.resource),
-    operation: opt(row.operation),
-    data: opt(row.data),
-    tty: opt(row.tty),
-    execId: opt(row.exec_id),
-  };
+  return toCorrelationEvent(row);
 }
 
 const columns = [

@@ -5,26 +5,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { collect, projectRoot } from '../support/cli.ts';
+import { collect, projectRoot, freePort } from '../support/cli.ts';
 
 const dockerfile = readFileSync(join(projectRoot, 'Dockerfile'), 'utf8');
 const stages = dockerfile.split(/^FROM /m).slice(1);
 const finalStage = stages.at(-1)!;
 const jsonInstruction = (name: string) => JSON.parse(new RegExp(`^${name} (\\[.*\\])$`, 'm').exec(finalStage)![1]!) as string[];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('Dockerfile', () => {
   it('is multi-stage on Node 22 slim, installs production dependencies only, runs as non-root', () => {

@@ -6,13 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { parseProcessorArgs } from '../../src/config/options.ts';
-import { collect, projectRoot, startProcessor } from '../support/cli.ts';
+import { collect, projectRoot, startProcessor, freePort } from '../support/cli.ts';
 import { createTestDatabaseTarget, testDatabaseUrl, type TestDatabaseTarget } from '../support/databases.ts';
 import { makeTestPki } from '../ingest/webhook-support.ts';
 
@@ -70,16 +69,6 @@ function workloads(manifests: Manifest[]): Workload[] {
     );
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 async function waitForHttp(url: string, deadlineMs = 60_000): Promise<Response> {
   const until = Date.now() + deadlineMs;
