@@ -133,7 +133,7 @@ async function summarize(metrics: Metrics, backend: string, location: string): P
   const bad = await counterByLabel(metrics.badInput, 'reason');
   const badText = Object.entries(bad).map(([reason, n]) => `${reason}=${n}`).join(' ') || 'none';
   return (
-    `stored ${await counterValue(metrics.sessionsStored)} session rows ` +
+    `stored ${await counterValue(metrics.sessionsStored)} session rows (${await counterValue(metrics.sessionsNew)} new sessions) ` +
     `from ${await counterValue(metrics.sessionStagesSeen)} session stages ` +
     `(${await counterValue(metrics.linesRead)} lines read, ${await counterValue(metrics.linesMatched)} matched, bad input: ${badText}) ` +
     `into ${backend} at ${location}`

@@ -51,6 +51,7 @@ export function createAuditSink({ writer, context, metrics, logger }: AuditSinkO
         const result = await writer.write(rows);
         timer();
         metrics.sessionsStored.inc(result.inserted + result.updated);
+        metrics.sessionsNew.inc(result.inserted);
       });
       // The next batch waits for this one whether it succeeds or not; the source sees the failure.
       tail = written.catch(() => undefined);

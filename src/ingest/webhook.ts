@@ -278,6 +278,7 @@ export async function startWebhook(settings: WebhookSettings, deps: WebhookDepen
         timer();
       }
       metrics.sessionsStored.inc(result.inserted + result.updated);
+      metrics.sessionsNew.inc(result.inserted);
     }
     metrics.webhookEvents.inc(summary.events);
     logger.debug({ ...summary }, 'audit webhook: batch stored');

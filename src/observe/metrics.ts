@@ -18,6 +18,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
     linesMatched: counter('lines_matched_total', 'lines holding at least one interactive-access event'),
     sessionStagesSeen: counter('session_stages_total', 'interactive-access events (session stages) extracted'),
     sessionsStored: counter('sessions_stored_total', 'session rows inserted or updated (committed)'),
+    sessionsNew: counter('sessions_new_total', 'sessions stored for the first time (committed inserts): how many distinct sessions were found'),
     badInput: counter('bad_input_total', 'input rejected, by reason', ['reason']),
     eventsDropped: counter('events_dropped_total', 'events lost (must stay 0)'),
     // File sources (src/ingest/file-source.ts)

@@ -38,11 +38,12 @@ for (const backend of backends) {
       const exited = collect(child);
       try {
         const summary = await waitForLogLine(child, /stored \d+ session rows/, 90_000);
-        const [, stored, stages, read, matched] = /stored (\d+) session rows from (\d+) session stages \((\d+) lines read, (\d+) matched/.exec(summary)!;
+        const [, stored, fresh, stages, read, matched] = /stored (\d+) session rows \((\d+) new sessions\) from (\d+) session stages \((\d+) lines read, (\d+) matched/.exec(summary)!;
         const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
         const metrics = parseMetrics(text);
 
         assert.equal(metrics.get('exectrail_sessions_stored_total'), Number(stored));
+        assert.equal(metrics.get('exectrail_sessions_new_total'), Number(fresh));
         assert.equal(metrics.get('exectrail_session_stages_total'), Number(stages));
         assert.equal(metrics.get('exectrail_lines_read_total'), Number(read));
         assert.equal(metrics.get('exectrail_lines_matched_total'), Number(matched));

@@ -22,7 +22,7 @@ for (const backend of backends) {
     it('stores the example sessions and says how many; a second run changes nothing', async () => {
       const first = await runProcessor(['-audit-log-dir', examples, '-once', ...target.flags]);
       assert.equal(first.code, 0, first.stderr);
-      assert.match(first.stdout, /stored \d+ session rows/);
+      assert.match(first.stdout, /stored \d+ session rows \(10 new sessions\)/, 'the ten example sessions');
       const db = await target.open();
       const snapshot = async () => (await db.query(`SELECT * FROM change_events ORDER BY id`)).rows;
       let rowsAfterFirst;
