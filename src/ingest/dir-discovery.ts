@@ -6,17 +6,26 @@
  *
  * Oldest first: a lumberjack backup is ordered by the UTC time in its name (when it stopped being
  * written; gzip does not keep its mtime), anything else by its modification time.
+ *
+ * A symbolic link in a directory is read only when it points inside that directory, unless
+ * `followSymlinks` (-audit-log-follow-symlinks) says otherwise: whoever can write into the log
+ * directory must not make us store `/etc/shadow` (`shadow.log -> /etc/shadow`). A link is opened
+ * through its resolved target, and every other file with O_NOFOLLOW, so a link swapped in after the
+ * listing is refused too.
  */
-import type { Stats } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { constants, type Dirent, type Stats } from 'node:fs';
+import { readdir, realpath, stat } from 'node:fs/promises';
+import { basename, join, sep } from 'node:path';
 
 /** Where a source finds its files. */
 export type FileSpec = { file: string } | { dir: string; accept?: (name: string) => boolean };
 
 /** One file found on disk, with what stat said. */
 export interface FileCandidate {
+  /** The name it was found under (what logs and checkpoints show). */
   path: string;
+  /** What to open (with OPEN_NO_FOLLOW): `path`, or the resolved target of a link that may be read. */
+  openPath: string;
   /** `dev:ino`: the same open file under a new name (a rename) keeps it. */
   inode: string;
   size: number;
@@ -50,10 +59,31 @@ export function isRotatedBackupName(name: string): boolean {
   return name.endsWith('.gz') || backupTimeMs(name) !== undefined || numberedBackup.test(name);
 }
 
-function candidateOf(path: string, stats: Stats): FileCandidate {
+/** Open flags for every file a source reads: never through a symbolic link (see above). */
+export const OPEN_NO_FOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
+
+/** A link in a directory that is not read because it points outside it. */
+export interface RefusedLink {
+  link: string;
+  target: string;
+  dir: string;
+}
+
+export interface Discovery {
+  files: FileCandidate[];
+  refusedLinks: RefusedLink[];
+}
+
+export interface DiscoveryOptions {
+  /** Read links in a directory that point outside it (-audit-log-follow-symlinks). */
+  followSymlinks?: boolean;
+}
+
+function candidateOf(path: string, openPath: string, stats: Stats): FileCandidate {
   const name = basename(path);
   return {
     path,
+    openPath,
     inode: `${stats.dev}:${stats.ino}`,
     size: stats.size,
     mtimeMs: stats.mtimeMs,
@@ -73,48 +103,77 @@ async function statOrUndefined(path: string): Promise<Stats | undefined> {
   }
 }
 
+async function realpathOrUndefined(path: string): Promise<string | undefined> {
+  try {
+    return await realpath(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // A dangling link, or a loop: nothing to read there.
+    if (code === 'ENOENT' || code === 'ELOOP') return undefined;
+    throw error;
+  }
+}
+
 /**
- * The files the specs name right now, each inode once, oldest first (plain before its .gz twin).
- * A missing `-audit-log-file` is no error (it may be rotated or not created yet); a missing or
- * unreadable directory is.
+ * The files the specs name right now, each inode once, oldest first (plain before its .gz twin), and
+ * the links refused. A missing `-audit-log-file` is no error (it may be rotated or not created yet); a
+ * missing or unreadable directory is. An `-audit-log-file` that is a link is read wherever it points:
+ * the operator named it.
  */
-export async function discoverFiles(specs: readonly FileSpec[]): Promise<FileCandidate[]> {
+export async function discoverFiles(specs: readonly FileSpec[], options: DiscoveryOptions = {}): Promise<Discovery> {
   const found = new Map<string, FileCandidate>();
+  const refusedLinks: RefusedLink[] = [];
+  const add = (candidate: FileCandidate) => {
+    if (!found.has(candidate.inode)) found.set(candidate.inode, candidate);
+  };
   for (const spec of specs) {
     if ('file' in spec) {
-      const stats = await statOrUndefined(spec.file);
+      const target = await realpathOrUndefined(spec.file);
+      const stats = target === undefined ? undefined : await statOrUndefined(target);
       if (stats) {
-        const candidate = candidateOf(spec.file, stats);
+        const candidate = candidateOf(spec.file, target!, stats);
         // The file itself is live whatever its name.
         candidate.backup = false;
         candidate.ageMs = stats.mtimeMs;
-        if (!found.has(candidate.inode)) found.set(candidate.inode, candidate);
+        add(candidate);
       }
       continue;
     }
-    let names: string[];
+    let entries: Dirent[];
     try {
-      names = await readdir(spec.dir);
+      entries = await readdir(spec.dir, { withFileTypes: true });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       throw new Error(
         code === 'EACCES'
           ? `cannot list ${spec.dir}: permission denied; audit logs are mode 0600 in a root-owned directory, run as root or add read permission`
-          : `cannot list ${spec.dir}: ${(error as Error).message}; check -audit-log-dir`,
+          : code === 'ENOENT'
+            ? `cannot list ${spec.dir}: it does not exist; check -audit-log-dir (the apiserver's --audit-log-path directory, mounted into this container?)`
+            : `cannot list ${spec.dir}: ${(error as Error).message}; check -audit-log-dir`,
         { cause: error },
       );
     }
     const accept = spec.accept ?? isAuditLogName;
-    for (const name of names) {
-      if (!accept(name)) continue;
-      const path = join(spec.dir, name);
-      const stats = await statOrUndefined(path);
-      if (!stats) continue;
-      const candidate = candidateOf(path, stats);
-      if (!found.has(candidate.inode)) found.set(candidate.inode, candidate);
+    let dirReal: string | undefined;
+    for (const entry of entries) {
+      if (!accept(entry.name)) continue;
+      const path = join(spec.dir, entry.name);
+      let openPath = path;
+      if (entry.isSymbolicLink()) {
+        const target = await realpathOrUndefined(path);
+        if (target === undefined) continue;
+        dirReal ??= await realpath(spec.dir);
+        if (!options.followSymlinks && !target.startsWith(dirReal + sep)) {
+          refusedLinks.push({ link: path, target, dir: spec.dir });
+          continue;
+        }
+        openPath = target;
+      }
+      const stats = await statOrUndefined(openPath);
+      if (stats) add(candidateOf(path, openPath, stats));
     }
   }
-  return oldestFirst([...found.values()]);
+  return { files: oldestFirst([...found.values()]), refusedLinks };
 }
 
 export function oldestFirst(candidates: FileCandidate[]): FileCandidate[] {

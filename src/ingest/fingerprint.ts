@@ -8,9 +8,8 @@
  * A file whose first line is not finished yet has no fingerprint: it is looked at again later.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { createGunzip } from 'node:zlib';
+import { gunzipFile } from './gunzip-file.ts';
 
 /** At most this many bytes are hashed: a first line longer than this is known by its beginning. */
 export const FINGERPRINT_MAX_BYTES = 64 * 1024;
@@ -44,15 +43,12 @@ export async function fingerprintPlainFile(handle: FileHandle): Promise<string |
  * Fingerprint of a gzipped file's decompressed content, so `x.log.gz` matches `x.log`. Undefined when
  * the decompressed first line is not complete (a gzip still being written, or a damaged one).
  */
-export async function fingerprintGzipFile(path: string): Promise<string | undefined> {
-  const input = createReadStream(path, { highWaterMark: 16 * 1024 });
-  const gunzip = createGunzip();
-  input.on('error', (error) => gunzip.destroy(error));
-  input.pipe(gunzip);
+export async function fingerprintGzipFile(handle: FileHandle): Promise<string | undefined> {
+  const read = gunzipFile(handle, { readBytes: 16 * 1024 });
   const pieces: Buffer[] = [];
   let length = 0;
   try {
-    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+    for await (const chunk of read.output as AsyncIterable<Buffer>) {
       pieces.push(chunk);
       length += chunk.length;
       if (chunk.indexOf(NEWLINE) !== -1 || length >= FINGERPRINT_MAX_BYTES) break;
@@ -60,8 +56,7 @@ export async function fingerprintGzipFile(path: string): Promise<string | undefi
   } catch {
     // Truncated or not gzip at all: no identity yet; the caller retries and reports if it persists.
   } finally {
-    input.destroy();
-    gunzip.destroy();
+    read.close();
   }
   return fingerprintOfHead(Buffer.concat(pieces, length));
 }

@@ -21,13 +21,18 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
     sessionsNew: counter('sessions_new_total', 'sessions stored for the first time (committed inserts): how many distinct sessions were found'),
     badInput: counter('bad_input_total', 'input rejected, by reason', ['reason']),
     eventsDropped: counter('events_dropped_total', 'events lost (must stay 0)'),
-    // File sources (src/ingest/file-source.ts)
+    // File sources (src/ingest/file-source-events.ts)
     checkpointLagBytes: new Gauge({
       name: 'exectrail_file_checkpoint_lag_bytes',
       help: 'bytes of a followed file past its saved checkpoint (read but not yet committed, or not yet read), by file',
       labelNames: ['file'],
       registers: [registry],
     }),
+    fileSourceErrors: counter(
+      'file_source_errors_total',
+      'file source errors by kind: unreadable (a file that cannot be opened, per attempt), pass-failed (a pass that failed and is retried); the logs say each once per -log-repeat-interval',
+      ['error'],
+    ),
     // Runtime events (src/runtime: KubeArmor feeder streams and JSON lines).
     runtimeEventsReceived: counter('runtime_events_received_total', 'KubeArmor alerts and logs received and normalised, by source (grpc, file)', ['source']),
     runtimeEventsStored: counter('runtime_events_stored_total', 'runtime_events rows inserted (committed), by kind (alert, log)', ['kind']),

@@ -103,6 +103,7 @@ describe('directory discovery', () => {
   it('orders oldest first by the name time for backups, the live file last, a plain backup before its .gz', () => {
     const candidate = (path: string, mtimeMs: number): FileCandidate => ({
       path,
+      openPath: path,
       inode: path,
       size: 1,
       mtimeMs,
