@@ -18,6 +18,8 @@ export const processorFlags = {
   'start-at': flag.enumOf(['beginning', 'end'] as const, 'beginning', 'where to start in a log file never read before (no checkpoint) that is there at startup; files that appear later are read from the beginning'),
   'max-line-bytes': flag.number(16 * 1024 * 1024, 'longest log line kept (bytes); a longer one is skipped and counted as bad input line-too-long', { min: 1024 }),
   'progress-interval': flag.duration('5s', 'how often to report progress on stderr while a backlog is read (a live bar on a terminal); off for none'),
+  'audit-log-follow-symlinks': flag.boolean(false, 'read symbolic links in -audit-log-dir that point outside it (by default they are skipped, and said so once per link)'),
+  'log-repeat-interval': flag.duration('5m', 'an error that repeats on every pass (an unreadable file, a failing read) is logged the first time, then at most once per this interval with how many were held back'),
 
   // Audit webhook (kube-apiserver --audit-webhook-config-file points here; path /audit)
   'enable-webhook': flag.boolean(false, 'receive audit batches from the apiserver webhook backend on -webhook-port, path /audit'),
