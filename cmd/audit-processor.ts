@@ -8,13 +8,15 @@ import { parseProcessorArgs, processorUsage, type ProcessorConfig } from '../src
 import { startHttpServerFromFlags } from '../src/api/server.ts';
 import { subcommands } from '../src/timeline/commands.ts';
 import { extractContextFromFlags } from '../src/audit/extract.ts';
-import { createAuditFileSource, describeFileIngest } from '../src/ingest/audit-file-source.ts';
+import { auditFileReadiness, createAuditFileSource, describeFileIngest } from '../src/ingest/audit-file-source.ts';
 import { startWebhook, webhookSettingsFromConfig, type WebhookServer } from '../src/ingest/webhook.ts';
 import { createLogger, type Logger } from '../src/observe/log.ts';
 import { counterByLabel, counterValue, createMetrics, type Metrics } from '../src/observe/metrics.ts';
+import type { ReadinessContributor } from '../src/observe/readiness.ts';
 import { Correlator } from '../src/correlate/correlator.ts';
 import { runtimeIngestWanted, startRuntimeIngestFromFlags } from '../src/runtime/start.ts';
 import { openDatabase } from '../src/store/database.ts';
+import { databaseReadiness } from '../src/store/readiness.ts';
 import { startRetention } from '../src/store/retention.ts';
 import { SessionWriter } from '../src/store/session-writer.ts';
 
@@ -49,16 +51,20 @@ async function main(argv: string[]): Promise<number> {
 
   const db = await openDatabase({ databaseUrl: config['database-url'] || undefined, dataDir: config['data-dir'] });
   logger.info({ backend: db.backend, location: db.location }, `database ready: ${db.backend === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'} at ${db.location}`);
+  // What /readyz reports on both ports: the database now; each source adds its part once started.
+  const readiness: ReadinessContributor[] = [databaseReadiness(db)];
   // Health, metrics, API and page answer from the start, while a long first read is still going on.
-  const http = config.once ? undefined : await startHttpServerFromFlags(config, { db, metrics, logger });
+  const http = config.once ? undefined : await startHttpServerFromFlags(config, { db, metrics, logger, readiness });
   // Links sessions to runtime events whenever either side is committed (background, never blocks ingestion).
   const correlator = new Correlator({ db, skewMs: config['correlation-skew'], logger, metrics });
   // Sessions whose pass the last run may have missed (it stopped right after a commit) are redone.
   await correlator.catchUp().catch((error: Error) => logger.warn({ err: error.message }, 'correlation catch-up failed; links follow with the next arrivals'));
   const files = createAuditFileSource({ db, flags: config, metrics, logger, context: extractContextFromFlags(config), writer: new SessionWriter(db, { onCommitted: correlator.onSessionsCommitted }) });
+  if (config['audit-log-file'] || config['audit-log-dir']) readiness.push(auditFileReadiness(config, files));
 
   // KubeArmor runtime events (-kubearmor-*); each committed batch is reported to the correlator too.
   const runtime = await startRuntimeIngestFromFlags(config, { db, metrics, logger, onCommitted: correlator.onRuntimeCommitted });
+  readiness.push(...(runtime?.readiness ?? []));
 
   let webhook: WebhookServer | undefined;
   let retention: { stop(): Promise<void> } | undefined;
@@ -79,7 +85,7 @@ async function main(argv: string[]): Promise<number> {
     if (config['enable-webhook']) {
       const writer = new SessionWriter(db, { onCommitted: correlator.onSessionsCommitted });
       const settings = { ...webhookSettingsFromConfig(config), shutdownGraceMs: config['shutdown-timeout'] * 0.6 };
-      webhook = await startWebhook(settings, { db, writer, metrics, logger, context: extractContextFromFlags(config) });
+      webhook = await startWebhook(settings, { db, writer, metrics, logger, context: extractContextFromFlags(config), readiness });
     }
     retention = startRetention(db, { runtimeMs: config['retention-runtime'], sessionsMs: config['retention-sessions'] }, logger);
     // The first read of a backlog may be long; a stop request ends it early (checkpoints hold what committed).

@@ -10,7 +10,8 @@ import { SessionWriter } from '../store/session-writer.ts';
 import { createAuditSink } from './audit-sink.ts';
 import { CheckpointStore } from './checkpoints.ts';
 import type { FileSpec } from './dir-discovery.ts';
-import { FileSource, type FileSourceStats } from './file-source.ts';
+import type { ReadinessContributor } from '../observe/readiness.ts';
+import { FileSource, fileSourceReadiness, type FileSourceStats } from './file-source.ts';
 import { formatDuration } from '../time/duration.ts';
 import { BacklogProgress, megabytes } from './progress.ts';
 
@@ -21,6 +22,9 @@ export interface AuditFileFlags {
   'max-line-bytes': number;
   /** Milliseconds; 0 for none. */
   'progress-interval': number;
+  'audit-log-follow-symlinks'?: boolean;
+  /** Milliseconds. */
+  'log-repeat-interval'?: number;
   cluster: string;
 }
 
@@ -54,8 +58,15 @@ export function createAuditFileSource(options: {
     logger,
     maxLineBytes: flags['max-line-bytes'],
     startAt: flags['start-at'],
+    followSymlinks: flags['audit-log-follow-symlinks'],
+    repeatLogIntervalMs: flags['log-repeat-interval'] || undefined,
     progress: new BacklogProgress({ logger, intervalMs: flags['progress-interval'], stream: process.stderr }),
   });
+}
+
+/** The audit file source's part of /readyz (`fileSources[].source` is "audit"). */
+export function auditFileReadiness(flags: Pick<AuditFileFlags, 'audit-log-file' | 'audit-log-dir'>, files: Pick<FileSource, 'health'>): ReadinessContributor {
+  return fileSourceReadiness('audit', auditFileSpecs(flags).map((spec) => ('file' in spec ? spec.file : spec.dir)), files);
 }
 
 /** The file part of the `-once` summary. */

@@ -27,6 +27,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
+import type { ReadinessContributor } from '../observe/readiness.ts';
 import { Backoff, sleepUnlessAborted } from '../time/backoff.ts';
 import type { CheckpointStore } from './checkpoints.ts';
 import { isAuditLogName, type FileSpec } from './dir-discovery.ts';
@@ -257,4 +258,21 @@ export class FileSource {
   private async closeAll(): Promise<void> {
     await this.tracker.closeAll();
   }
+}
+
+/**
+ * A file source's part of /readyz: one entry of `fileSources` (`source`, `paths`, then the fields of
+ * FileSourceHealth), and not ready while it cannot read: its last pass failed (a missing
+ * -audit-log-dir, a database that refuses the batch), or a file it lists cannot be opened.
+ */
+export function fileSourceReadiness(source: string, paths: readonly string[], files: Pick<FileSource, 'health'>): ReadinessContributor {
+  return () => {
+    const health = files.health();
+    const reasons: string[] = [];
+    if (health.state === 'failing') {
+      reasons.push(`${source} files: ${health.error} (failing since ${health.failingSince}, ${health.failedPasses} attempt${health.failedPasses === 1 ? '' : 's'})`);
+    }
+    for (const { file, error } of health.unreadableFiles) reasons.push(`${source} files: cannot read ${file}: ${error}; fix its permissions or ownership`);
+    return { ready: reasons.length === 0, reasons, fields: { fileSources: [{ source, paths, ...health }] } };
+  };
 }

@@ -4,37 +4,40 @@
  * passes the limit, and a gzip body is limited on its decompressed size too (a few KB of gzip can
  * inflate to gigabytes).
  *
- * It never destroys the request: the caller still has to send a response on the same socket, then call
- * discardRestOfBody().
+ * It never destroys the request: the caller still has to send a response on the same socket (the HTTP
+ * server module then drains the rest of the body for a moment: lingering close).
  */
 import type { IncomingMessage } from 'node:http';
 import { createGunzip, type Gunzip } from 'node:zlib';
+import { httpError, httpErrors, type HttpErrorAnswer } from '../api/http-errors.ts';
+import type { BadInputReason } from '../observe/bad-input.ts';
 
+/** A body refused: the declared HTTP error to answer, and the bad_input reason to count. */
 export class BodyError extends Error {
   override name = 'BodyError';
+  readonly answer: HttpErrorAnswer;
+
   constructor(
-    readonly status: 400 | 413 | 415,
-    /** Label for metrics.badInput. */
-    readonly reason: string,
-    message: string,
+    answer: HttpErrorAnswer,
+    readonly reason: BadInputReason,
   ) {
-    super(message);
+    super(answer.body.error);
+    this.answer = answer;
+  }
+
+  get status(): number {
+    return this.answer.status;
   }
 }
 
-const tooLarge = (what: string, maxBytes: number) =>
-  new BodyError(
-    413,
-    'body-too-large',
-    `${what} is larger than ${maxBytes} bytes (-webhook-max-body); lower the apiserver's --audit-webhook-batch-max-size or raise -webhook-max-body`,
-  );
+const tooLarge = (what: string, maxBytes: number) => new BodyError(httpError(httpErrors.BODY_TOO_LARGE, [what, maxBytes]), 'body-too-large');
 
 /** The body's encoding, or a 415 for one we cannot decode. */
 function bodyEncoding(req: IncomingMessage): 'identity' | 'gzip' {
   const header = (req.headers['content-encoding'] ?? '').trim().toLowerCase();
   if (header === '' || header === 'identity') return 'identity';
   if (header === 'gzip' || header === 'x-gzip') return 'gzip';
-  throw new BodyError(415, 'unsupported-encoding', `Content-Encoding "${header}" is not supported; send the body plain or gzip-compressed`);
+  throw new BodyError(httpError(httpErrors.UNSUPPORTED_ENCODING, [header]), 'unsupported-encoding');
 }
 
 /** Reads the whole body (decompressed) into memory, never more than maxBytes of it. */
@@ -105,10 +108,10 @@ export function readLimitedBody(req: IncomingMessage, maxBytes: number): Promise
       else succeed();
     }
     function onError(error: Error) {
-      fail(new BodyError(400, 'body-read-error', `could not read the request body: ${error.message}`));
+      fail(new BodyError(httpError(httpErrors.BODY_READ_ERROR, [error.message]), 'body-read-error'));
     }
     function onAborted() {
-      fail(new BodyError(400, 'body-read-error', 'the client closed the connection before sending the whole body'));
+      fail(new BodyError(httpError(httpErrors.BODY_READ_ERROR, ['the client closed the connection before sending the whole body']), 'body-read-error'));
     }
 
     if (encoding === 'gzip') {
@@ -116,7 +119,7 @@ export function readLimitedBody(req: IncomingMessage, maxBytes: number): Promise
       inflater.on('data', take);
       inflater.on('end', succeed);
       inflater.on('error', (error: Error) =>
-        fail(new BodyError(400, 'bad-gzip', `Content-Encoding is gzip but the body is not valid gzip: ${error.message}`)),
+        fail(new BodyError(httpError(httpErrors.BAD_GZIP, [error.message]), 'bad-gzip')),
       );
     }
     req.on('data', onData);
@@ -124,30 +127,4 @@ export function readLimitedBody(req: IncomingMessage, maxBytes: number): Promise
     req.on('error', onError);
     req.on('aborted', onAborted);
   });
-}
-
-/**
- * After answering a request whose body was not read to its end (413, 401, 415): discards what the
- * client still sends for a short while, then closes the connection. Closing at once would make the
- * kernel answer the client's next bytes with a RST, and a client still writing (Go's transport, Node's)
- * may then lose the answer we sent. This is nginx's "lingering close"; nothing discarded is kept.
- */
-export function discardRestOfBody(req: IncomingMessage, limits: { maxBytes: number; maxMs: number }): void {
-  if (req.complete) return;
-  const socket = req.socket;
-  let discarded = 0;
-  const close = () => {
-    clearTimeout(timer);
-    if (!req.complete) socket.destroy();
-  };
-  const timer = setTimeout(close, limits.maxMs);
-  timer.unref();
-  req.on('data', (chunk: Buffer) => {
-    discarded += chunk.length;
-    if (discarded > limits.maxBytes) close();
-  });
-  // The whole body arrived after all: the connection is clean and can carry the next request.
-  req.on('end', () => clearTimeout(timer));
-  req.on('error', () => undefined);
-  req.resume();
 }

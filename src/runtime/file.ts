@@ -12,7 +12,7 @@
  */
 import type { Readable } from 'node:stream';
 import { CheckpointStore } from '../ingest/checkpoints.ts';
-import { FileSource, type FileSourceStats } from '../ingest/file-source.ts';
+import { FileSource, type FileSourceHealth } from '../ingest/file-source.ts';
 import type { LineBatch, LineSink } from '../ingest/line-sink.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
@@ -80,6 +80,8 @@ export interface RuntimeFileSource {
   runOnce(): Promise<RuntimeLineStats>;
   stop(): Promise<void>;
   stats(): RuntimeLineStats;
+  /** A file (not stdin): whether it can be read, for /readyz. */
+  health?: () => FileSourceHealth;
 }
 
 export interface RuntimeFileOptions {
@@ -114,6 +116,7 @@ export function createRuntimeFileSource(options: RuntimeFileOptions): RuntimeFil
     },
     stop: () => files.stop(),
     stats: () => sink.stats(),
+    health: () => files.health(),
   };
 }
 

@@ -1,11 +1,13 @@
 /**
  * Starts runtime-event ingestion from the `-kubearmor-*` flags: the writer, the batching queue, one
  * feeder client per address (given with `-kubearmor-addr`, found with `-kubearmor-discover`), and the
- * JSON-lines reader for `-kubearmor-file`. cmd/audit-processor.ts calls `startRuntimeIngestFromFlags`;
- * /readyz detail can show `runtimeStreamStates()` (every feeder stream of the process).
+ * JSON-lines reader for `-kubearmor-file`. cmd/audit-processor.ts calls `startRuntimeIngestFromFlags`
+ * and hands `readiness` to the HTTP servers.
  */
 import type { Readable } from 'node:stream';
+import { fileSourceReadiness } from '../ingest/file-source.ts';
 import type { Logger } from '../observe/log.ts';
+import type { ReadinessContributor } from '../observe/readiness.ts';
 import { counterValue, type Metrics } from '../observe/metrics.ts';
 import type { Database } from '../store/database.ts';
 import { FeederDiscovery, type FeederDiscoveryMode } from './discovery.ts';
@@ -48,6 +50,12 @@ export interface RuntimeIngest {
   queue: RuntimeEventQueue;
   /** Every feeder stream's state, for /readyz detail and logs. */
   streamStates(): FeederStreamState[];
+  /**
+   * Its parts of /readyz: `runtimeStreams` (detail only: a feeder being away must not take the process
+   * out of its Service, and there is no replay to catch up on anyway), and a -kubearmor-file's entry in
+   * `fileSources` (not ready while it cannot be read).
+   */
+  readiness: ReadinessContributor[];
   /** Feeder addresses connected now (given and discovered). */
   addresses(): string[];
   /** `-once`: reads -kubearmor-file to its end (stdin to EOF), waits for everything to commit, and says what it stored. */
@@ -111,13 +119,6 @@ export async function startRuntimeIngestFromFlags(
   });
 }
 
-const running = new Set<RuntimeIngest>();
-
-/** Every feeder stream of every running ingest in this process, for /readyz detail. */
-export function runtimeStreamStates(): FeederStreamState[] {
-  return [...running].flatMap((ingest) => ingest.streamStates());
-}
-
 export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise<RuntimeIngest> {
   const { db, metrics, logger } = options;
   const log = logger.child({ component: 'runtime' });
@@ -168,10 +169,14 @@ export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise
     if (!options.once) await file.start();
   }
 
+  const streamStates = () => [...clients.values()].flatMap((c) => c.states());
+  const readiness: ReadinessContributor[] = [() => ({ fields: clients.size ? { runtimeStreams: streamStates() } : {} })];
+  if (file?.health) readiness.push(fileSourceReadiness('kubearmor', [options.file!], { health: file.health }));
   const ingest: RuntimeIngest = {
     writer,
     queue,
-    streamStates: () => [...clients.values()].flatMap((c) => c.states()),
+    streamStates,
+    readiness,
     addresses: () => [...clients.keys()].sort(),
     readOnce: async () => {
       const stats = file ? await file.runOnce() : undefined;
@@ -185,7 +190,6 @@ export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise
         : `stored ${stored} runtime events`;
     },
     stop: async (deadlineMs) => {
-      running.delete(ingest);
       discovery?.stop();
       await Promise.all([...clients.values()].map((c) => c.stop()));
       clients.clear();
@@ -193,7 +197,6 @@ export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise
       await queue.close(deadlineMs);
     },
   };
-  running.add(ingest);
   return ingest;
 }
 

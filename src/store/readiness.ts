@@ -1,13 +1,14 @@
 /**
- * Readiness: the database answers and every migration this build ships is applied. Used by `/readyz`
- * (on the webhook port and on the main HTTP port), so a load balancer or the kubelet only sends traffic
- * to a process that can store it.
+ * Readiness: the database answers and every migration this build ships is applied. The database's
+ * part of `/readyz` (src/observe/readiness.ts puts the answer together, on every port), so a load
+ * balancer or the kubelet only sends traffic to a process that can store it.
  *
  * "Applied" is judged the way drizzle's migrator judges it: a migration is pending when its journal
  * `when` is newer than the newest `created_at` in drizzle.__drizzle_migrations.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ReadinessContributor } from '../observe/readiness.ts';
 import { migrationsFolder, type Queryable } from './database.ts';
 
 export interface ReadinessDetail {
@@ -102,4 +103,16 @@ export async function checkReadiness(db: Queryable, options: ReadinessOptions = 
 
 function notReady(database: ReadinessDetail['database'], error: string, elapsedMs: number): Readiness {
   return { ready: false, detail: { database, error, elapsedMs } };
+}
+
+/** The database's part of /readyz: fields `database` and `migrations`; not ready with the reason and what to do. */
+export function databaseReadiness(db: Queryable, options: ReadinessOptions = {}): ReadinessContributor {
+  return async () => {
+    const { ready, detail } = await checkReadiness(db, options);
+    return {
+      ready,
+      reasons: detail.error ? [detail.error] : [],
+      fields: { database: detail.database, ...(detail.migrations ? { migrations: detail.migrations } : {}) },
+    };
+  };
 }

@@ -240,16 +240,16 @@ for (const backend of backends) {
     it('says which port is taken and how to choose another when -http-port is in use', async () => {
       await assert.rejects(
         startHttpServer({ db, metrics, logger: silentLogger, port: server.port }),
-        new RegExp(`cannot serve HTTP on port ${server.port}: it is in use; stop what holds it or pick another with -http-port`),
+        new RegExp(`cannot listen on port ${server.port} \\(-http-port\\): another process uses it; stop it or choose another -http-port`),
       );
     });
 
     it('says not ready (503) once the database is gone, stays alive, and answers the API with 500 and what to do', async () => {
       await db.close();
-      const ready = await get<{ status: string; error: string }>(base, '/readyz');
+      const ready = await get<{ status: string; reasons: string[] }>(base, '/readyz');
       assert.equal(ready.status, 503);
       assert.equal(ready.body.status, 'not ready');
-      assert.match(ready.body.error, /check that it is running/);
+      assert.match(ready.body.reasons[0]!, /check that it is running/);
       assert.equal((await get(base, '/healthz')).status, 200);
       const api = await get<{ error: string }>(base, '/api/v1/sessions');
       assert.equal(api.status, 500);

@@ -254,8 +254,8 @@ for (const backend of backends) {
       assert.equal(health.status, 200);
       const ready = await request(`${hook.origin}/readyz`, undefined);
       assert.equal(ready.status, 200, ready.text);
-      assert.equal(ready.json.ready, true);
-      const detail = ready.json.detail as { database: string; migrations: { pending: string[]; expected: number; applied: number } };
+      assert.equal(ready.json.status, 'ready');
+      const detail = ready.json as { database: string; migrations: { pending: string[]; expected: number; applied: number } };
       assert.equal(detail.database, 'reachable');
       assert.deepEqual(detail.migrations.pending, []);
       assert.equal(detail.migrations.applied, detail.migrations.expected);
@@ -267,9 +267,9 @@ for (const backend of backends) {
       try {
         const notReady = await request(`${hook.origin}/readyz`, undefined);
         assert.equal(notReady.status, 503);
-        const d = notReady.json.detail as { migrations: { pending: string[] }; error: string };
+        const d = notReady.json as { migrations: { pending: string[] }; reasons: string[] };
         assert.equal(d.migrations.pending.length, 1);
-        assert.match(d.error, /not applied \(\d{4}_\w+\); restart audit-processor/);
+        assert.match(d.reasons[0]!, /not applied \(\d{4}_\w+\); restart audit-processor/);
       } finally {
         await db.query('UPDATE drizzle.__drizzle_migrations SET created_at = $2 WHERE id = $1', [newest.id, newest.created_at]);
       }
