@@ -63,8 +63,8 @@ export const httpErrors = {
   TOO_MANY_BYTES_IN_FLIGHT: declare(
     'TOO_MANY_BYTES_IN_FLIGHT',
     429,
-    (limit: number) =>
-      `request bodies being received add up to more than ${limit} bytes (-webhook-max-inflight-bytes); nothing was read, the apiserver will re-send the batch`,
+    () =>
+      'the request bodies being received add up to more than -webhook-max-inflight-bytes; this batch is not stored, the apiserver will re-send it (raise -webhook-max-inflight-bytes, or run more replicas)',
     RETRY_AFTER_SECONDS,
   ),
   SHUTTING_DOWN: declare('SHUTTING_DOWN', 503, () => 'shutting down; the apiserver will retry (another replica, or this one after restart)', RETRY_AFTER_SECONDS),

@@ -25,6 +25,7 @@ export const processorFlags = {
   'enable-webhook': flag.boolean(false, 'receive audit batches from the apiserver webhook backend on -webhook-port, path /audit'),
   'webhook-port': flag.number(8444, 'port of the audit webhook (also serves /healthz and /readyz)', { min: 0, max: 65535 }),
   'webhook-max-body': flag.number(16 * 1024 * 1024, 'largest accepted webhook body in bytes, compressed and decompressed (413 above)', { min: 1024 }),
+  'webhook-max-inflight-bytes': flag.number(0, 'bytes of request bodies held at once across all webhook requests; past it a batch gets 429 with Retry-After before its body is read (0: four times -webhook-max-body)', { min: 0 }),
   'webhook-write-timeout': flag.duration('10s', 'answer 503 (the apiserver retries) when storing a batch takes longer; keep it under the apiserver 30s timeout'),
   'webhook-tls-cert-file': flag.string('', 'serve HTTPS with this certificate (PEM); plain HTTP without it'),
   'webhook-tls-key-file': flag.string('', 'private key (PEM) of -webhook-tls-cert-file'),

@@ -11,15 +11,16 @@ import type { IncomingMessage } from 'node:http';
 import { createGunzip, type Gunzip } from 'node:zlib';
 import { httpError, httpErrors, type HttpErrorAnswer } from '../api/http-errors.ts';
 import type { BadInputReason } from '../observe/bad-input.ts';
+import type { BodyReservation } from './inflight-bytes.ts';
 
-/** A body refused: the declared HTTP error to answer, and the bad_input reason to count. */
+/** A body refused: the declared HTTP error to answer, and the bad_input reason to count (none for a 429). */
 export class BodyError extends Error {
   override name = 'BodyError';
   readonly answer: HttpErrorAnswer;
 
   constructor(
     answer: HttpErrorAnswer,
-    readonly reason: BadInputReason,
+    readonly reason: BadInputReason | undefined,
   ) {
     super(answer.body.error);
     this.answer = answer;
@@ -40,8 +41,11 @@ function bodyEncoding(req: IncomingMessage): 'identity' | 'gzip' {
   throw new BodyError(httpError(httpErrors.UNSUPPORTED_ENCODING, [header]), 'unsupported-encoding');
 }
 
-/** Reads the whole body (decompressed) into memory, never more than maxBytes of it. */
-export function readLimitedBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+/**
+ * Reads the whole body (decompressed) into memory, never more than maxBytes of it, and never more than
+ * `reservation` lets it hold (the bound across requests: a 429 past it).
+ */
+export function readLimitedBody(req: IncomingMessage, maxBytes: number, reservation?: BodyReservation): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     let encoding: 'identity' | 'gzip';
     try {
@@ -91,6 +95,7 @@ export function readLimitedBody(req: IncomingMessage, maxBytes: number): Promise
       if (settled) return;
       bodyBytes += chunk.length;
       if (bodyBytes > maxBytes) fail(tooLarge(encoding === 'gzip' ? 'the decompressed request body' : 'the request body', maxBytes));
+      else if (reservation && !reservation.holdUpTo(bodyBytes)) fail(new BodyError(httpError(httpErrors.TOO_MANY_BYTES_IN_FLIGHT, []), undefined));
       else chunks.push(chunk);
     };
 

@@ -28,6 +28,7 @@ import type { Queryable } from '../store/database.ts';
 import { databaseReadiness } from '../store/readiness.ts';
 import type { SessionWriteResult, SessionWriter } from '../store/session-writer.ts';
 import { authenticateRequest, readBearerToken, type WebhookAuth } from './webhook-auth.ts';
+import { InflightBytes } from './inflight-bytes.ts';
 import { BodyError, readLimitedBody } from './webhook-body.ts';
 
 /** The apiserver abandons a webhook call after 30 s (pkg/util/webhook default timeout). */
@@ -38,6 +39,8 @@ export interface WebhookSettings {
   /** Address to listen on; all interfaces when absent. */
   host?: string;
   maxBodyBytes: number;
+  /** Bytes of request bodies held at once across requests before answering 429; default 4 × maxBodyBytes. */
+  maxInflightBytes?: number;
   /** Longest wait for a batch's COMMIT before answering 503. */
   writeTimeoutMs: number;
   tlsCertFile?: string;
@@ -89,6 +92,7 @@ export function webhookSettingsFromConfig(config: ProcessorConfig): WebhookSetti
   return {
     port: config['webhook-port'],
     maxBodyBytes: config['webhook-max-body'],
+    maxInflightBytes: config['webhook-max-inflight-bytes'] || undefined,
     writeTimeoutMs: config['webhook-write-timeout'],
     tlsCertFile: config['webhook-tls-cert-file'] || undefined,
     tlsKeyFile: config['webhook-tls-key-file'] || undefined,
@@ -151,11 +155,27 @@ function validateSettings(settings: WebhookSettings): void {
   if (settings.clientCaFile && !settings.tlsCertFile) {
     throw new Error('-webhook-client-ca-file needs -webhook-tls-cert-file and -webhook-tls-key-file: client certificates only exist over TLS');
   }
+  if (settings.maxInflightBytes !== undefined && settings.maxInflightBytes < settings.maxBodyBytes) {
+    throw new Error(
+      `-webhook-max-inflight-bytes (${settings.maxInflightBytes}) is less than -webhook-max-body (${settings.maxBodyBytes}): a full-size batch could never be received; raise it (default: 4 × -webhook-max-body)`,
+    );
+  }
   if (!(settings.writeTimeoutMs > 0 && settings.writeTimeoutMs < APISERVER_TIMEOUT_MS)) {
     throw new Error(
       `-webhook-write-timeout must be more than 0 and less than 30s (got ${settings.writeTimeoutMs} ms): the apiserver gives up on a webhook call after 30 s`,
     );
   }
+}
+
+/**
+ * Four full-size bodies at once by default. The apiserver sends batches of at most
+ * --audit-webhook-batch-max-size events (400 by default, well under 1 MB at level Metadata), at most
+ * 10 a second with a burst of 15 per apiserver (--audit-webhook-batch-throttle-*), so hundreds of
+ * ordinary batches fit; while a body is parsed it costs a few times its size, so four 16 MiB bodies
+ * stay within a few hundred MB.
+ */
+export function maxInflightBytes(settings: Pick<WebhookSettings, 'maxBodyBytes' | 'maxInflightBytes'>): number {
+  return settings.maxInflightBytes ?? 4 * settings.maxBodyBytes;
 }
 
 function tlsOf(settings: WebhookSettings): HttpTls | undefined {
@@ -228,6 +248,7 @@ export async function startWebhook(settings: WebhookSettings, deps: WebhookDepen
 /** POST /audit: authenticate, read the body within its bounds, decode, store, answer 200 after COMMIT. */
 function mountAuditRoute(app: express.Express, answers: HttpAnswers, settings: WebhookSettings, deps: WebhookDependencies, auth: WebhookAuth): void {
   const { writer, context, metrics, logger } = deps;
+  const inflight = new InflightBytes(maxInflightBytes(settings), metrics.webhookBodyBytesInFlight);
   const answer = (req: Request, res: Response, status: number, body: unknown) => answers.answer(req, res, status, body);
 
   app.use('/audit', (req, res, next) => {
@@ -246,12 +267,22 @@ function mountAuditRoute(app: express.Express, answers: HttpAnswers, settings: W
       return answers.fail(req, res, httpErrors.UNSUPPORTED_CONTENT_TYPE, [contentType]);
     }
 
+    // The bound across requests, before a byte is read when the size is declared; a body over
+    // -webhook-max-body is refused with 413 below whatever the bound.
+    const reservation = inflight.reserve();
+    res.on('close', () => reservation.release());
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared <= settings.maxBodyBytes && !reservation.holdUpTo(declared)) {
+      logger.warn({ remote: req.socket.remoteAddress, contentLength: declared, inFlightBytes: inflight.bytes }, 'audit webhook: too many body bytes in flight; answered 429');
+      return answers.fail(req, res, httpErrors.TOO_MANY_BYTES_IN_FLIGHT, []);
+    }
+
     let body: Buffer;
     try {
-      body = await readLimitedBody(req, settings.maxBodyBytes);
+      body = await readLimitedBody(req, settings.maxBodyBytes, reservation);
     } catch (error) {
       if (!(error instanceof BodyError)) throw error;
-      countBadInput(metrics, error.reason);
+      if (error.reason) countBadInput(metrics, error.reason);
       logger.warn({ remote: req.socket.remoteAddress, status: error.status }, `audit webhook: ${error.message}`);
       return answers.sendError(req, res, error.answer);
     }

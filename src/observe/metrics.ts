@@ -49,6 +49,11 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
     runtimeCommitHookErrors: counter('runtime_commit_hook_errors_total', 'after-commit hook (correlation) failures for stored runtime events'),
     webhookRequests: counter('webhook_requests_total', 'audit webhook requests answered, by path and HTTP status', ['path', 'code']),
     webhookEvents: counter('webhook_events_total', 'audit events received in acknowledged (200) webhook batches'),
+    webhookBodyBytesInFlight: new Gauge({
+      name: 'exectrail_webhook_body_bytes_in_flight',
+      help: 'bytes of webhook request bodies being received or processed now (bounded by -webhook-max-inflight-bytes; 429 past it)',
+      registers: [registry],
+    }),
     // Correlation (src/correlate)
     correlationLinks: counter('correlation_links_total', 'links between exec sessions and runtime events added or changed by correlation'),
     correlationPasses: counter('correlation_passes_total', 'correlation passes over the pods that changed, by result', ['result']),
