@@ -10,7 +10,8 @@
  *    logs, even "") ends the stream at once with OK and no messages. Backoff is only reset after a
  *    stream that delivered something or stayed up a while, so that case settles into slow retries
  *    (bounded rate, logged every time) instead of a reconnect storm.
- *  - Servers close connections whose client pings too often (`too_many_pings`): keepalive 300 s.
+ *  - A connection that goes silent is found by keepalive pings (FeederKeepalive: every 300 s, the most
+ *    often KubeArmor's grpc-go servers allow without closing the connection with `too_many_pings`).
  *  - Backpressure: when the queue is over high water the call is paused (call.pause(): grpc-js then
  *    stops reading, and HTTP/2 flow control pushes back on the feeder), resumed when it drains.
  */
@@ -66,17 +67,39 @@ export interface FeederBackoffOptions {
 export const defaultFeederBackoff: FeederBackoffOptions = { initialMs: 1000, maxMs: 60_000, stableAfterMs: 60_000 };
 
 /**
- * Channel options. Keepalive at 300 s: KubeArmor's servers ping clients themselves (the relay every
- * 5 s) and close connections that ping them more often than their enforcement policy allows.
+ * How a dead connection is found: a stream that goes silent without closing (a node gone, a network
+ * path dropped, a proxy that holds the connection) delivers nothing and ends never, so the client
+ * pings. HTTP/2 PING every `timeMs` while streams are open; no answer within `timeoutMs` closes the
+ * connection, the streams end UNAVAILABLE, and they reconnect with backoff.
+ *
+ * 300 s, because KubeArmor's feeders are grpc-go servers with the default keepalive enforcement
+ * (MinTime 5 minutes, no pings without streams): a client that pings more often is sent GOAWAY
+ * `too_many_pings` and disconnected. (The servers ping their clients themselves, the relay every 5 s,
+ * which keeps idle intermediaries from dropping the connection, but grpc-js never notices those pings
+ * stopping.) So a dead connection is found within 5 min 20 s; tests make both small.
  */
-export const feederChannelOptions: grpc.ChannelOptions = {
-  'grpc.keepalive_time_ms': 300_000,
-  'grpc.keepalive_timeout_ms': 20_000,
-  'grpc.keepalive_permit_without_calls': 0,
-  'grpc.max_receive_message_length': 16 * 1024 * 1024,
-  'grpc.initial_reconnect_backoff_ms': 1000,
-  'grpc.max_reconnect_backoff_ms': 30_000,
-};
+export interface FeederKeepalive {
+  timeMs: number;
+  timeoutMs: number;
+}
+
+export const defaultFeederKeepalive: FeederKeepalive = { timeMs: 300_000, timeoutMs: 20_000 };
+
+/** Channel options for a feeder, with the keepalive above. */
+export function feederChannelOptionsFor(keepalive: FeederKeepalive = defaultFeederKeepalive): grpc.ChannelOptions {
+  return {
+    'grpc.keepalive_time_ms': keepalive.timeMs,
+    'grpc.keepalive_timeout_ms': keepalive.timeoutMs,
+    // Pings only while streams are open: grpc-go's default policy (PermitWithoutStream=false) counts
+    // pings on an idle connection as abuse.
+    'grpc.keepalive_permit_without_calls': 0,
+    'grpc.max_receive_message_length': 16 * 1024 * 1024,
+    'grpc.initial_reconnect_backoff_ms': 1000,
+    'grpc.max_reconnect_backoff_ms': 30_000,
+  };
+}
+
+export const feederChannelOptions: grpc.ChannelOptions = feederChannelOptionsFor();
 
 export interface FeederClientOptions {
   /** `host:port`. */
@@ -89,6 +112,7 @@ export interface FeederClientOptions {
   metrics: Metrics;
   logger: Logger;
   backoff?: Partial<FeederBackoffOptions>;
+  keepalive?: FeederKeepalive;
 }
 
 /** TLS credentials from a CA file, or plaintext. Reads the file now so a wrong path fails at start. */
@@ -109,7 +133,7 @@ export class FeederClient {
 
   constructor(options: FeederClientOptions, credentials: grpc.ChannelCredentials = feederCredentials(options.caFile)) {
     const LogService = feederLogService();
-    this.client = new LogService(options.address, credentials, feederChannelOptions);
+    this.client = new LogService(options.address, credentials, feederChannelOptionsFor(options.keepalive));
     const backoff = { ...defaultFeederBackoff, ...options.backoff };
     this.streams = options.streams.map((spec) => new FeederStream(this.client, spec, options, backoff));
   }

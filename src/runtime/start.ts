@@ -11,7 +11,7 @@ import type { ReadinessContributor } from '../observe/readiness.ts';
 import { counterValue, type Metrics } from '../observe/metrics.ts';
 import type { Database } from '../store/database.ts';
 import { FeederDiscovery, type FeederDiscoveryMode } from './discovery.ts';
-import { FeederClient, feederCredentials, type FeederBackoffOptions, type FeederStreamSpec, type FeederStreamState } from './feeder-client.ts';
+import { FeederClient, feederCredentials, type FeederBackoffOptions, type FeederKeepalive, type FeederStreamSpec, type FeederStreamState } from './feeder-client.ts';
 import { createRuntimeFileSource, type RuntimeFileSource } from './file.ts';
 import { RuntimeEventQueue, type RuntimeEventQueueOptions } from './queue.ts';
 import { RuntimeEventWriter, type RuntimeCommitHook } from './writer.ts';
@@ -42,6 +42,8 @@ export interface RuntimeIngestOptions {
   /** For tests: what `-kubearmor-file -` reads. */
   stdin?: Readable;
   backoff?: Partial<FeederBackoffOptions>;
+  /** How dead feeder connections are found (default: ping every 300 s, 20 s to answer). */
+  keepalive?: FeederKeepalive;
   queue?: Pick<RuntimeEventQueueOptions, 'maxBatch' | 'highWater' | 'lowWater' | 'retryInitialMs' | 'retryMaxMs'>;
 }
 
@@ -140,7 +142,10 @@ export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise
     }
     for (const address of wanted) {
       if (clients.has(address)) continue;
-      const client = new FeederClient({ address, streams, queue, cluster: options.cluster, metrics, logger: log, backoff: options.backoff }, credentials);
+      const client = new FeederClient(
+        { address, streams, queue, cluster: options.cluster, metrics, logger: log, backoff: options.backoff, keepalive: options.keepalive },
+        credentials,
+      );
       clients.set(address, client);
       client.start();
       log.info({ address, streams: streams.map((s) => `${s.rpc}(${s.filter})`) }, `connecting to KubeArmor feeder ${address}`);
