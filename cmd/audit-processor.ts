@@ -70,16 +70,29 @@ async function main(argv: string[]): Promise<number> {
   let retention: { stop(): Promise<void> } | undefined;
   try {
     if (config.once) {
+      const auditWanted = Boolean(config['audit-log-file'] || config['audit-log-dir']);
       const readEverything = async () => {
-        const stats = await files.runOnce();
+        const stats = auditWanted ? await files.runOnce() : undefined;
         const runtimeSummary = await runtime?.readOnce();
         await correlator.flush();
-        return `${await summarize(metrics, db.backend, db.location)}\n${describeFileIngest(stats)}\n${runtimeSummary ? `${runtimeSummary}\n` : ''}`;
+        const where = `into ${db.backend} at ${db.location}`;
+        const lines = [];
+        if (stats) lines.push(`audit: ${await summarize(metrics)} ${where}`, `audit files: ${describeFileIngest(stats)}`);
+        if (runtimeSummary) lines.push(`KubeArmor: ${runtimeSummary} ${where}`);
+        return { text: lines.map((line) => `${line}\n`).join(''), missing: stats?.missingFiles ?? [] };
       };
-      const summary = await Promise.race([readEverything(), stopRequested.then(() => undefined)]);
-      // Interrupted: what was committed is checkpointed; the next run continues from there.
-      process.stdout.write(summary ?? `interrupted before the end of the input; ${await summarize(metrics, db.backend, db.location)}; run again to continue\n`);
-      return 0;
+      const outcome = await Promise.race([readEverything(), stopRequested.then(() => undefined)]);
+      if (!outcome) {
+        // Interrupted: what was committed is checkpointed; the next run continues from there.
+        process.stdout.write(`interrupted before the end of the input; ${await summarize(metrics)} into ${db.backend} at ${db.location}; run again to continue\n`);
+        return 0;
+      }
+      await writeOut(outcome.text);
+      if (outcome.missing.length === 0) return 0;
+      for (const file of outcome.missing) {
+        process.stderr.write(`audit-processor: -audit-log-file ${file} does not exist: nothing was read from it; check the path (the apiserver's --audit-log-path)\n`);
+      }
+      return 1;
     }
     // The apiserver's audit webhook: a batch is acknowledged once its sessions are committed.
     if (config['enable-webhook']) {
@@ -89,7 +102,7 @@ async function main(argv: string[]): Promise<number> {
     }
     retention = startRetention(db, { runtimeMs: config['retention-runtime'], sessionsMs: config['retention-sessions'] }, logger);
     // The first read of a backlog may be long; a stop request ends it early (checkpoints hold what committed).
-    await Promise.race([files.start().then(async () => logger.info(await summarize(metrics, db.backend, db.location))), stopRequested]);
+    await Promise.race([files.start().then(async () => logger.info(`${await summarize(metrics)} into ${db.backend} at ${db.location}`)), stopRequested]);
     await stopRequested;
   } finally {
     await stopWithin(config['shutdown-timeout'], logger, async () => {
@@ -135,15 +148,24 @@ async function stopWithin(timeoutMs: number, logger: Logger, sequence: () => Pro
   clearTimeout(timer);
 }
 
-async function summarize(metrics: Metrics, backend: string, location: string): Promise<string> {
+/** What the audit sources stored (KubeArmor lines are counted apart, in the runtime summary). */
+async function summarize(metrics: Metrics): Promise<string> {
   const bad = await counterByLabel(metrics.badInput, 'reason');
-  const badText = Object.entries(bad).map(([reason, n]) => `${reason}=${n}`).join(' ') || 'none';
+  const badText =
+    Object.entries(bad)
+      .filter(([reason]) => !reason.startsWith('runtime-'))
+      .map(([reason, n]) => `${reason}=${n}`)
+      .join(' ') || 'none';
   return (
     `stored ${await counterValue(metrics.sessionsStored)} session rows (${await counterValue(metrics.sessionsNew)} new sessions) ` +
     `from ${await counterValue(metrics.sessionStagesSeen)} session stages ` +
-    `(${await counterValue(metrics.linesRead)} lines read, ${await counterValue(metrics.linesMatched)} matched, bad input: ${badText}) ` +
-    `into ${backend} at ${location}`
+    `(${await counterValue(metrics.linesRead)} lines read, ${await counterValue(metrics.linesMatched)} matched, bad input: ${badText})`
   );
+}
+
+/** Writes to stdout and resolves once it is handed to the OS (a pipe may take a while to drain). */
+function writeOut(text: string): Promise<void> {
+  return new Promise((resolve, reject) => process.stdout.write(text, (error) => (error ? reject(error) : resolve())));
 }
 
 main(process.argv.slice(2)).then(

@@ -4,14 +4,18 @@
  */
 import { z } from 'zod';
 import { decodeCursor, type Cursor } from '../timeline/queries.ts';
-import { parseTimeBound, timeBoundHint, timelineWindow } from '../timeline/time-bounds.ts';
+import { describeBadTimeBound, parseTimeBound, timelineWindow } from '../timeline/time-bounds.ts';
 
-const text = z.string().min(1, 'must not be empty').max(512, 'is longer than 512 characters');
+// PostgreSQL text cannot hold NUL: refused here with a 400, not by the database with a 500.
+const noNul = (value: string) => !value.includes('\u0000');
+const nulMessage = 'must not contain a NUL character';
+
+const text = z.string().min(1, 'must not be empty').max(512, 'is longer than 512 characters').refine(noNul, nulMessage);
 
 const time = z.string().transform((value, ctx) => {
   const bound = parseTimeBound(value);
   if (bound === undefined) {
-    ctx.addIssue({ code: 'custom', message: `"${value.slice(0, 64)}" is not a time: ${timeBoundHint}` });
+    ctx.addIssue({ code: 'custom', message: describeBadTimeBound(value) });
     return z.NEVER;
   }
   return bound;
@@ -19,9 +23,16 @@ const time = z.string().transform((value, ctx) => {
 
 const booleanText = z.enum(['true', 'false'], { message: 'must be true or false' }).transform((v) => v === 'true');
 
-const limit = (def: number, max: number) => z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(1).max(max).default(def);
+/** A whole number from `min` to `max`, with one message that says so whatever is wrong with it. */
+const wholeNumber = (min: number, max: number) =>
+  z
+    .string()
+    .refine((value) => /^\d+$/.test(value) && Number(value) >= min && Number(value) <= max, `must be a whole number from ${min} to ${max}`)
+    .transform(Number);
 
-const cursor = z.string().transform((value, ctx): Cursor => {
+const limit = (def: number, max: number) => wholeNumber(1, max).default(def);
+
+const cursor = z.string().refine(noNul, nulMessage).transform((value, ctx): Cursor => {
   const decoded = decodeCursor(value);
   if (!decoded) {
     ctx.addIssue({ code: 'custom', message: 'is not a cursor this API returned (pass nextCursor from the previous page unchanged)' });
@@ -70,7 +81,7 @@ export const runtimeEventsQuerySchema = z.strictObject({
   type: text.optional(),
   policy: text.optional(),
   kind: z.enum(['alert', 'log'], { message: 'must be alert or log' }).optional(),
-  severity: z.coerce.number({ message: 'must be a number' }).int('must be a whole number').min(0).max(10).optional(),
+  severity: wholeNumber(0, 10).optional(),
   since: time.optional(),
   until: time.optional(),
   limit: limit(100, 1000),

@@ -71,8 +71,10 @@ function mountRoutes(app: express.Express, answers: HttpAnswers, options: HttpSe
     res.json({ sessions: page.items, nextCursor: page.nextCursor });
   });
   api.get('/v1/sessions/:id', async (req, res) => {
-    const detail = await findSession(db, req.params.id as string);
-    if (!detail) return answers.fail(req, res, httpErrors.SESSION_NOT_FOUND, [req.params.id as string]);
+    const id = req.params.id as string;
+    if (id.includes('\u0000')) return answers.fail(req, res, httpErrors.BAD_PARAMETER, ['the session id must not contain a NUL character'], { parameter: 'id' });
+    const detail = await findSession(db, id);
+    if (!detail) return answers.fail(req, res, httpErrors.SESSION_NOT_FOUND, [id]);
     res.json(detail);
   });
   api.get('/v1/timeline', async (req, res) => {

@@ -21,6 +21,8 @@ export interface FlagSpec<T = unknown> {
   implicitValue?: string;
   /** kind 'optional': the values it takes; one of them may also follow as the next word. */
   values?: readonly string[];
+  /** kind 'number': the whole numbers it takes, for the message when it gets another. */
+  range?: { min: number; max: number };
 }
 
 function spec<T>(kind: FlagKind, schema: z.ZodType<T>, defaultText: string, help: string, env?: string): FlagSpec<T> {
@@ -33,18 +35,10 @@ export const flag = {
     spec('string', z.enum(values).default(def as never), def, `${help} (${values.join('|')})`),
   boolean: (def: boolean, help: string) =>
     spec('boolean', z.boolean().default(def), String(def), help),
-  number: (def: number, help: string, opts: { min?: number; max?: number } = {}) =>
-    spec(
-      'number',
-      z.coerce
-        .number()
-        .int()
-        .min(opts.min ?? Number.MIN_SAFE_INTEGER)
-        .max(opts.max ?? Number.MAX_SAFE_INTEGER)
-        .default(def),
-      String(def),
-      help,
-    ),
+  number: (def: number, help: string, opts: { min?: number; max?: number } = {}): FlagSpec<number> => {
+    const range = { min: opts.min ?? Number.MIN_SAFE_INTEGER, max: opts.max ?? Number.MAX_SAFE_INTEGER };
+    return { ...spec('number', z.coerce.number().int().min(range.min).max(range.max).default(def), String(def), help), range };
+  },
   /** A duration such as `30s`, `5m`, `2h`, `30d`, or `0`/`off` for none; parsed to milliseconds. */
   duration: (def: string, help: string) =>
     spec(
@@ -151,6 +145,7 @@ export function parseFlags<T extends FlagTable>(
       value = next;
       i++;
     }
+    if (def.kind === 'number' && def.range) checkWholeNumber(name, String(value), def.range, def.defaultText);
     if (def.kind === 'boolean' && typeof value === 'string') {
       if (!/^(true|false|1|0|t|f)$/i.test(value)) throw new UsageError(`flag -${name}: "${value}" is not a boolean`);
       value = /^(true|1|t)$/i.test(value);
@@ -174,6 +169,19 @@ export function parseFlags<T extends FlagTable>(
     values[name] = result.data;
   }
   return { values: values as FlagValues<T>, positionals, help };
+}
+
+/** A number flag's value is a whole number in its range, or a usage error saying what is expected. */
+function checkWholeNumber(name: string, text: string, range: { min: number; max: number }, example: string): void {
+  const expected =
+    range.max === Number.MAX_SAFE_INTEGER
+      ? range.min === Number.MIN_SAFE_INTEGER
+        ? 'a whole number'
+        : `a whole number of at least ${range.min}`
+      : `a whole number from ${range.min} to ${range.max}`;
+  if (!/^-?\d+$/.test(text.trim())) throw new UsageError(`flag -${name}: "${text}" is not a number; expected ${expected} (e.g. -${name}=${example})`);
+  const value = Number(text);
+  if (value < range.min || value > range.max) throw new UsageError(`flag -${name}: ${text} is out of range; expected ${expected}`);
 }
 
 /** Every flag with its default, for `-h`. */

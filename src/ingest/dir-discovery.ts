@@ -17,8 +17,8 @@ import { constants, type Dirent, type Stats } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, join, sep } from 'node:path';
 
-/** Where a source finds its files. */
-export type FileSpec = { file: string } | { dir: string; accept?: (name: string) => boolean };
+/** Where a source finds its files; `flag` is what named it, for messages (default -audit-log-file / -audit-log-dir). */
+export type FileSpec = { file: string; flag?: string } | { dir: string; accept?: (name: string) => boolean; flag?: string };
 
 /** One file found on disk, with what stat said. */
 export interface FileCandidate {

@@ -8,6 +8,7 @@
  * and once more when they clear; `exectrail_file_source_errors_total` keeps the full count.
  */
 import { countBadInput, type BadInputReason } from '../observe/bad-input.ts';
+import type { Counter } from 'prom-client';
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { RepeatLimiter } from '../observe/repeat-limiter.ts';
@@ -32,6 +33,8 @@ export interface FileSourceStats {
   damagedGzip: number;
   /** Bytes of unfinished last lines, left to be read once their newline arrives. */
   partialLineBytes: number;
+  /** Files named on their own that did not exist when the source started (a `-once` run then fails). */
+  missingFiles: string[];
   elapsedMs: number;
 }
 
@@ -47,9 +50,17 @@ export type FileSourcePhase = 'once' | 'backlog' | 'follow';
 /** Garbage warnings per file before the rest go to debug (the counter keeps counting). */
 const GARBAGE_WARNINGS_PER_FILE = 5;
 
+/** Where a source counts the lines and bytes it reads (audit logs and KubeArmor lines apart). */
+export interface LineCounters {
+  lines: Pick<Counter, 'inc'>;
+  bytes: Pick<Counter, 'inc'>;
+}
+
 export interface FileSourceEventsOptions {
   logger: Logger;
   metrics: Metrics;
+  /** Default: exectrail_lines_read_total and exectrail_bytes_read_total (audit logs). */
+  counters?: LineCounters;
   phase: () => FileSourcePhase;
   /** How often a condition that repeats is logged again (default 5 minutes). */
   repeatIntervalMs?: number;
@@ -70,11 +81,13 @@ export class FileSourceEvents {
     truncations: 0,
     damagedGzip: 0,
     partialLineBytes: 0,
+    missingFiles: [],
     elapsedMs: 0,
   };
   private readonly logger: Logger;
   private readonly metrics: Metrics;
   private readonly repeats: RepeatLimiter;
+  private readonly counters: LineCounters;
   private readonly garbageWarnings = new Map<string, number>();
   private readonly linksReported = new Set<string>();
 
@@ -82,6 +95,7 @@ export class FileSourceEvents {
     this.logger = options.logger;
     this.metrics = options.metrics;
     this.repeats = new RepeatLimiter(options.repeatIntervalMs ?? DEFAULT_REPEAT_LOG_INTERVAL_MS, options.now);
+    this.counters = options.counters ?? { lines: options.metrics.linesRead, bytes: options.metrics.bytesRead };
   }
 
   private get phase(): FileSourcePhase {
@@ -113,8 +127,8 @@ export class FileSourceEvents {
     this.logger.warn({ err: error }, `file watcher: ${error.message}; the periodic check keeps reading`);
   }
 
-  fileMissing(path: string): void {
-    if (this.phase === 'once') this.logger.warn({ file: path }, `${path} does not exist: nothing read from it; check -audit-log-file`);
+  fileMissing(path: string, flag: string): void {
+    if (this.phase === 'once') this.logger.warn({ file: path }, `${path} does not exist: nothing read from it; check ${flag}`);
     else this.logger.info({ file: path }, `${path} does not exist yet; it is read from its first line as soon as it appears`);
   }
 
@@ -229,8 +243,8 @@ export class FileSourceEvents {
   linesRead(lines: number, bytes: number): void {
     this.stats.linesRead += lines;
     this.stats.bytesRead += bytes;
-    this.metrics.linesRead.inc(lines);
-    this.metrics.bytesRead.inc(bytes);
+    this.counters.lines.inc(lines);
+    this.counters.bytes.inc(bytes);
   }
 
   diskRead(bytes: number): void {

@@ -33,7 +33,7 @@ import type { CheckpointStore } from './checkpoints.ts';
 import { isAuditLogName, type FileSpec } from './dir-discovery.ts';
 import { FileCheckpointer } from './file-checkpointer.ts';
 import type { ReaderContext } from './file-reader.ts';
-import { FileSourceEvents, type FileSourcePhase, type FileSourceStats } from './file-source-events.ts';
+import { FileSourceEvents, type FileSourcePhase, type FileSourceStats, type LineCounters } from './file-source-events.ts';
 import { FileTracker } from './file-tracker.ts';
 import type { LineSink } from './line-sink.ts';
 import type { BacklogProgress } from './progress.ts';
@@ -65,6 +65,8 @@ export interface FileSourceOptions {
   followSymlinks?: boolean;
   /** How often a condition that repeats (an unreadable file, a failing pass) is logged again. */
   repeatLogIntervalMs?: number;
+  /** Where lines and bytes read are counted; default the audit log counters. */
+  counters?: LineCounters;
   progress?: BacklogProgress;
 }
 
@@ -108,6 +110,7 @@ export class FileSource {
       metrics: options.metrics,
       phase: (): FileSourcePhase => (this.onceMode ? 'once' : this.initialPassDone ? 'follow' : 'backlog'),
       repeatIntervalMs: options.repeatLogIntervalMs,
+      counters: options.counters,
     });
     this.checkpointer = new FileCheckpointer(options.sink, options.checkpoints, this.events, options.maxBatchesInFlight ?? 2);
     this.reader = {
@@ -173,7 +176,13 @@ export class FileSource {
 
   snapshotStats(): FileSourceStats {
     const partialLineBytes = this.tracker.pendingBytes();
-    return { ...this.events.stats, filesRead: this.checkpointer.filesRead, partialLineBytes, elapsedMs: Date.now() - this.startedAt };
+    return {
+      ...this.events.stats,
+      filesRead: this.checkpointer.filesRead,
+      partialLineBytes,
+      missingFiles: this.tracker.missingFiles(),
+      elapsedMs: Date.now() - this.startedAt,
+    };
   }
 
   health(): FileSourceHealth {

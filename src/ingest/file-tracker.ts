@@ -34,6 +34,7 @@ export class FileTracker {
   private readonly leftAlone = new Map<string, { size: number; mtimeMs: number }>();
   /** Files that could not be opened on the last try, by path, with why. */
   private readonly unreadable = new Map<string, string>();
+  private readonly missing: string[] = [];
   private readonly reader: ReaderContext;
   private readonly events: FileSourceEvents;
   private readonly checkpointer: FileCheckpointer;
@@ -104,7 +105,16 @@ export class FileTracker {
 
   private reportMissingFiles(candidates: FileCandidate[]): void {
     const present = new Set(candidates.map((c) => resolve(c.path)));
-    for (const spec of this.options.files) if ('file' in spec && !present.has(resolve(spec.file))) this.events.fileMissing(spec.file);
+    for (const spec of this.options.files) {
+      if (!('file' in spec) || present.has(resolve(spec.file))) continue;
+      this.missing.push(spec.file);
+      this.events.fileMissing(spec.file, spec.flag ?? '-audit-log-file');
+    }
+  }
+
+  /** Files named on their own (-audit-log-file) that did not exist at the first pass. */
+  missingFiles(): string[] {
+    return [...this.missing];
   }
 
   private isLeftAlone(c: FileCandidate): boolean {

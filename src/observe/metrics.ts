@@ -34,6 +34,8 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
       ['error'],
     ),
     // Runtime events (src/runtime: KubeArmor feeder streams and JSON lines).
+    runtimeLinesRead: counter('runtime_lines_read_total', 'KubeArmor JSON lines read from -kubearmor-file (a file, not stdin)'),
+    runtimeBytesRead: counter('runtime_bytes_read_total', 'bytes of KubeArmor JSON lines read from -kubearmor-file (a file, not stdin)'),
     runtimeEventsReceived: counter('runtime_events_received_total', 'KubeArmor alerts and logs received and normalised, by source (grpc, file)', ['source']),
     runtimeEventsStored: counter('runtime_events_stored_total', 'runtime_events rows inserted (committed), by kind (alert, log)', ['kind']),
     runtimeEventsDuplicate: counter('runtime_events_duplicate_total', 'runtime events already stored (same event received twice), committed as no-ops'),

@@ -101,7 +101,9 @@ export function createRuntimeFileSource(options: RuntimeFileOptions): RuntimeFil
   const sink = createRuntimeLineSink(options);
   if (options.path === '-') return stdinSource(options.stdin ?? process.stdin, sink, options.logger, options.maxLineBytes);
   const files = new FileSource({
-    files: [{ file: options.path }],
+    files: [{ file: options.path, flag: '-kubearmor-file' }],
+    // KubeArmor lines are not audit lines: the -once summary and /metrics count them apart.
+    counters: { lines: options.metrics.runtimeLinesRead, bytes: options.metrics.runtimeBytesRead },
     sink,
     checkpoints: new CheckpointStore(options.db, options.cluster, 'kubearmor'),
     metrics: options.metrics,

@@ -65,7 +65,57 @@ export function migrationsFolder(): string {
 
 /** Opens the database and applies every pending migration. */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
-  return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openPglite(options.dataDir);
+  if (!options.databaseUrl) return openPglite(options.dataDir);
+  checkDatabaseUrl(options.databaseUrl);
+  return openPostgres(options.databaseUrl, options);
+}
+
+const urlForm = 'postgres://USER:PASSWORD@HOST:5432/DATABASE';
+
+/** A PostgreSQL URL, or an error naming the flag and the form it takes (before anything is dialled). */
+export function checkDatabaseUrl(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error(`-database-url (or DATABASE_URL) is not a URL; give ${urlForm}, or leave it out to use the embedded database in -data-dir`);
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw new Error(
+      `-database-url (or DATABASE_URL) is a ${parsed.protocol}// URL; only postgres:// and postgresql:// are supported (exectrail stores into PostgreSQL 15 or later), e.g. ${urlForm}`,
+    );
+  }
+}
+
+/** Why PostgreSQL could not be opened, and what to check, from the error pg gives. */
+function explainConnectError(error: Error & { code?: string; hostname?: string; address?: string; port?: number }, url: string): string {
+  let host = '';
+  let database = '';
+  try {
+    const parsed = new URL(url);
+    host = parsed.hostname;
+    database = decodeURIComponent(parsed.pathname.slice(1));
+  } catch {
+    // checked before: cannot happen
+  }
+  switch (error.code) {
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `the host "${error.hostname ?? host}" in -database-url (or DATABASE_URL) does not resolve (${error.code}); check the host name, and that this machine's DNS knows it`;
+    case 'ECONNREFUSED':
+      return `nothing accepts connections at ${error.address ?? host}:${error.port ?? ''}; check that PostgreSQL is running there and the host and port in -database-url (or DATABASE_URL)`;
+    case 'ETIMEDOUT':
+      return `${host} did not answer in time; check the host and port in -database-url (or DATABASE_URL) and that no firewall drops the connection`;
+    case '28P01':
+    case '28000':
+      return `${error.message}; check the user and password in -database-url (or DATABASE_URL) and pg_hba.conf`;
+    case '3D000':
+      return `${error.message}; create it (CREATE DATABASE ${database || '...'}) or fix the database name in -database-url (or DATABASE_URL)`;
+    default:
+      return /timeout/i.test(error.message)
+        ? `${error.message}; check that PostgreSQL at ${host} is reachable and the host and port in -database-url (or DATABASE_URL)`
+        : `${error.message}; check that it is running and that -database-url (or DATABASE_URL) is right`;
+  }
 }
 
 async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<Database> {
@@ -101,10 +151,7 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
     }
   } catch (error) {
     await pool.end().catch(() => undefined);
-    throw new Error(
-      `cannot open PostgreSQL at ${location}: ${(error as Error).message}; check that it is running and that -database-url (or DATABASE_URL) is right`,
-      { cause: error },
-    );
+    throw new Error(`cannot open PostgreSQL at ${location}: ${explainConnectError(error as Error, url)}`, { cause: error });
   }
   return {
     backend: 'postgres',

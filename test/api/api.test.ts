@@ -126,7 +126,7 @@ for (const backend of backends) {
         ['/api/v1/timeline?namespace=shop', 'pod', /query parameter "pod" is required/],
         ['/api/v1/timeline?namespace=shop&pod=web-0&from=1h&since=2h', 'since', /since or from, not both/],
         ['/api/v1/timeline?namespace=shop&pod=web-0&from=2025-01-02T00:00:00Z&to=2025-01-01T00:00:00Z', 'to', /ends .* before it starts/],
-        ['/api/v1/runtime-events?severity=high', 'severity', /"severity" must be a number/],
+        ['/api/v1/runtime-events?severity=high', 'severity', /"severity" must be a whole number from 0 to 10/],
         ['/api/v1/runtime-events?kind=warning', 'kind', /must be alert or log/],
       ];
       for (const [path, parameter, message] of cases) {
