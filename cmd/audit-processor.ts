@@ -51,10 +51,14 @@ async function main(argv: string[]): Promise<number> {
 
   const db = await openDatabase({ databaseUrl: config['database-url'] || undefined, dataDir: config['data-dir'] });
   logger.info({ backend: db.backend, location: db.location }, `database ready: ${db.backend === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'} at ${db.location}`);
+  const stale = db.dataDirLock?.tookOverFrom;
+  if (stale) logger.warn({ pid: stale.pid }, `took over the lock on -data-dir ${db.location} left by ${stale.command} (pid ${stale.pid}), which is gone`);
   // What /readyz reports on both ports: the database now; each source adds its part once started.
   const readiness: ReadinessContributor[] = [databaseReadiness(db)];
   // Health, metrics, API and page answer from the start, while a long first read is still going on.
   const http = config.once ? undefined : await startHttpServerFromFlags(config, { db, metrics, logger, readiness });
+  // A second process refused the -data-dir is told where to ask instead.
+  if (http) db.dataDirLock?.noteHttpPort(http.port);
   // Links sessions to runtime events whenever either side is committed (background, never blocks ingestion).
   const correlator = new Correlator({ db, skewMs: config['correlation-skew'], logger, metrics });
   // Sessions whose pass the last run may have missed (it stopped right after a commit) are redone.

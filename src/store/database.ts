@@ -14,6 +14,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
 import { redactUrl } from '../observe/log.ts';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
 
 export interface QueryResult<Row> {
   rows: Row[];
@@ -27,6 +28,8 @@ export interface Queryable {
 
 export interface Database extends Queryable {
   readonly backend: 'postgres' | 'pglite';
+  /** The embedded database's lock on its -data-dir (data-dir-lock.ts); absent for PostgreSQL. */
+  readonly dataDirLock?: Pick<DataDirLock, 'noteHttpPort' | 'tookOverFrom'>;
   /** Where the data is, safe to log (no password). */
   readonly location: string;
   /** Runs fn in one transaction: committed when it resolves, rolled back when it throws. */
@@ -45,6 +48,8 @@ export interface OpenDatabaseOptions {
   queryTimeoutMs?: number;
   /** Give up connecting after this long. */
   connectTimeoutMs?: number;
+  /** Who opens it, for a second opener's message (default "audit-processor"). */
+  command?: string;
 }
 
 const TIMESTAMPTZ_OID = 1184;
@@ -65,7 +70,7 @@ export function migrationsFolder(): string {
 
 /** Opens the database and applies every pending migration. */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
-  if (!options.databaseUrl) return openPglite(options.dataDir);
+  if (!options.databaseUrl) return openPglite(options.dataDir, options.command ?? 'audit-processor');
   checkDatabaseUrl(options.databaseUrl);
   return openPostgres(options.databaseUrl, options);
 }
@@ -192,9 +197,42 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   };
 }
 
-async function openPglite(dataDir: string): Promise<Database> {
+async function openPglite(dataDir: string, command: string): Promise<Database> {
   const location = resolve(dataDir);
   mkdirSync(location, { recursive: true });
+  const lock = lockDataDir(location, command);
+  let db: PGlite;
+  try {
+    db = await startPglite(location);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  const toResult = <Row>(result: { rows: unknown[]; affectedRows?: number }) => ({
+    rows: result.rows as Row[],
+    rowCount: result.affectedRows ?? result.rows.length,
+  });
+  return {
+    backend: 'pglite',
+    location,
+    dataDirLock: lock,
+    query: async <Row>(text: string, params?: readonly unknown[]) => toResult<Row>(await db.query(text, params as unknown[])),
+    transaction: (fn) =>
+      db.transaction((tx) =>
+        fn({ query: async <Row>(text: string, params?: readonly unknown[]) => toResult<Row>(await tx.query(text, params as unknown[])) }),
+      ),
+    close: async () => {
+      try {
+        await db.close();
+      } finally {
+        lock.release();
+      }
+    },
+  };
+}
+
+/** PGlite in `location`, migrated. */
+async function startPglite(location: string): Promise<PGlite> {
   const db = new PGlite(location, {
     parsers: { [TIMESTAMPTZ_OID]: asText, [TIMESTAMP_OID]: asText, [INT8_OID]: asNumber },
   });
@@ -204,23 +242,9 @@ async function openPglite(dataDir: string): Promise<Database> {
     await migratePglite(drizzlePglite(db), { migrationsFolder: migrationsFolder() });
   } catch (error) {
     await db.close().catch(() => undefined);
-    throw new Error(
-      `cannot open the embedded database in ${location}: ${(error as Error).message}; is another audit-processor using it? (PGlite allows one process per -data-dir)`,
-      { cause: error },
-    );
+    throw new Error(`cannot open the embedded database in ${location} (-data-dir): ${(error as Error).message}; check that the directory is writable and was made by exectrail`, {
+      cause: error,
+    });
   }
-  const toResult = <Row>(result: { rows: unknown[]; affectedRows?: number }) => ({
-    rows: result.rows as Row[],
-    rowCount: result.affectedRows ?? result.rows.length,
-  });
-  return {
-    backend: 'pglite',
-    location,
-    query: async <Row>(text: string, params?: readonly unknown[]) => toResult<Row>(await db.query(text, params as unknown[])),
-    transaction: (fn) =>
-      db.transaction((tx) =>
-        fn({ query: async <Row>(text: string, params?: readonly unknown[]) => toResult<Row>(await tx.query(text, params as unknown[])) }),
-      ),
-    close: () => db.close(),
-  };
+  return db;
 }

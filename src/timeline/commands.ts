@@ -47,8 +47,8 @@ async function runCommand<T extends FlagTable>(name: string, table: T, run: Run<
   }
 }
 
-async function withDatabase<T>(values: { 'database-url': string; 'data-dir': string }, fn: (db: Database) => Promise<T>): Promise<T> {
-  const db = await openDatabase({ databaseUrl: values['database-url'] || undefined, dataDir: values['data-dir'], maxConnections: 2 });
+async function withDatabase<T>(command: string, values: { 'database-url': string; 'data-dir': string }, fn: (db: Database) => Promise<T>): Promise<T> {
+  const db = await openDatabase({ databaseUrl: values['database-url'] || undefined, dataDir: values['data-dir'], maxConnections: 2, command: `audit-processor ${command}` });
   try {
     return await fn(db);
   } finally {
@@ -61,7 +61,7 @@ const timelineRun: Run<typeof timelineCommandFlags> = async (values, io) => {
   const window = timelineWindow(values, io.now());
   if (!window.ok) throw new UsageError(window.message.replace(/\b(since|from|to)\b/g, '-$1'));
   const target = { cluster: values.cluster || undefined, namespace: values.namespace, pod: values.pod, from: window.from, to: window.to };
-  const timeline = await withDatabase(values, (db) => loadTimeline(db, target));
+  const timeline = await withDatabase('timeline', values, (db) => loadTimeline(db, target));
   return formatTimeline(timeline, values.format);
 };
 
@@ -74,7 +74,7 @@ const sessionsRun: Run<typeof sessionsCommandFlags> = async (values, io) => {
     since: values.since ? parseTimeBound(values.since, io.now()) : undefined,
     limit: values.limit,
   };
-  const page = await withDatabase(values, (db) => listSessions(db, filter));
+  const page = await withDatabase('sessions', values, (db) => listSessions(db, filter));
   return formatSessions(page, values.format);
 };
 
