@@ -14,16 +14,16 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { decodeInteractiveCandidates } from '../audit/decode.ts';
 import type { ExtractContext } from '../audit/extract.ts';
-import { sessionsFromEvents } from '../audit/lines.ts';
-import type { SessionRow } from '../audit/session.ts';
+import { isBodyRefused, sessionsFromBody, type BodyOutcome } from '../audit/input.ts';
+import { sessionIdentity, type SessionRow } from '../audit/session.ts';
 import type { ProcessorConfig } from '../config/options.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { Queryable } from '../store/database.ts';
 import { checkReadiness } from '../store/readiness.ts';
 import type { SessionWriteResult, SessionWriter } from '../store/session-writer.ts';
+import { createAuditIntake } from './audit-intake.ts';
 import { authenticateRequest, readBearerToken, type WebhookAuth } from './webhook-auth.ts';
 import { BodyError, discardRestOfBody, readLimitedBody } from './webhook-body.ts';
 
@@ -79,6 +79,10 @@ export interface BatchSummary {
   /** Events that are not valid audit events (counted in exectrail_bad_input_total). */
   rejected: number;
   rejectedByReason: Record<string, number>;
+  /** Events stored after a repair (see "Hostile input" in the README), by reason. */
+  repairedByReason: Record<string, number>;
+  /** Sessions the database refused even alone (counted as bad input rejected-by-database); the rest are committed. */
+  refusedByDatabase: number;
   /** The first rejection, to show what is wrong. */
   firstRejection?: string;
 }
@@ -96,26 +100,23 @@ export function webhookSettingsFromConfig(config: ProcessorConfig): WebhookSetti
   };
 }
 
-/** The session stages a decoded body holds. Pure: decoding and extraction are src/audit's. */
-export function sessionsFromBatch(value: unknown, context: ExtractContext): { rows: SessionRow[]; summary: BatchSummary } {
-  // Only the ~0.5 % of events that may be interactive access are copied by the schema; the others
-  // are checked and counted (a bad one is still rejected with its reason).
-  const decoded = decodeInteractiveCandidates(value, context.nodeProxy ?? 'interactive');
-  const rows = sessionsFromEvents(decoded.events, context);
+/** What one decoded batch held, for the answer. Pure. */
+export function summarizeBatch(outcome: BodyOutcome): BatchSummary {
   const rejectedByReason: Record<string, number> = {};
-  for (const bad of decoded.rejected) rejectedByReason[bad.reason] = (rejectedByReason[bad.reason] ?? 0) + 1;
-  const first = decoded.rejected[0];
+  for (const bad of outcome.rejected) rejectedByReason[bad.reason] = (rejectedByReason[bad.reason] ?? 0) + 1;
+  const repairedByReason: Record<string, number> = {};
+  for (const reason of outcome.repaired) repairedByReason[reason] = (repairedByReason[reason] ?? 0) + 1;
+  const first = outcome.rejected[0];
   return {
-    rows,
-    summary: {
-      events: decoded.events.length + decoded.ignored + decoded.rejected.length,
-      sessionStages: rows.length,
-      sessions: new Set(rows.map((r) => r.id)).size,
-      ignored: decoded.ignored + decoded.events.length - rows.length,
-      rejected: decoded.rejected.length,
-      rejectedByReason,
-      firstRejection: first ? `${first.reason}: ${first.detail}` : undefined,
-    },
+    events: outcome.events,
+    sessionStages: outcome.rows.length,
+    sessions: new Set(outcome.rows.map((r) => sessionIdentity(r))).size,
+    ignored: outcome.ignored,
+    rejected: outcome.rejected.length,
+    rejectedByReason,
+    repairedByReason,
+    refusedByDatabase: 0,
+    firstRejection: first ? `${first.reason}: ${first.detail}` : undefined,
   };
 }
 
@@ -160,6 +161,7 @@ function validateSettings(settings: WebhookSettings): void {
 export async function startWebhook(settings: WebhookSettings, deps: WebhookDependencies): Promise<WebhookServer> {
   validateSettings(settings);
   const { writer, db, context, metrics, logger } = deps;
+  const intake = createAuditIntake({ writer, metrics, logger });
   const auth: WebhookAuth = {
     clientCertificates: Boolean(settings.clientCaFile),
     tokenDigest: settings.tokenFile ? readBearerToken(settings.tokenFile) : undefined,
@@ -234,37 +236,21 @@ export async function startWebhook(settings: WebhookSettings, deps: WebhookDepen
       return answer(req, res, error.status, { error: error.message });
     }
 
-    let value: unknown;
-    try {
-      // The apiserver never sends a BOM, but AKS exports and hand-made files can.
-      const text = body.toString('utf8');
-      value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-    } catch (error) {
-      metrics.badInput.inc({ reason: 'not-json' });
-      return answer(req, res, 400, {
-        error: `the request body is not JSON (${(error as Error).message}); send an audit.k8s.io/v1 EventList`,
-      });
+    const decoded = sessionsFromBody(body, context);
+    if (isBodyRefused(decoded)) {
+      metrics.badInput.inc({ reason: decoded.reason });
+      return answer(req, res, 400, { error: `${decoded.message}; send an audit.k8s.io/v1 EventList` });
     }
-    if (typeof value !== 'object' || value === null) {
-      metrics.badInput.inc({ reason: 'not-an-event' });
-      return answer(req, res, 400, { error: `the request body is JSON ${value === null ? 'null' : typeof value}; send an audit.k8s.io/v1 EventList` });
-    }
-
-    const { rows, summary } = sessionsFromBatch(value, context);
-    for (const [reason, n] of Object.entries(summary.rejectedByReason)) metrics.badInput.inc({ reason }, n);
-    if (summary.rejected > 0) {
-      logger.warn({ rejected: summary.rejected, byReason: summary.rejectedByReason, first: summary.firstRejection }, 'audit webhook: invalid events in a batch were skipped');
-    }
+    intake.account(decoded, { remote: req.socket.remoteAddress });
+    const summary = summarizeBatch(decoded);
     if (summary.rejected > 0 && summary.events === summary.rejected) {
       return answer(req, res, 400, { error: `no valid audit event in the body (${summary.firstRejection}); send an audit.k8s.io/v1 EventList`, ...summary });
     }
 
-    metrics.sessionStagesSeen.inc(rows.length);
-    if (rows.length > 0) {
+    if (decoded.rows.length > 0) {
       let result: SessionWriteResult;
-      const timer = metrics.dbWriteSeconds.startTimer();
       try {
-        result = await writeWithDeadline(rows);
+        result = await writeWithDeadline(decoded.rows);
       } catch (error) {
         const status = error instanceof WriteDeadlineError ? 503 : storeFailureStatus(error);
         const message =
@@ -274,11 +260,9 @@ export async function startWebhook(settings: WebhookSettings, deps: WebhookDepen
         logger.error({ status, sessions: summary.sessions, err: (error as Error).message }, `audit webhook: ${message}`);
         res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
         return answer(req, res, status, { error: message });
-      } finally {
-        timer();
       }
-      metrics.sessionsStored.inc(result.inserted + result.updated);
-      metrics.sessionsNew.inc(result.inserted);
+      // Refused by the database even alone: counted, and said in the answer; the rest is committed.
+      summary.refusedByDatabase = result.refused;
     }
     metrics.webhookEvents.inc(summary.events);
     logger.debug({ ...summary }, 'audit webhook: batch stored');
@@ -301,7 +285,7 @@ export async function startWebhook(settings: WebhookSettings, deps: WebhookDepen
 
   /** The writer's COMMIT, or a WriteDeadlineError once writeTimeoutMs has passed. */
   async function writeWithDeadline(rows: SessionRow[]): Promise<SessionWriteResult> {
-    const write = writer.write(rows);
+    const write = intake.store(rows, { source: 'webhook' });
     let timedOut = false;
     // The write keeps going after the deadline; whatever it does then is harmless (the batch is
     // re-sent and the writer is idempotent) but must not become an unhandled rejection.

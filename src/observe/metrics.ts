@@ -19,6 +19,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
     sessionStagesSeen: counter('session_stages_total', 'interactive-access events (session stages) extracted'),
     sessionsStored: counter('sessions_stored_total', 'session rows inserted or updated (committed)'),
     sessionsNew: counter('sessions_new_total', 'sessions stored for the first time (committed inserts): how many distinct sessions were found'),
+    auditIdReuse: counter('audit_id_reuse_total', 'sessions stored under an Audit-ID another request already used (a client sets that header: a tampering signal)'),
     badInput: counter('bad_input_total', 'input rejected, by reason', ['reason']),
     eventsDropped: counter('events_dropped_total', 'events lost (must stay 0)'),
     // File sources (src/ingest/file-source.ts)

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeAuditText } from '../../src/audit/decode.ts';
 import { eventFromLegacyLine, readGoQuoted } from '../../src/audit/legacy.ts';
-import { sessionsFromLine } from '../../src/audit/lines.ts';
+import { sessionsFromLine } from '../../src/audit/input.ts';
 import { readFixture, splitLines } from './support.ts';
 
 const c1 = splitLines(readFixture('constructed/c1_exec_spdy_create_all_stages.jsonl')).map((l) => l.toString());

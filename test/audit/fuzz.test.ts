@@ -8,10 +8,10 @@ import { readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { decodeAuditText, decodeAuditValue } from '../../src/audit/decode.ts';
 import type { ExtractContext } from '../../src/audit/extract.ts';
-import { sessionsFromDocument, sessionsFromLine, type LineOutcome } from '../../src/audit/lines.ts';
+import { sessionsFromLine, type LineOutcome } from '../../src/audit/input.ts';
 import { mayBeInteractiveAccess } from '../../src/audit/prefilter.ts';
-import { actorSchema, execMetadataSchema, mergeById, sourceSchema } from '../../src/audit/session.ts';
-import { fixturesDir, pick, readFixture, seededRandom, splitLines, testSeed } from './support.ts';
+import { actorSchema, execMetadataSchema, mergeStages, sourceSchema } from '../../src/audit/session.ts';
+import { documentOutcome, fixturesDir, pick, readFixture, seededRandom, splitLines, testSeed } from './support.ts';
 
 const contexts: ExtractContext[] = [{ cluster: 'fuzz' }, { cluster: 'fuzz', nodeProxy: 'all' }];
 
@@ -25,7 +25,7 @@ function checkOutcome(outcome: LineOutcome, label: string) {
     assert.ok(['not-json', 'not-an-event', 'bad-field'].includes(bad.reason), `${label}: reason ${bad.reason}`);
     assert.doesNotMatch(bad.detail, /internal error/, `${label}: ${bad.detail}`);
   }
-  for (const row of mergeById(outcome.rows)) {
+  for (const row of mergeStages(outcome.rows)) {
     actorSchema.parse(row.actor);
     sourceSchema.parse(row.source);
     const meta = execMetadataSchema.safeParse(row.execMetadata);
@@ -38,7 +38,7 @@ function checkOutcome(outcome: LineOutcome, label: string) {
 function runEverything(line: Buffer, label: string) {
   for (const context of contexts) {
     checkOutcome(sessionsFromLine(line, context), label);
-    checkOutcome(sessionsFromDocument(line, context), label);
+    checkOutcome(documentOutcome(line, context), label);
   }
   mayBeInteractiveAccess(line);
   decodeAuditText(line.toString('latin1'));
@@ -124,7 +124,7 @@ describe('fuzzing the audit parser', () => {
     for (let i = 0; i < 6000; i++) {
       const mutated = mutateStructure(random, structuredClone(pick(random, events)));
       const text = JSON.stringify(mutated) ?? 'null';
-      const outcome = sessionsFromDocument(text, pick(random, contexts));
+      const outcome = documentOutcome(text, pick(random, contexts));
       rowsSeen += outcome.rows.length;
       checkOutcome(outcome, `structure case ${i}`);
       decodeAuditValue(mutated);

@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { sessionsFromLine } from '../../src/audit/lines.ts';
-import { canonicalJson, mergeById, mergeSessions, type SessionRow } from '../../src/audit/session.ts';
+import { sessionsFromLine } from '../../src/audit/input.ts';
+import { canonicalJson, mergeStages, mergeSessions, type SessionRow } from '../../src/audit/session.ts';
 import { generateSession, stageRowsOf } from './generate.ts';
 import { pick, readFixture, seededRandom, shuffle, splitLines, testSeed } from './support.ts';
 
@@ -77,7 +77,7 @@ describe('merging the stages of a session', () => {
   it('fills in the end, code and decision from a later stage that arrives first, and never erases them', () => {
     const lines = splitLines(readFixture('constructed/c1_exec_spdy_create_all_stages.jsonl'));
     const [received, started, complete] = lines.map((l) => sessionsFromLine(l, context).rows[0]!);
-    const merged = mergeById([complete!, received!, started!])[0]!;
+    const merged = mergeStages([complete!, received!, started!])[0]!;
     assert.equal(merged.execMetadata.ended_at, '2024-05-02T09:21:44.903311Z');
     assert.equal(merged.execMetadata.decision, 'allow');
     assert.equal(merged.execMetadata.response_code, 101);
@@ -87,7 +87,7 @@ describe('merging the stages of a session', () => {
 
   it('leaves a session whose ResponseComplete never came open', () => {
     const lines = splitLines(readFixture('constructed/c1_exec_spdy_create_all_stages.jsonl')).slice(0, 2);
-    const [open] = mergeById(lines.flatMap((l) => sessionsFromLine(l, context).rows));
+    const [open] = mergeStages(lines.flatMap((l) => sessionsFromLine(l, context).rows));
     assert.equal(open!.execMetadata.ended_at, null);
     assert.equal(open!.execMetadata.duration_ms, null);
     assert.equal(open!.allowed, true);
@@ -96,6 +96,6 @@ describe('merging the stages of a session', () => {
   it('keeps sessions of the same auditID in two clusters apart', () => {
     const line = splitLines(readFixture('constructed/c1_exec_spdy_create_all_stages.jsonl'))[2]!;
     const rows = [...sessionsFromLine(line, { cluster: 'a' }).rows, ...sessionsFromLine(line, { cluster: 'b' }).rows];
-    assert.deepEqual(mergeById(rows).map((r) => r.id), ['EXEC:a:6b0f8e7e-2d0c-4b8e-9a51-1f0d5c7a3e11', 'EXEC:b:6b0f8e7e-2d0c-4b8e-9a51-1f0d5c7a3e11']);
+    assert.deepEqual(mergeStages(rows).map((r) => r.id), ['EXEC:a:6b0f8e7e-2d0c-4b8e-9a51-1f0d5c7a3e11', 'EXEC:b:6b0f8e7e-2d0c-4b8e-9a51-1f0d5c7a3e11']);
   });
 });

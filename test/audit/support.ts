@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Rejected } from '../../src/audit/decode.ts';
 import type { ExtractContext } from '../../src/audit/extract.ts';
-import { sessionsFromDocument, sessionsFromLine } from '../../src/audit/lines.ts';
-import { mergeById, type SessionRow } from '../../src/audit/session.ts';
+import { isBodyRefused, sessionsFromBody, sessionsFromLine, type LineOutcome } from '../../src/audit/input.ts';
+import { mergeStages, type SessionRow } from '../../src/audit/session.ts';
 
 export const fixturesDir = fileURLToPath(new URL('../../../shared/fixtures/audit/', import.meta.url));
 
@@ -43,13 +43,19 @@ export function ingestLines(data: Buffer, context: ExtractContext = { cluster: '
     stages.push(...outcome.rows);
     rejected.push(...outcome.rejected);
   }
-  return { rows: sortById(mergeById(stages)), stages: stages.length, rejected };
+  return { rows: sortById(mergeStages(stages)), stages: stages.length, rejected };
 }
 
 /** The whole buffer as one document (webhook body, pretty-printed event). */
 export function ingestDocument(data: Buffer, context: ExtractContext = { cluster: 'test' }): Ingested {
-  const outcome = sessionsFromDocument(data, context);
-  return { rows: sortById(mergeById(outcome.rows)), stages: outcome.rows.length, rejected: outcome.rejected };
+  const outcome = documentOutcome(data, context);
+  return { rows: sortById(mergeStages(outcome.rows)), stages: outcome.rows.length, rejected: outcome.rejected };
+}
+
+/** sessionsFromBody, with a body refused as a whole reported as one rejection. */
+export function documentOutcome(data: Buffer | string, context: ExtractContext): LineOutcome {
+  const outcome = sessionsFromBody(data, context);
+  return isBodyRefused(outcome) ? { rows: [], rejected: [{ reason: outcome.reason, detail: outcome.message }], repaired: [] } : outcome;
 }
 
 export function sortById(rows: SessionRow[]): SessionRow[] {

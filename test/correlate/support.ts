@@ -2,15 +2,15 @@
  * Test plumbing for correlation: scenario lines into the real tables, and links scored against the truth.
  */
 import { createHash } from 'node:crypto';
-import { sessionsFromLine } from '../../src/audit/lines.ts';
-import { mergeById, sessionId, type SessionRow } from '../../src/audit/session.ts';
+import { sessionsFromLine } from '../../src/audit/input.ts';
+import { mergeStages, sessionId, type SessionRow } from '../../src/audit/session.ts';
 import { isoToMicros, microsToIso, type CorrelationEvent } from '../../src/correlate/model.ts';
 import type { Queryable } from '../../src/store/database.ts';
 import { toCorrelationEvent } from '../../src/correlate/store.ts';
 
 /** Session rows from audit log lines, through the real audit transform. */
 export function sessionsOf(auditLines: readonly string[], cluster: string): SessionRow[] {
-  return mergeById(auditLines.flatMap((line) => sessionsFromLine(Buffer.from(line), { cluster }).rows));
+  return mergeStages(auditLines.flatMap((line) => sessionsFromLine(Buffer.from(line), { cluster }).rows));
 }
 
 const num = (v: unknown) => (typeof v === 'number' ? v : typeof v === 'string' && v !== '' ? Number(v) : null);

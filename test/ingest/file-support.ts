@@ -8,8 +8,8 @@ import { appendFileSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { sessionsFromLine } from '../../src/audit/lines.ts';
-import { mergeById } from '../../src/audit/session.ts';
+import { sessionsFromLine } from '../../src/audit/input.ts';
+import { mergeStages } from '../../src/audit/session.ts';
 import type { Queryable } from '../../src/store/database.ts';
 
 const fixtureRoot = fileURLToPath(new URL('../../../shared/fixtures/audit/', import.meta.url));
@@ -63,7 +63,7 @@ export function generateAuditLines(count: number, prefix = 'g', options: { inter
 /** The sessions a set of lines holds, by id: what the store must end up with. */
 export function expectedSessions(lines: readonly string[], cluster: string): Map<string, { stages: string[]; ended_at: string | null }> {
   const rows = lines.flatMap((line) => sessionsFromLine(Buffer.from(line), { cluster }).rows);
-  return new Map(mergeById(rows).map((r) => [r.id, { stages: r.execMetadata.stages, ended_at: r.execMetadata.ended_at }]));
+  return new Map(mergeStages(rows).map((r) => [r.id, { stages: r.execMetadata.stages, ended_at: r.execMetadata.ended_at }]));
 }
 
 export async function storedSessions(db: Queryable, cluster: string): Promise<Map<string, { stages: string[]; ended_at: string | null }>> {
