@@ -12,7 +12,8 @@ import { createAuditSink } from './audit-sink.ts';
 import { CheckpointStore } from './checkpoints.ts';
 import type { FileSpec } from './dir-discovery.ts';
 import { FileSource, type FileSourceStats } from './file-source.ts';
-import { BacklogProgress, formatDuration, megabytes } from './progress.ts';
+import { formatDuration } from '../time/duration.ts';
+import { BacklogProgress, megabytes } from './progress.ts';
 
 export interface AuditFileFlags {
   'audit-log-file': string;
@@ -66,7 +67,7 @@ export function describeFileIngest(stats: FileSourceStats): string {
   const disk = megabytes(stats.diskBytesRead);
   const parts = [
     `read ${stats.linesRead} lines from ${stats.filesRead} file${stats.filesRead === 1 ? '' : 's'} ` +
-      `(${text} MB${disk !== text ? `, ${disk} MB on disk` : ''}) in ${formatDuration(seconds)}, ${rate.toFixed(1)} MB/s`,
+      `(${text} MB${disk !== text ? `, ${disk} MB on disk` : ''}) in ${formatDuration(stats.elapsedMs)}, ${rate.toFixed(1)} MB/s`,
   ];
   if (stats.copiesSkipped) parts.push(`${stats.copiesSkipped} compressed cop${stats.copiesSkipped === 1 ? 'y' : 'ies'} of files already read skipped`);
   if (stats.linesTooLong) parts.push(`${stats.linesTooLong} over-long line${stats.linesTooLong === 1 ? '' : 's'} skipped`);

@@ -5,6 +5,7 @@
  * read in less than one interval, so following a live file stays quiet.
  */
 import type { Logger } from '../observe/log.ts';
+import { formatDuration } from '../time/duration.ts';
 
 export interface ProgressOptions {
   logger: Logger;
@@ -33,17 +34,9 @@ export function progressSnapshot(doneBytes: number, totalBytes: number, elapsedM
 
 export const megabytes = (bytes: number) => (bytes / 1e6).toFixed(1);
 
-export function formatDuration(seconds: number): string {
-  if (seconds < 10) return `${seconds.toFixed(1)} s`;
-  const s = Math.round(seconds);
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
-  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
-}
-
 export function describeProgress(p: ProgressSnapshot): string {
   const percent = p.totalBytes > 0 ? Math.min(100, Math.floor((p.doneBytes * 100) / p.totalBytes)) : 100;
-  const eta = p.etaSeconds === undefined ? 'time left unknown' : `about ${formatDuration(p.etaSeconds)} left`;
+  const eta = p.etaSeconds === undefined ? 'time left unknown' : `about ${formatDuration(p.etaSeconds * 1000)} left`;
   return `${megabytes(p.doneBytes)} of ${megabytes(p.totalBytes)} MB (${percent} %), ${megabytes(p.bytesPerSecond)} MB/s, ${eta}`;
 }
 

@@ -15,7 +15,7 @@
  */
 import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from '../observe/log.ts';
-import { Backoff } from './backoff.ts';
+import { Backoff } from '../time/backoff.ts';
 import { FEEDER_PORT } from './feeder-proto.ts';
 
 export type FeederDiscoveryMode = 'relay' | 'nodes';

@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
-import { Backoff } from './backoff.ts';
+import { Backoff } from '../time/backoff.ts';
 import { normalizeFeederMessage, type RuntimeEventKind } from './event.ts';
 import { feederLogService, type FeederStreamRpc } from './feeder-proto.ts';
 import type { RuntimeEventQueue } from './queue.ts';

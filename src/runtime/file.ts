@@ -17,7 +17,7 @@ import type { LineBatch, LineSink } from '../ingest/line-sink.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { Database } from '../store/database.ts';
-import { Backoff } from './backoff.ts';
+import { Backoff } from '../time/backoff.ts';
 import type { RuntimeEvent } from './event.ts';
 import { runtimeEventFromLine } from './json-lines.ts';
 import type { RuntimeEventWriter } from './writer.ts';

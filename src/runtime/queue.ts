@@ -12,7 +12,7 @@
  */
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
-import { Backoff } from './backoff.ts';
+import { Backoff } from '../time/backoff.ts';
 import type { RuntimeEvent } from './event.ts';
 import type { RuntimeEventWriter } from './writer.ts';
 

@@ -9,6 +9,7 @@
  */
 import type { Timeline, TimelineEntry } from './assemble.ts';
 import type { Page } from './queries.ts';
+import { formatDuration } from '../time/duration.ts';
 import { isBlockAlert, type RuntimeEventRecord, type SessionSummary } from './records.ts';
 
 export const outputFormats = ['text', 'json', 'markdown'] as const;
@@ -31,16 +32,6 @@ export function visible(text: string): string {
 /** argv as a shell would need it typed, so `sh -c 'a | b'` reads as one argument. */
 export function shellJoin(argv: readonly string[]): string {
   return argv.map((arg) => (arg !== '' && /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
-}
-
-/** 1234.5 ms → "1.2s", 299900 → "4m 59.9s", 7380000 → "2h 3m". */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  const seconds = ms / 1000;
-  if (seconds < 60) return `${seconds.toFixed(1)}s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes}m ${(seconds - minutes * 60).toFixed(1)}s`;
-  return `${Math.floor(minutes / 60)}h ${minutes % 60}m`;
 }
 
 const accessNames: Record<string, string> = {

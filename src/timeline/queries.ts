@@ -9,7 +9,7 @@
 import type { Queryable } from '../store/database.ts';
 import { assembleTimeline, type Timeline, type TimelineTarget } from './assemble.ts';
 import { buildProcessTree, type ProcessTreeNode } from './process-tree.ts';
-import { isRealTimestamp } from './time-bounds.ts';
+import { isRealTimestamp } from '../time/micros.ts';
 import {
   runtimeColumnsSql,
   runtimeEventFromRow,

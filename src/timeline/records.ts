@@ -8,7 +8,7 @@
  */
 import type { Actor, ExecMetadata, Source } from '../audit/session.ts';
 import type { RuntimeEvent } from '../runtime/event.ts';
-import { isoMicrosSql } from '../store/sql-time.ts';
+import { isoMicrosSql } from '../time/micros.ts';
 
 export interface SessionSummary {
   /** `EXEC:<cluster>:<auditID>` (change_events.id). */
@@ -70,8 +70,6 @@ export type RuntimeEventRecord = Pick<RuntimeEvent, ShownRuntimeFields> & {
   /** The sessions this event is attributed to; empty when it belongs to none. */
   links: SessionLink[];
 };
-
-/** `timestamptz` → canonical UTC text with microseconds, in SQL (PostgreSQL 15 and PGlite alike). */
 
 /** Columns of change_events c that make a SessionSummary, with the link counts of each session. */
 export const sessionColumnsSql = `

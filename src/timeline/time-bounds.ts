@@ -7,17 +7,7 @@
  */
 import { normalizeTimestamp } from '../audit/time.ts';
 import { parseDuration } from '../config/flags.ts';
-
-/** A Date as canonical UTC text with six fraction digits (a Date has milliseconds only). */
-export function isoMicros(date: Date): string {
-  return `${date.toISOString().slice(0, 23)}000Z`;
-}
-
-/** Canonical UTC text naming a real instant (no February 30th: Postgres would refuse it with a 500). */
-export function isRealTimestamp(canonical: string): boolean {
-  const seconds = Date.parse(`${canonical.slice(0, 19)}Z`);
-  return !Number.isNaN(seconds) && new Date(seconds).toISOString().slice(0, 19) === canonical.slice(0, 19);
-}
+import { isoMicros, isRealTimestamp } from '../time/micros.ts';
 
 /** A timestamp or a duration before `now`, as canonical UTC text; undefined when it is neither. */
 export function parseTimeBound(text: string, now: Date = new Date()): string | undefined {
