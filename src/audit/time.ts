@@ -3,25 +3,17 @@
  * A JS Date keeps milliseconds only, so we keep the text, normalised to exactly that form so that
  * timestamps compare correctly as strings.
  *
- * Every stored time lies in STORED_TIME_RANGE. An RFC 3339 time outside it is still a time (a forged
- * line, a clock gone wrong): it is clamped to the nearest bound and reported, never refused, because a
- * refused event would be a session that disappears. The bounds are what the store and correlation can
- * hold exactly: Kubernetes audit logs cannot predate the Unix epoch, PostgreSQL refuses year 0 and
- * years past 9999 in this form, and correlation counts microseconds in a JS number, exact up to 2^53 µs
- * (year 2255).
+ * Every stored time lies in STORED_TIME_RANGE (src/time/micros.ts says why). An RFC 3339 time outside it
+ * is still a time (a forged line, a clock gone wrong): it is clamped to the nearest bound and reported.
  */
 const rfc3339 = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})$/;
 
 const goMicroTimeUtc = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.(\d{1,9}))?Z$/;
 const daysInMonth = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
-/** The range every stored time is clamped to (inclusive), in the stored form. */
-export const STORED_TIME_RANGE = { min: '1970-01-01T00:00:00.000000Z', max: '2199-12-31T23:59:59.999999Z' } as const;
-const MIN_MS = Date.UTC(1970, 0, 1);
-const MAX_MS = Date.UTC(2199, 11, 31, 23, 59, 59, 999);
-/** STORED_TIME_RANGE in microseconds since the epoch. */
-export const MIN_STORED_MICROS = MIN_MS * 1000;
-export const MAX_STORED_MICROS = MAX_MS * 1000 + 999;
+import { MAX_STORED_MS as MAX_MS, MIN_STORED_MS as MIN_MS, STORED_TIME_RANGE } from '../time/micros.ts';
+
+export { STORED_TIME_RANGE };
 
 /**
  * The form the apiserver writes (UTC, `T`, `Z`) with a real calendar date and time inside the stored
@@ -92,10 +84,4 @@ export function normalizeTimestamp(text: string | undefined): string | undefined
 export function millisBetween(start: string, end: string): number {
   const micros = (ts: string) => Date.parse(ts.slice(0, 19) + 'Z') * 1000 + Number(ts.slice(20, 26));
   return (micros(end) - micros(start)) / 1000;
-}
-
-/** A number of microseconds since the epoch, clamped into STORED_TIME_RANGE. */
-export function clampMicros(us: number): number {
-  if (!(us >= MIN_STORED_MICROS)) return MIN_STORED_MICROS; // NaN too
-  return us > MAX_STORED_MICROS ? MAX_STORED_MICROS : us;
 }

@@ -48,6 +48,8 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
     // Correlation (src/correlate)
     correlationLinks: counter('correlation_links_total', 'links between exec sessions and runtime events added or changed by correlation'),
     correlationPasses: counter('correlation_passes_total', 'correlation passes over the pods that changed, by result', ['result']),
+    correlationFailures: counter('correlation_failures_total', 'pod passes that failed (each pod is retried with its own backoff; the others go on)'),
+    correlationFailingPods: new Gauge({ name: 'exectrail_correlation_failing_pods', help: 'pods whose last correlation pass failed, waiting for a retry', registers: [registry] }),
     correlationSeconds: new Histogram({
       name: 'exectrail_correlation_pass_seconds',
       help: 'duration of one correlation pass (load sessions and runtime events, decide, write links)',

@@ -284,6 +284,72 @@ for (const backend of backends) {
       assertPerfect('catch-up after a restart', backend, score(await viewRows(db, 'restart'), truthOf(world, 'restart'), 'restart'));
     });
 
+    it('a session dated year 1 and a KubeArmor event dated 9999 leave every other link unchanged', async () => {
+      const world = new World();
+      overlappingSessions(world);
+      const cluster = 'hostile-times';
+      // As a processor stored them before times were clamped: straight into the tables, one in another
+      // pod, one in the pod of the real sessions.
+      const ancientId = `EXEC:${cluster}:ancient`;
+      await db.query(
+        `INSERT INTO change_events (id, cluster, audit_id, request_key, "timestamp", operation, resource_kind, namespace, name, actor, source, allowed, exec_metadata)
+         VALUES ($1, $2, 'ancient', 'k', '0001-01-01T00:00:00Z', 'EXEC', 'Pod', 'shop', 'old-0', '{"username":"x"}', '{"tool":"kubectl"}', true,
+                 '{"target_type":"pod","subresource":"exec","command":["sh"],"started_at":"0001-01-01T00:00:00.000000Z","ended_at":null,"duration_ms":null,"stages":["ResponseStarted"]}')`,
+        [ancientId, cluster],
+      );
+      await db.query(
+        `INSERT INTO runtime_events (event_key, event_time, cluster, kind, namespace, pod, container_name, operation, resource, raw)
+         VALUES ('future', '9999-12-31T23:59:59.999999Z', $1, 'log', 'shop', 'web-0', 'web', 'Process', '/bin/true', '{}')`,
+        [cluster],
+      );
+      const ingest = new Ingestion(db, cluster, '2025-10-21T12:00:00Z');
+      ingest.correlator.noteSessions([ancientId]);
+      ingest.correlator.noteRuntimeEvents([{ cluster, namespace: 'shop', pod: 'web-0', eventTime: '9999-12-31T23:59:59.999999Z' }]);
+      await ingest.audit(world.auditLines());
+      await ingest.runtime(world.runtimeLines().map((l) => l.line));
+      const pass = await ingest.correlator.flush();
+      assert.equal(pass.failedPods, 0);
+      assert.deepEqual(ingest.correlator.status(), { failingPods: 0 });
+      assertPerfect('year 1 and 9999 beside', backend, score(await viewRows(db, cluster), truthOf(world, cluster), cluster));
+    });
+
+    it('a pod whose pass keeps failing is retried on its own while every other pod is correlated', async () => {
+      const world = new World();
+      samePodTwoNamespaces(world);
+      const cluster = 'one-pod-fails';
+      // A real database whose passes over staging/web-0 fail (as a corrupt page or a bad row would).
+      const failsForStaging: Database = {
+        ...db,
+        query: (text, params) => db.query(text, params),
+        transaction: (fn) =>
+          db.transaction((tx) =>
+            fn({
+              query: (text, params) => {
+                if (params?.includes(`${cluster}/staging/web-0`)) return Promise.reject(Object.assign(new Error('could not read block 7'), { code: 'XX001' }));
+                return tx.query(text, params);
+              },
+            }),
+          ),
+      };
+      const metrics = createMetrics();
+      const correlator = new Correlator({ db: failsForStaging, skewMs: 2_000, logger: silentLogger, metrics, debounceMs: 60_000, now: () => Date.parse('2025-10-21T12:00:00Z') });
+      const writer = new SessionWriter(db, { onCommitted: (ids) => correlator.noteSessions(ids) });
+      await writer.write(sessionsOf(world.auditLines(), cluster));
+      correlator.noteRuntimeEvents(await insertRuntimeRows(db, world.runtimeLines().map((l) => runtimeRow(l.line, cluster))));
+      const pass = await correlator.flush();
+      await correlator.close();
+      assert.equal(pass.failedPods, 1);
+      assert.equal(correlator.status().failingPods, 1);
+      assert.equal(correlator.status().lastFailure?.namespace, 'staging');
+      assert.equal(await counterValue(metrics.correlationFailures), 1);
+      const rows = await viewRows(db, cluster);
+      // shop/web-0 is correlated as if staging/web-0 did not exist.
+      const shopEvents = new Set(world.runtimeLines().map((l) => runtimeRow(l.line, cluster)).filter((r) => r.namespace === 'shop').map((r) => r.event_key));
+      const shopTruth = new Map([...truthOf(world, cluster)].filter(([key]) => shopEvents.has(key)));
+      assertPerfect('one failing pod beside', backend, score(rows, shopTruth, cluster));
+      assert.ok(rows.length > 0 && rows.every((r) => r.namespace === 'shop'));
+    });
+
     it('keeps an open session open: a command minutes later joins it when it arrives', async () => {
       const world = new World();
       const c = world.container('worker-1', 'shop', 'web-9', 'web');

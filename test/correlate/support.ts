@@ -4,7 +4,8 @@
 import { createHash } from 'node:crypto';
 import { sessionsFromLine } from '../../src/audit/input.ts';
 import { mergeStages, sessionId, type SessionRow } from '../../src/audit/session.ts';
-import { isoToMicros, microsToIso, type CorrelationEvent } from '../../src/correlate/model.ts';
+import type { CorrelationEvent } from '../../src/correlate/model.ts';
+import { isoToMicros, microsToIso } from '../../src/time/micros.ts';
 import type { Queryable } from '../../src/store/database.ts';
 import { toCorrelationEvent } from '../../src/correlate/store.ts';
 
