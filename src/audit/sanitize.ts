@@ -123,6 +123,11 @@ function sanitizeDocument(value: unknown, path: string, report: SanitizeReport):
   return value;
 }
 
+/** Any JSON value (KubeArmor's raw event) with every string and key made storable; the same value when nothing changed. */
+export function sanitizeJson(value: unknown, report: SanitizeReport): unknown {
+  return sanitizeDocument(value, '', report);
+}
+
 /**
  * The row made storable, and what was repaired. Times were already clamped by normalizeTime when the
  * row was extracted; `clampedTime` reports that so it is counted here with the rest.

@@ -11,7 +11,7 @@
  */
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
-import type { Database } from '../store/database.ts';
+import { describeDatabaseError, type Database } from '../store/database.ts';
 import { Backoff } from '../time/backoff.ts';
 import { isoToMicros } from '../time/micros.ts';
 import { correlatePod, scopesOfSessions, scopesToCorrelate, type CorrelationScope } from './store.ts';
@@ -60,13 +60,6 @@ const podKey = (s: { cluster: string; namespace: string; pod: string }) => `${s.
 interface FailingPod {
   backoff: Backoff;
   retryAtMs: number;
-}
-
-/** An error as a log line or /readyz may show it: the SQLSTATE and the message with quoted values elided (they may be input). */
-function describeError(error: unknown): string {
-  const code = (error as { code?: unknown }).code;
-  const message = ((error as Error)?.message ?? String(error)).replace(/"[^"]*"/g, '"…"').slice(0, 200);
-  return typeof code === 'string' ? `${code}: ${message}` : message;
 }
 
 export class Correlator {
@@ -198,7 +191,7 @@ export class Correlator {
     } catch (error) {
       // Only the database being away fails this lookup by id: nothing to isolate, everything waits.
       for (const id of sessionIds) this.pendingSessions.add(id);
-      this.options.logger.warn({ sessions: sessionIds.length, err: describeError(error) }, 'correlation could not read the sessions just stored; retrying (check that the database is reachable)');
+      this.options.logger.warn({ sessions: sessionIds.length, err: describeDatabaseError(error) }, 'correlation could not read the sessions just stored; retrying (check that the database is reachable)');
       this.options.metrics?.correlationPasses.inc({ result: 'failed' });
       this.schedule(this.debounceMs * 4);
       result.failedPods = 1;
@@ -270,7 +263,7 @@ export class Correlator {
     this.failing.set(key, failing);
     this.addScope(scope);
     result.failedPods++;
-    const message = describeError(error);
+    const message = describeDatabaseError(error);
     this.lastFailure = { at: new Date().toISOString(), namespace: scope.namespace, pod: scope.pod, error: message };
     this.options.metrics?.correlationFailures.inc();
     const fields = { cluster: scope.cluster, namespace: scope.namespace, pod: scope.pod, err: message, retryInMs, failures: failing.backoff.failures };

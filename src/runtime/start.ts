@@ -5,6 +5,7 @@
  * /readyz detail can show `runtimeStreamStates()` (every feeder stream of the process).
  */
 import type { Readable } from 'node:stream';
+import { parseRedaction, type Redaction } from '../audit/redact.ts';
 import type { Logger } from '../observe/log.ts';
 import { counterValue, type Metrics } from '../observe/metrics.ts';
 import type { Database } from '../store/database.ts';
@@ -17,6 +18,8 @@ import { RuntimeEventWriter, type RuntimeCommitHook } from './writer.ts';
 export interface RuntimeIngestOptions {
   db: Database;
   cluster: string;
+  /** `-redact`: secrets hidden in Resource, Source, Data and raw. Default: the built-in set. */
+  redaction?: Redaction;
   metrics: Metrics;
   logger: Logger;
   /** `-kubearmor-addr host:port`, repeatable. */
@@ -78,6 +81,7 @@ export interface RuntimeFlags {
   kubeconfig: string;
   'kubearmor-file': string;
   cluster: string;
+  redact: readonly string[];
   once: boolean;
 }
 
@@ -101,6 +105,7 @@ export async function startRuntimeIngestFromFlags(
   return startRuntimeIngest({
     ...deps,
     cluster: flags.cluster,
+    redaction: parseRedaction(flags.redact),
     addresses: flags['kubearmor-addr'],
     allAlerts: flags['kubearmor-logs'],
     caFile: flags['kubearmor-ca-file'] || undefined,
@@ -139,7 +144,7 @@ export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise
     }
     for (const address of wanted) {
       if (clients.has(address)) continue;
-      const client = new FeederClient({ address, streams, queue, cluster: options.cluster, metrics, logger: log, backoff: options.backoff }, credentials);
+      const client = new FeederClient({ address, streams, queue, cluster: options.cluster, redaction: options.redaction, metrics, logger: log, backoff: options.backoff }, credentials);
       clients.set(address, client);
       client.start();
       log.info({ address, streams: streams.map((s) => `${s.rpc}(${s.filter})`) }, `connecting to KubeArmor feeder ${address}`);
@@ -164,7 +169,7 @@ export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise
 
   let file: RuntimeFileSource | undefined;
   if (options.file) {
-    file = createRuntimeFileSource({ path: options.file, db, writer, cluster: options.cluster, metrics, logger: log, stdin: options.stdin });
+    file = createRuntimeFileSource({ path: options.file, db, writer, cluster: options.cluster, redaction: options.redaction, metrics, logger: log, stdin: options.stdin });
     if (!options.once) await file.start();
   }
 

@@ -60,7 +60,9 @@ describe('runtime event normaliser', () => {
     const bad = normalizeRuntimeEvent({ UpdatedTime: '2023-02-30T00:00:00.000000Z' }, context);
     assert.equal(bad.ok, false, 'a day that does not exist is not silently rolled over');
     const garbage = normalizeRuntimeEvent({ Timestamp: 'yesterday' }, context);
-    assert.ok(!garbage.ok && garbage.reason === 'runtime-bad-time' && /Timestamp "yesterday"/.test(garbage.detail));
+    assert.ok(!garbage.ok && garbage.reason === 'runtime-bad-time' && /Timestamp \(a string of 9 characters/.test(garbage.detail) && !garbage.detail.includes('yesterday'));
+    const future = normalizeRuntimeEvent({ UpdatedTime: '9999-12-31T23:30:00-01:00' }, context);
+    assert.ok(future.ok && future.event.eventTime === '2199-12-31T23:59:59.999999Z' && future.repaired.includes('time-out-of-range'), 'clamped into the stored range, and said');
   });
 
   it('coerces numbers sent as strings or floats, and rejects what is not an int32', () => {
@@ -123,10 +125,13 @@ describe('KubeArmor JSON lines', () => {
     assert.equal(event.kind, 'event');
   });
 
-  it('rejects a line that is not JSON with the reason and a preview', () => {
-    const outcome = runtimeEventFromLine('{"Timestamp":1705058469,"HostName":', context);
+  it('rejects a line that is not JSON with the reason, never quoting the line (it may hold a secret)', () => {
+    const outcome = runtimeEventFromLine('{"Timestamp":1705058469,"Resource":"mysql -pS3cret', context);
     assert.equal(outcome.kind, 'rejected');
-    assert.ok(outcome.kind === 'rejected' && outcome.reason === 'runtime-bad-json' && outcome.detail.includes('"HostName"'));
+    assert.ok(outcome.kind === 'rejected' && outcome.reason === 'runtime-bad-json' && /ends early|invalid JSON/.test(outcome.detail), JSON.stringify(outcome));
+    assert.ok(outcome.kind === 'rejected' && !outcome.detail.includes('S3cret') && !outcome.detail.includes('mysql'));
+    const notJson = runtimeEventFromLine('panic: mysql -pS3cret', context);
+    assert.ok(notJson.kind === 'rejected' && !notJson.detail.includes('S3cret'));
     assert.equal(runtimeEventFromLine('panic: runtime error', context).kind, 'rejected');
     assert.equal(runtimeEventFromLine('["Timestamp"]', context).kind, 'rejected');
   });
