@@ -10,6 +10,8 @@ import { silentLogger } from '../../src/observe/log.ts';
 import { createMetrics } from '../../src/observe/metrics.ts';
 import type { Database } from '../../src/store/database.ts';
 import { SessionWriter } from '../../src/store/session-writer.ts';
+import { sessionsFromLine } from '../../src/audit/input.ts';
+import { execStages } from '../support/audit-event.ts';
 import type { Timeline } from '../../src/timeline/assemble.ts';
 import { loadTimeline, type SessionDetail } from '../../src/timeline/queries.ts';
 import type { RuntimeEventRecord, SessionSummary } from '../../src/timeline/records.ts';
@@ -160,6 +162,23 @@ for (const backend of backends) {
       const missing = await get<{ error: string }>(base, `/api/v1/sessions/${encodeURIComponent('EXEC::nope')}`);
       assert.equal(missing.status, 404);
       assert.match(missing.body.error, /EXEC:<cluster>:<auditID>/);
+    });
+
+    it('marks both sessions of a reused Audit-ID, in the list and in each session', async () => {
+      const writer = new SessionWriter(db);
+      for (const [user, pod, second] of [['zed', 'web-0', '10'], ['yan', 'db-0', '11']] as const) {
+        const [stage] = sessionsFromLine(Buffer.from(JSON.stringify(execStages({ auditID: 'reused-api', user, namespace: 'reuse', pod, received: `2025-10-21T08:00:${second}.000000Z` }).at(-1))), { cluster: '' }).rows;
+        await writer.write([stage!]);
+      }
+      const list = await get<SessionsPage>(base, '/api/v1/sessions?namespace=reuse');
+      assert.equal(list.status, 200);
+      assert.deepEqual(list.body.sessions.map((s) => [s.user, s.auditId, s.auditIdReused]).sort(), [['yan', 'reused-api', true], ['zed', 'reused-api', true]]);
+      for (const s of list.body.sessions) {
+        const one = await get<SessionDetail>(base, `/api/v1/sessions/${encodeURIComponent(s.id)}`);
+        assert.equal(one.status, 200);
+        assert.equal(one.body.session.auditIdReused, true);
+      }
+      await db.query(`DELETE FROM change_events WHERE audit_id = 'reused-api'`);
     });
 
     it('serves the pod timeline: sessions, the denied attempt, processes and the Block alert in order', async () => {
