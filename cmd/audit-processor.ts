@@ -140,10 +140,16 @@ async function summarize(metrics: Metrics, backend: string, location: string): P
   );
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: Error) => {
-    process.stderr.write(`audit-processor: ${error.message}\n`);
-    process.exit(1);
-  },
-);
+/**
+ * Exits once stdout and stderr have taken everything written: a pipe (`sessions -format json | jq`) is
+ * written asynchronously, and process.exit() would cut the output at the pipe's 64 KiB buffer.
+ */
+async function exitWhenFlushed(code: number): Promise<never> {
+  await Promise.all([process.stdout, process.stderr].map((stream) => new Promise<void>((resolve) => stream.write('', () => resolve()))));
+  process.exit(code);
+}
+
+main(process.argv.slice(2)).then(exitWhenFlushed, (error: Error) => {
+  process.stderr.write(`audit-processor: ${error.message}\n`);
+  return exitWhenFlushed(1);
+});
