@@ -85,7 +85,7 @@ for (const backend of backends) {
     after(() => target?.destroy());
 
     it('get the key ingestion computes, so the same log read again after the upgrade changes nothing', async () => {
-      target = await createTestDatabaseTarget(backend);
+      target = await createTestDatabaseTarget(backend, { state: 'empty' });
       const sessions = mergeStages(events.flatMap((e) => sessionsFromLine(Buffer.from(JSON.stringify(e)), { cluster: '' }).rows));
       assert.equal(sessions.length, 3);
       await fillOldSchema(target, sessions);

@@ -112,7 +112,7 @@ for (const backend of backends) {
 
   describe(`migrating a kubechronicle database on ${backend}`, { skip: skipReason(backend) }, () => {
     it('adopts the existing table: the admission row survives and exec rows land beside it', async () => {
-      const target = await createTestDatabaseTarget(backend);
+      const target = await createTestDatabaseTarget(backend, { state: 'empty' });
       try {
         // kubechronicle ran first: its schema and one admission row. Run its SQL through a migrated-less
         // connection by opening the raw backend.
