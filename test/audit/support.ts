@@ -3,17 +3,29 @@
  * test prints its seed; rerun with AUDIT_TEST_SEED=<seed>), and running lines through the real
  * per-line transform.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Rejected } from '../../src/audit/decode.ts';
 import type { ExtractContext } from '../../src/audit/extract.ts';
 import { isBodyRefused, sessionsFromBody, sessionsFromLine, type LineOutcome } from '../../src/audit/input.ts';
 import { mergeStages, type SessionRow } from '../../src/audit/session.ts';
 
-export const fixturesDir = fileURLToPath(new URL('../../../shared/fixtures/audit/', import.meta.url));
+export const fixturesDir = fileURLToPath(new URL('../fixtures/audit/', import.meta.url));
 
 export function readFixture(relative: string): Buffer {
   return readFileSync(fixturesDir + relative);
+}
+
+/**
+ * What a source hands over from each fixture file of `dir`: every line of a .jsonl or .log file, the
+ * whole of a .json document (a webhook body, an Event Hubs batch). Files named *.source.txt are notes.
+ */
+export function fixtureUnits(dir = fixturesDir): Buffer[] {
+  const names = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((name) => /\.(jsonl|log|json)$/.test(name)).sort();
+  return names.flatMap((name) => {
+    const data = readFileSync(dir + name);
+    return name.endsWith('.json') ? [data] : splitLines(data).filter((line) => line.length > 0);
+  });
 }
 
 /** Lines of a buffer as the file source hands them over: without the newline. */

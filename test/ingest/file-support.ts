@@ -1,5 +1,5 @@
 /**
- * What the file-source tests share: audit lines generated from the shared fixtures (every session a
+ * What the file-source tests share: audit lines generated from our fixtures (test/fixtures/audit; every session a
  * unique auditID, stages kept together and in order, as an apiserver writes them), what the stored
  * rows should be (computed by the pure audit domain, not by the code under test), and small helpers
  * for files on disk.
@@ -12,23 +12,21 @@ import { sessionsFromLine } from '../../src/audit/input.ts';
 import { mergeStages } from '../../src/audit/session.ts';
 import type { Queryable } from '../../src/store/database.ts';
 
-const fixtureRoot = fileURLToPath(new URL('../../../shared/fixtures/audit/', import.meta.url));
+const fixtureRoot = fileURLToPath(new URL('../fixtures/audit/', import.meta.url));
 
 /** One-line events of the fixtures, grouped by (file, auditID) in file order: the stages of a session. */
 function fixtureGroups(): string[][] {
   const groups: string[][] = [];
-  for (const dir of ['constructed', 'real']) {
-    for (const name of readdirSync(join(fixtureRoot, dir)).sort()) {
-      if (!name.endsWith('.jsonl')) continue;
-      const byId = new Map<string, string[]>();
-      for (const line of readFileSync(join(fixtureRoot, dir, name), 'utf8').split('\n')) {
-        const id = auditIdPattern.exec(line)?.[1];
-        if (!id) continue;
-        if (!byId.has(id)) byId.set(id, []);
-        byId.get(id)!.push(line);
-      }
-      groups.push(...byId.values());
+  for (const name of readdirSync(fixtureRoot).sort()) {
+    if (!name.endsWith('.jsonl')) continue;
+    const byId = new Map<string, string[]>();
+    for (const line of readFileSync(join(fixtureRoot, name), 'utf8').split('\n')) {
+      const id = auditIdPattern.exec(line)?.[1];
+      if (!id) continue;
+      if (!byId.has(id)) byId.set(id, []);
+      byId.get(id)!.push(line);
     }
+    groups.push(...byId.values());
   }
   return groups;
 }
@@ -40,18 +38,19 @@ let cachedGroups: string[][] | undefined;
  * `count` audit lines cycling through the fixture sessions, each copy with its own auditID
  * (`<original>-<prefix><n>`), so every line is unique. Raw bytes are kept (Go's `\u0026` escapes).
  *
- * By default every fixture event takes its turn (about 30 % of the lines are interactive access).
- * With `interactiveEvery: k` one group in k is interactive access and the others are ordinary
- * requests, closer to a real cluster's log, where exec is rare.
+ * One group of lines in `interactiveEvery` (default 3) is a session, every fixture session taking its
+ * turn; the others are ordinary requests (ordinary-requests.jsonl). By default about half of the lines
+ * are interactive access; with a larger `interactiveEvery` the log is closer to a real cluster's,
+ * where exec is rare.
  */
 export function generateAuditLines(count: number, prefix = 'g', options: { interactiveEvery?: number } = {}): string[] {
   const groups = (cachedGroups ??= fixtureGroups());
   const interactive = groups.filter((g) => g.some((line) => sessionsFromLine(Buffer.from(line), { cluster: '' }).rows.length > 0));
   const ordinary = groups.filter((g) => !interactive.includes(g));
-  const every = options.interactiveEvery;
+  const every = options.interactiveEvery ?? 3;
   const lines: string[] = [];
   for (let n = 0; lines.length < count; n++) {
-    const group = every ? (n % every === 0 ? interactive[(n / every) % interactive.length]! : ordinary[n % ordinary.length]!) : groups[n % groups.length]!;
+    const group = n % every === 0 ? interactive[(n / every) % interactive.length]! : ordinary[n % ordinary.length]!;
     for (const line of group) {
       if (lines.length >= count) break;
       lines.push(line.replace(auditIdPattern, (_m, id: string) => `"auditID":"${id}-${prefix}${n}"`));

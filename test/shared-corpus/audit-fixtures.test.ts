@@ -1,14 +1,19 @@
 /**
- * Golden expectations for every audit fixture in ../shared/fixtures/audit: the sessions each file yields
- * (rows and their key fields), the events it decodes to, and the bad input it counts. Constructed
- * scenarios c1-c10 yield exactly the sessions their .source.txt describes.
+ * Golden expectations for every audit fixture in ../shared/fixtures/audit (the real-world corpus; this
+ * suite skips when it is not beside the checkout): the sessions each file yields (rows and their key
+ * fields), the events it decodes to, and the bad input it counts. Constructed scenarios c1-c10 yield
+ * exactly the sessions their .source.txt describes.
  */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { decodeAuditText } from '../../src/audit/decode.ts';
 import type { SessionRow } from '../../src/audit/session.ts';
-import { countByReason, fixturesDir, ingestDocument, ingestLines, readFixture, splitLines } from './support.ts';
+import { countByReason, ingestDocument, ingestLines, splitLines } from '../audit/support.ts';
+import { sharedFixturesDir, sharedSkip } from './shared.ts';
+
+const fixturesDir = `${sharedFixturesDir}audit/`;
+const readFixture = (relative: string) => readFileSync(fixturesDir + relative);
 
 type Expected = {
   auditId: string;
@@ -335,7 +340,7 @@ function assertSubset(actual: object, expected: object, label: string) {
   }
 }
 
-describe('golden expectations for every audit fixture', () => {
+describe('golden expectations for every audit fixture of ../shared', { skip: sharedSkip }, () => {
   it('covers every fixture file', () => {
     const files = ['constructed', 'real'].flatMap((dir) =>
       readdirSync(fixturesDir + dir)
