@@ -4,8 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readApiToken, startHttpServer, type HttpServer } from '../../src/api/server.ts';
-import { decodeAuditValue } from '../../src/audit/decode.ts';
-import { extractSession } from '../../src/audit/extract.ts';
 import { silentLogger } from '../../src/observe/log.ts';
 import { createMetrics } from '../../src/observe/metrics.ts';
 import type { Database } from '../../src/store/database.ts';
@@ -16,6 +14,7 @@ import type { Timeline } from '../../src/timeline/assemble.ts';
 import { loadTimeline, type SessionDetail } from '../../src/timeline/queries.ts';
 import type { RuntimeEventRecord, SessionSummary } from '../../src/timeline/records.ts';
 import { backends, createTestDatabase, skipReason, type TestDatabaseTarget } from '../support/databases.ts';
+import { scenarioWriters } from '../correlate/support.ts';
 import { writeScenario, XSS, type Scenario } from '../timeline/scenario.ts';
 
 interface Answer<T = unknown> {
@@ -96,13 +95,12 @@ for (const backend of backends) {
       let page = await get<SessionsPage>(base, '/api/v1/sessions?limit=2&namespace=shop');
       seen.push(...page.body.sessions.map((s) => s.user));
       // A new session lands on top of the list while someone pages through it.
-      const late = decodeAuditValue({
+      await scenarioWriters(db, '').audit([JSON.stringify({
         kind: 'Event', apiVersion: 'audit.k8s.io/v1', level: 'Metadata', auditID: 'late-0005', stage: 'ResponseComplete',
         requestURI: '/api/v1/namespaces/shop/pods/web-0/exec?command=date&container=web&stdout=true', verb: 'create',
         user: { username: 'erin' }, sourceIPs: ['192.0.2.55'], objectRef: { resource: 'pods', namespace: 'shop', name: 'web-0', subresource: 'exec' },
         responseStatus: { code: 101 }, requestReceivedTimestamp: scenario.at(400), stageTimestamp: scenario.at(401),
-      }).events[0]!;
-      await new SessionWriter(db).write([extractSession(late, { cluster: '' })!]);
+      })]);
       while (page.body.nextCursor) {
         page = await get<SessionsPage>(base, `/api/v1/sessions?limit=2&namespace=shop&cursor=${encodeURIComponent(page.body.nextCursor)}`);
         assert.equal(page.status, 200);

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { decodeAuditValue } from '../../src/audit/decode.ts';
-import { extractSession } from '../../src/audit/extract.ts';
+import { sessionId } from '../../src/audit/session.ts';
 import { silentLogger } from '../../src/observe/log.ts';
 import { createMetrics } from '../../src/observe/metrics.ts';
 import { runtimeEventFromLine } from '../../src/runtime/json-lines.ts';
 import { RuntimeEventWriter } from '../../src/runtime/writer.ts';
 import type { Database } from '../../src/store/database.ts';
-import { SessionWriter } from '../../src/store/session-writer.ts';
 import type { Timeline, TimelineEntry } from '../../src/timeline/assemble.ts';
 import { formatTimeline, mdCode, shellJoin, visible } from '../../src/timeline/format.ts';
 import { buildProcessTree } from '../../src/timeline/process-tree.ts';
@@ -15,6 +13,7 @@ import { decodeCursor, findSession, listSessions, loadTimeline } from '../../src
 import type { RuntimeEventRecord } from '../../src/timeline/records.ts';
 import { runProcessor } from '../support/cli.ts';
 import { backends, createTestDatabaseTarget, skipReason, type TestDatabaseTarget } from '../support/databases.ts';
+import { scenarioWriters } from '../correlate/support.ts';
 import { ESCAPES, writeScenario, XSS, type Scenario } from './scenario.ts';
 
 function processEvent(name: string, time: string, hostPid: number, hostPpid: number, extra: Partial<RuntimeEventRecord> = {}): RuntimeEventRecord {
@@ -202,8 +201,8 @@ for (const backend of backends) {
         objectRef: { resource: 'nodes', name: 'ip-10-0-0-1', apiVersion: 'v1', subresource: 'proxy' },
         responseStatus: { code: 101 }, requestReceivedTimestamp: scenario.at(240, 11), stageTimestamp: scenario.at(241, 11),
       };
-      const row = extractSession(decodeAuditValue(event).events[0]!, { cluster: '' })!;
-      await new SessionWriter(db!).write([row]);
+      await scenarioWriters(db!, '').audit([JSON.stringify(event)]);
+      const row = { id: sessionId('', 'n0de-0006') };
       try {
         const withNode = await loadTimeline(db!, { namespace: 'shop', pod: 'web-0', ...scenario.window });
         const mallory = withNode.sessions.find((s) => s.user === 'mallory')!;
