@@ -4,10 +4,12 @@
  * rows should be (computed by the pure audit domain, not by the code under test), and small helpers
  * for files on disk.
  */
+import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
 import { sessionsFromLine } from '../../src/audit/input.ts';
 import { mergeStages } from '../../src/audit/session.ts';
 import type { Queryable } from '../../src/store/database.ts';
@@ -71,6 +73,24 @@ export async function storedSessions(db: Queryable, cluster: string): Promise<Ma
     [cluster],
   );
   return new Map(rows.map((r) => [r.id, { stages: r.exec_metadata.stages, ended_at: r.exec_metadata.ended_at }]));
+}
+
+/**
+ * Polls until the cluster's stored sessions are exactly those the lines hold, every stage of each in (a
+ * count alone would stop at a session whose last stage is not committed yet); then asserts it.
+ */
+export async function waitForStoredSessions(db: Queryable, cluster: string, lines: readonly string[], timeoutMs = 20_000): Promise<void> {
+  const expected = expectedSessions(lines, cluster);
+  let stored = new Map();
+  await waitFor(
+    `the ${expected.size} sessions of cluster ${cluster}`,
+    async () => {
+      stored = await storedSessions(db, cluster).catch(() => new Map());
+      return isDeepStrictEqual(stored, expected);
+    },
+    timeoutMs,
+  ).catch(() => undefined);
+  assert.deepEqual(stored, expected);
 }
 
 export function tempDir(name: string): string {
