@@ -13,6 +13,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { sessionsFromLine } from '../../src/audit/input.ts';
 import { mergeStages } from '../../src/audit/session.ts';
 import type { Queryable } from '../../src/store/database.ts';
+import { waitFor } from '../support/wait.ts';
 
 const fixtureRoot = fileURLToPath(new URL('../fixtures/audit/', import.meta.url));
 
@@ -101,17 +102,7 @@ export function appendLines(path: string, lines: readonly string[]): void {
   if (lines.length) appendFileSync(path, lines.map((l) => l + '\n').join(''));
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Polls until `check` returns true; fails with `what` after `timeoutMs`. */
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
+export { sleep, waitFor } from '../support/wait.ts';
 
 /** A small seeded random generator (mulberry32): a failing experiment can be replayed by its seed. */
 export function seededRandom(seed: number): () => number {
