@@ -1,6 +1,6 @@
 /**
  * Shared helpers for the audit domain tests: fixture paths, a seeded random source (a failing property
- * test prints its seed; rerun with AUDIT_TEST_SEED=<seed>), and running lines through the real
+ * test prints its seed; rerun with TEST_SEED=<seed>), and running lines through the real
  * per-line transform.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -80,22 +80,7 @@ export function countByReason(rejected: readonly Rejected[]): Record<string, num
   return out;
 }
 
-/** mulberry32: small, fast, seeded. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function testSeed(): number {
-  const fromEnv = Number(process.env.AUDIT_TEST_SEED);
-  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : Math.floor(Math.random() * 2 ** 31) + 1;
-}
+export { seededRandom, testSeed } from '../support/random.ts';
 
 export const pick = <T>(random: () => number, items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
 

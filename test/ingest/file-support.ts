@@ -104,17 +104,7 @@ export function appendLines(path: string, lines: readonly string[]): void {
 
 export { sleep, waitFor } from '../support/wait.ts';
 
-/** A small seeded random generator (mulberry32): a failing experiment can be replayed by its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../support/random.ts';
 
 /** lumberjack's backup name for `audit.log` rotated at `time`. */
 export function lumberjackName(time: Date, base = 'audit', ext = '.log'): string {
