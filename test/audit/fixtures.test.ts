@@ -9,7 +9,7 @@ import { readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { decodeAuditText } from '../../src/audit/decode.ts';
 import type { SessionRow } from '../../src/audit/session.ts';
-import { countByReason, documentOutcome, fixturesDir, ingestDocument, ingestLines, readFixture, splitLines } from './support.ts';
+import { countByReason, fixturesDir, ingestDocument, ingestLines, readFixture, splitLines } from './support.ts';
 
 type Expected = {
   auditId: string;
@@ -377,16 +377,4 @@ describe('golden expectations for every audit fixture of our own', () => {
       assert.deepEqual(countByReason(decoded.flatMap((d) => d.rejected)), {}, 'bad input when decoding everything');
     });
   }
-
-  it(
-    'reads an AKS record whose properties.log is a JSON object rather than a string (Elastic\'s form)',
-    { todo: 'the decoder takes properties.log as a string only (src/audit/decode.ts); ../shared/reference/kubernetes-audit.md says both occur' },
-    () => {
-      const event = JSON.parse(splitLines(readFixture('exec-websocket-get.jsonl'))[1]!.toString()) as Record<string, unknown>;
-      const body = JSON.stringify({ records: [{ category: 'kube-audit', properties: { log: event, stream: 'stdout' } }] });
-      const outcome = documentOutcome(body, { cluster: 'test' });
-      assert.deepEqual(outcome.rejected, []);
-      assert.equal(outcome.rows.length, 1);
-    },
-  );
 });

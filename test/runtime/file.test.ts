@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Database } from '../../src/store/database.ts';
 import { collect, projectRoot, runProcessor, startProcessor, type CliResult } from '../support/cli.ts';
-import { backends, createTestDatabaseTarget, skipReason, type TestDatabaseTarget } from '../support/databases.ts';
+import { createTestDatabaseTarget, preferredBackend, type TestDatabaseTarget } from '../support/databases.ts';
 import { isKnownDuplicate, kubeArmorFixtures } from './fixtures.ts';
 
 const entry = fileURLToPath(new URL('../../cmd/audit-processor.ts', import.meta.url));
@@ -45,8 +45,10 @@ function runWithStdin(args: string[], input: string): Promise<CliResult> {
   return collect(child);
 }
 
-for (const backend of backends) {
-  describe(`-kubearmor-file into ${backend}`, { skip: skipReason(backend) }, () => {
+// The command line is under test; the KubeArmor writer runs on both backends in writer.test.ts and feeder.test.ts.
+{
+  const backend = preferredBackend;
+  describe(`-kubearmor-file into ${backend}`, () => {
     let target: TestDatabaseTarget;
     let dir: string;
     before(async () => {
