@@ -11,7 +11,7 @@
  * to less than that: every kill lands before the end. The seed is in the test's name; replay a failure
  * with TEST_SEED=<seed>.
  *
- * The 120k-line run (about 20 batches) is on PostgreSQL. PGlite (the default backend) gets the same test with 40k lines and
+ * The 80k-line run (about 15 batches) is on PostgreSQL. PGlite (the default backend) gets the same test with 40k lines and
  * two kills (about 10 batches): it proves committed data and checkpoints survive a SIGKILL of the process that embeds the
  * database.
  */
@@ -32,7 +32,7 @@ interface Plan {
 }
 
 const plans: Plan[] = [
-  { backend: 'postgres', lines: 120_000, kills: 4 },
+  { backend: 'postgres', lines: 80_000, kills: 3 },
   { backend: 'pglite', lines: 40_000, kills: 2 },
 ];
 

@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { Database } from '../../src/store/database.ts';
-import { collect, projectRoot, runProcessor, startProcessor, type CliResult } from '../support/cli.ts';
+import { collect, runProcessor, startProcessor, type CliResult } from '../support/cli.ts';
 import { createTestDatabaseTarget, preferredBackend, type TestDatabaseTarget } from '../support/databases.ts';
 import { isKnownDuplicate, kubeArmorFixtures } from './fixtures.ts';
-
-const entry = fileURLToPath(new URL('../../cmd/audit-processor.ts', import.meta.url));
 
 /** The relay's own zap log lines, as `kubectl logs` of kubearmor-relay shows them between events. */
 const zap = (level: string, msg: string, extra: Record<string, unknown> = {}) =>
@@ -36,12 +32,8 @@ function relayCapture(): { text: string; events: number; distinct: number } {
 
 /** The real command with standard input fed from `input`. */
 function runWithStdin(args: string[], input: string): Promise<CliResult> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
-    cwd: projectRoot,
-    env: { ...process.env, DATABASE_URL: '' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  child.stdin.end(input);
+  const child = startProcessor(args, {}, 'pipe');
+  child.stdin!.end(input);
   return collect(child);
 }
 

@@ -6,15 +6,14 @@
  * these 2 cores, against about 1 s to copy and open a migrated one), and the suite needs dozens. So
  * each is a copy of a template that was created and migrated by the real `openDatabase` once:
  *  - PGlite: a data directory in the OS temp dir, keyed by a hash of what shapes it (the migrations,
- *    src/store/database.ts, the PGlite version), built by whichever test process needs it first under
- *    an atomic lock (mkdir) and published by an atomic rename; the others wait for it and copy it;
+ *    src/store/database.ts, the PGlite version), built once (./built-once.ts) and copied;
  *  - PostgreSQL: one template database per test run (`CREATE DATABASE x TEMPLATE t`), built under an
  *    advisory lock; templates of runs that are over are dropped when the next run builds its own.
  *
  * Without TEST_DATABASE_URL the Postgres variants are skipped with a visible reason; with
  * REQUIRE_POSTGRES=1 a missing URL is an error, so CI cannot silently test PGlite only.
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
 import { openDatabase, type Database } from '../../src/store/database.ts';
+import { builtOnce, cacheRoot, processIsAlive } from './built-once.ts';
 
 export type BackendName = 'pglite' | 'postgres';
 
@@ -154,17 +154,15 @@ function filesUnder(dir: string, prefix = ''): string[] {
 }
 
 const readJson = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as { version: string };
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-const templateRoot = join(tmpdir(), 'exectrail-test-templates');
 const pgliteTemplates = new Map<string, Promise<string>>();
 
 /** The PGlite template's directory, built now if no process built it before. */
 function pgliteTemplate(state: 'migrated' | 'empty'): Promise<string> {
-  const dir = join(templateRoot, `pglite-${state}-${templateHash(state)}`);
+  const dir = join(cacheRoot, `pglite-${state}-${templateHash(state)}`);
   let ready = pgliteTemplates.get(dir);
   if (!ready) {
-    ready = buildOnce(dir, async (building) => {
+    ready = builtOnce(dir, async (building) => {
       if (state === 'migrated') await (await openDatabase({ dataDir: building })).close();
       else {
         mkdirSync(building, { recursive: true });
@@ -174,58 +172,6 @@ function pgliteTemplate(state: 'migrated' | 'empty'): Promise<string> {
     pgliteTemplates.set(dir, ready);
   }
   return ready;
-}
-
-/**
- * Builds `dir` with `build` unless it exists. The directory appears by an atomic rename once complete,
- * so its presence means it is usable; a lock directory (mkdir is atomic) makes one process build it
- * while the others wait. A lock whose owner died is taken over.
- */
-async function buildOnce(dir: string, build: (building: string) => Promise<void>): Promise<string> {
-  mkdirSync(templateRoot, { recursive: true });
-  const lock = `${dir}.lock`;
-  for (;;) {
-    if (existsSync(dir)) return dir;
-    try {
-      mkdirSync(lock);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      if (lockIsStale(lock)) rmSync(lock, { recursive: true, force: true });
-      else await sleep(100);
-      continue;
-    }
-    try {
-      writeFileSync(join(lock, 'owner'), String(process.pid));
-      if (existsSync(dir)) return dir;
-      const building = `${dir}.building-${process.pid}`;
-      rmSync(building, { recursive: true, force: true });
-      await build(building);
-      renameSync(building, dir);
-      return dir;
-    } finally {
-      rmSync(lock, { recursive: true, force: true });
-    }
-  }
-}
-
-function lockIsStale(lock: string): boolean {
-  try {
-    const owner = Number(readFileSync(join(lock, 'owner'), 'utf8'));
-    if (owner > 0 && !processIsAlive(owner)) return true;
-    // An owner that has not written its pid yet, or hangs: give it two minutes.
-    return Date.now() - statSync(lock).mtimeMs > 120_000;
-  } catch {
-    return false;
-  }
-}
-
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
