@@ -175,14 +175,16 @@ function pgliteTemplate(state: 'migrated' | 'empty'): Promise<string> {
 }
 
 /**
- * This run's template database. The test runner starts each test file as its child, so the runner's
- * pid (our parent's) names the run: every file of a run shares one template.
+ * This run's template database. `npm test` (scripts/test.mjs) names the run by its pid in
+ * EXECTRAIL_TEST_RUN and drops the template at the end; a test file run on its own is named by its test
+ * runner (our parent). Templates of runs whose process is gone are dropped by the next run.
  */
 const templatePrefix = 'exectrail_template_';
 let postgresTemplateName: Promise<string> | undefined;
 
 function postgresTemplate(): Promise<string> {
-  postgresTemplateName ??= buildPostgresTemplate(`${templatePrefix}${templateHash('migrated')}_${process.ppid}`);
+  const run = Number(process.env.EXECTRAIL_TEST_RUN) || process.ppid;
+  postgresTemplateName ??= buildPostgresTemplate(`${templatePrefix}${templateHash('migrated')}_${run}`);
   return postgresTemplateName;
 }
 
