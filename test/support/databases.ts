@@ -196,7 +196,7 @@ async function buildPostgresTemplate(name: string): Promise<string> {
       if (rows.some((r) => r.datname === name)) return;
       // Templates of test runs that are over (their runner is gone): nobody copies them any more.
       for (const { datname } of rows) {
-        const runner = Number(/_(\d+)$/.exec(datname)?.[1]);
+        const runner = Number(/_(\d+)(?:_building)?$/.exec(datname)?.[1]);
         if (runner > 0 && !processIsAlive(runner)) await client.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
       }
       const building = `${name}_building`;
