@@ -8,7 +8,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { sessionsFromLine } from '../../src/audit/input.ts';
 import { silentLogger } from '../../src/observe/log.ts';
@@ -17,15 +16,13 @@ import { normalizeRuntimeEvent, type RuntimeEvent } from '../../src/runtime/even
 import { RuntimeEventWriter } from '../../src/runtime/writer.ts';
 import { SessionWriter } from '../../src/store/session-writer.ts';
 import { execStages } from '../support/audit-event.ts';
-import { projectRoot } from '../support/cli.ts';
+import { processorEntry, projectRoot } from '../support/cli.ts';
 import { backends, createTestDatabaseTarget, skipReason, type TestDatabaseTarget } from '../support/databases.ts';
 import { kubeArmorLog } from '../support/hostile-input.ts';
 
-const entry = fileURLToPath(new URL('../../cmd/audit-processor.ts', import.meta.url));
-
 /** Runs the processor through /bin/sh with its stdout piped into cat, then redirected to a file: both outputs. */
 function pipedAndRedirected(args: string[], dir: string): { piped: Buffer; redirected: Buffer } {
-  const command = [process.execPath, '--import', 'tsx', entry, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const command = [process.execPath, processorEntry(), ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   const piped = join(dir, 'piped.out');
   const redirected = join(dir, 'redirected.out');
   execFileSync('/bin/sh', ['-c', `${command} | cat > '${piped}'`], { cwd: projectRoot, env: { ...process.env, DATABASE_URL: '' }, stdio: ['ignore', 'ignore', 'pipe'] });
