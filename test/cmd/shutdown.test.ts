@@ -86,7 +86,7 @@ describe('SIGTERM during webhook load on postgres', { skip: skipReason('postgres
     const url = `http://127.0.0.1:${webhookPort}/audit`;
 
     // Batches of 400 events (100 sessions x 4 events: all stages + a re-sent one), as the apiserver sends them.
-    const batches = Array.from({ length: 80 }, (_, b) => {
+    const batches = Array.from({ length: 40 }, (_, b) => {
       const ids = Array.from({ length: 100 }, (_, s) => `term-${b}-${s}`);
       return { ids, body: eventList(ids.flatMap((id) => [...allStages.map((stage) => execEvent(id, stage)), execEvent(id, 'ResponseComplete')])) };
     });
