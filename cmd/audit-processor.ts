@@ -91,7 +91,7 @@ async function main(argv: string[]): Promise<number> {
         process.stdout.write(`interrupted before the end of the input; ${await summarize(metrics)} into ${db.backend} at ${db.location}; run again to continue\n`);
         return 0;
       }
-      await writeOut(outcome.text);
+      process.stdout.write(outcome.text);
       if (outcome.missing.length === 0) return 0;
       for (const file of outcome.missing) {
         process.stderr.write(`audit-processor: -audit-log-file ${file} does not exist: nothing was read from it; check the path (the apiserver's --audit-log-path)\n`);
@@ -167,15 +167,16 @@ async function summarize(metrics: Metrics): Promise<string> {
   );
 }
 
-/** Writes to stdout and resolves once it is handed to the OS (a pipe may take a while to drain). */
-function writeOut(text: string): Promise<void> {
-  return new Promise((resolve, reject) => process.stdout.write(text, (error) => (error ? reject(error) : resolve())));
+/**
+ * Exits once stdout and stderr have taken everything written: a pipe (`sessions -format json | jq`) is
+ * written asynchronously, and process.exit() would cut the output at the pipe's 64 KiB buffer.
+ */
+async function exitWhenFlushed(code: number): Promise<never> {
+  await Promise.all([process.stdout, process.stderr].map((stream) => new Promise<void>((resolve) => stream.write('', () => resolve()))));
+  process.exit(code);
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: Error) => {
-    process.stderr.write(`audit-processor: ${error.message}\n`);
-    process.exit(1);
-  },
-);
+main(process.argv.slice(2)).then(exitWhenFlushed, (error: Error) => {
+  process.stderr.write(`audit-processor: ${error.message}\n`);
+  return exitWhenFlushed(1);
+});

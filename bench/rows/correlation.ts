@@ -9,7 +9,8 @@
  * events must be told apart from the sessions'.
  */
 import { correlate } from '../../src/correlate/correlate.ts';
-import { isoToMicros, type CorrelationSession } from '../../src/correlate/model.ts';
+import type { CorrelationSession } from '../../src/correlate/model.ts';
+import { isoToMicros } from '../../src/time/micros.ts';
 import { correlationSession } from '../../src/correlate/session-target.ts';
 import { correlatePod } from '../../src/correlate/store.ts';
 import { openDatabase, type Database } from '../../src/store/database.ts';

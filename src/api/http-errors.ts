@@ -57,8 +57,8 @@ export const httpErrors = {
   ),
   BAD_GZIP: declare('BAD_GZIP', 400, (detail: string) => `Content-Encoding is gzip but the body is not valid gzip: ${detail}`),
   BODY_READ_ERROR: declare('BODY_READ_ERROR', 400, (detail: string) => `could not read the request body: ${detail}`),
-  NOT_JSON: declare('NOT_JSON', 400, (detail: string) => `the request body is not JSON (${detail}); send an audit.k8s.io/v1 EventList`),
-  NOT_AN_EVENT_LIST: declare('NOT_AN_EVENT_LIST', 400, (what: string) => `the request body is JSON ${what}; send an audit.k8s.io/v1 EventList`),
+  NOT_JSON: declare('NOT_JSON', 400, (why: string) => `${why}; send an audit.k8s.io/v1 EventList`),
+  NOT_AN_EVENT_LIST: declare('NOT_AN_EVENT_LIST', 400, (why: string) => `${why}; send an audit.k8s.io/v1 EventList`),
   NO_VALID_EVENT: declare('NO_VALID_EVENT', 400, (first: string) => `no valid audit event in the body (${first}); send an audit.k8s.io/v1 EventList`),
   TOO_MANY_BYTES_IN_FLIGHT: declare(
     'TOO_MANY_BYTES_IN_FLIGHT',

@@ -119,8 +119,12 @@ function describeChar(ch: string): string {
   return code >= 0x21 && code < 0x7f ? `"${ch}"` : `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
+function describeJsonType(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
 /** V8's JSON.parse messages quote the input; keep only the position. */
-function jsonErrorDetail(body: string, error: unknown): string {
+export function jsonErrorDetail(body: string, error: unknown): string {
   if (/\[Truncated\.\.\.\]\s*$/.test(body)) return 'truncated event (ends in [Truncated...], as CloudWatch cuts oversized messages)';
   const message = error instanceof Error ? error.message : '';
   const position = /position (\d+)/.exec(message)?.[1];
@@ -155,7 +159,9 @@ function* unwrapEnvelope(value: unknown, result: DecodeResult, depth: number): G
   }
   // Webhook body: {"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[...]}.
   if (value.kind === 'EventList' || (Array.isArray(value.items) && !('auditID' in value))) {
-    yield* unwrapEnvelope(Array.isArray(value.items) ? value.items : [], result, depth + 1);
+    if (Array.isArray(value.items)) yield* unwrapEnvelope(value.items, result, depth + 1);
+    // `"items": null` is how Go writes an empty list; anything else is not a list of events.
+    else if (value.items !== null && value.items !== undefined) result.rejected.push({ reason: 'not-an-event', detail: `an EventList whose items is ${describeJsonType(value.items)}, not an array` });
     return;
   }
   if (Array.isArray(value.records)) {

@@ -8,9 +8,10 @@ import { classifyRequest, type AccessKind, type NodeProxyMode } from './classify
 import { kubeletRequestOf, nodeNameOf } from './kubelet.ts';
 import { defaultRedaction, parseRedaction, redactArgv, type Redaction } from './redact.ts';
 import { queryOf } from './request-uri.ts';
-import { isAllowedCode, sessionId, type Actor, type ExecMetadata, type SessionRow, type Source } from './session.ts';
+import { sanitizeSessionRow, type SanitizeReason } from './sanitize.ts';
+import { isAllowedCode, requestKeyOf, sessionId, type Actor, type ExecMetadata, type SessionRow, type Source } from './session.ts';
 import { detectTool } from './tool.ts';
-import { millisBetween, normalizeTimestamp } from './time.ts';
+import { millisBetween, normalizeTime } from './time.ts';
 
 export interface ExtractContext {
   /** Cluster name stamped on every row (part of the session id). */
@@ -27,18 +28,35 @@ const flagOf = (query: URLSearchParams, name: string) => (query.has(name) ? isTr
 
 const podSubresources: Partial<Record<AccessKind, true>> = { 'pod-exec': true, 'pod-attach': true, 'pod-portforward': true };
 
+/** One stage of a session, storable, and what had to be repaired to make it so (src/audit/sanitize.ts). */
+export interface ExtractedStage {
+  row: SessionRow;
+  repaired: SanitizeReason[];
+}
+
 /** The session row for one stage of an interactive-access event, or undefined when it is not one. */
 export function extractSession(event: AuditEvent, context: ExtractContext): SessionRow | undefined {
+  return extractStage(event, context)?.row;
+}
+
+/**
+ * One stage of an interactive-access event as a storable session row, or undefined when the event is
+ * not interactive access: extracted, sanitised, then identified (id and request key come from the
+ * sanitised fields, which are what is stored).
+ */
+export function extractStage(event: AuditEvent, context: ExtractContext): ExtractedStage | undefined {
   const kind = classifyRequest(event, context.nodeProxy ?? 'interactive');
   if (!kind) return undefined;
   const redaction = context.redaction ?? defaultRedaction;
   const ref = event.objectRef!;
   const query = queryOf(event.requestURI);
   // The schema guarantees one of these is a valid time.
-  const startedAt = (normalizeTimestamp(event.requestReceivedTimestamp) ?? normalizeTimestamp(event.timestamp) ?? normalizeTimestamp(event.stageTimestamp))!;
+  const started = (normalizeTime(event.requestReceivedTimestamp) ?? normalizeTime(event.timestamp) ?? normalizeTime(event.stageTimestamp))!;
+  const startedAt = started.value;
   const stage = event.stage ?? 'ResponseComplete';
   const finished = stage === 'ResponseComplete' || stage === 'Panic';
-  const endedAt = finished ? (normalizeTimestamp(event.stageTimestamp) ?? null) : null;
+  const ended = finished ? normalizeTime(event.stageTimestamp) : undefined;
+  const endedAt = ended?.value ?? null;
   const code = event.responseStatus?.code;
   const annotations = event.annotations ?? {};
 
@@ -104,10 +122,11 @@ export function extractSession(event: AuditEvent, context: ExtractContext): Sess
 
   const tool = detectTool(event.userAgent, execMetadata.command);
   const source: Source = { ...tool, user_agent: event.userAgent };
-  return {
-    id: sessionId(context.cluster, event.auditID),
+  const extracted: SessionRow = {
+    id: '',
     cluster: context.cluster,
     auditId: event.auditID,
+    requestKey: '',
     timestamp: startedAt,
     operation: 'EXEC',
     resourceKind,
@@ -118,6 +137,10 @@ export function extractSession(event: AuditEvent, context: ExtractContext): Sess
     allowed: isAllowedCode(code),
     execMetadata: withoutUndefined(execMetadata),
   };
+  const { row, reasons } = sanitizeSessionRow(extracted, started.clamped || Boolean(ended?.clamped));
+  row.id = sessionId(row.cluster, row.auditId);
+  row.requestKey = requestKeyOf(row);
+  return { row, repaired: reasons };
 }
 
 const serviceAccountUser = /^system:serviceaccount:([^:]+):([^:]+)$/;

@@ -3,7 +3,8 @@
  * (kubechronicle's columns) with its `actor`, `source` and `exec_metadata` documents. The TypeScript
  * types and the README's field table both come from these schemas.
  *
- * A session is all stages of one auditID (per cluster). Stages arrive in any order, in different files
+ * A session is all stages of one request: one auditID (per cluster) and one request key (requestKeyOf).
+ * Stages arrive in any order, in different files
  * or webhook batches, so `mergeSessions` is commutative, associative and idempotent: a later stage fills
  * in what an earlier one lacked and never erases it.
  */
@@ -79,7 +80,11 @@ export const execMetadataSchema = z.looseObject({
   started_at: z.string().describe('requestReceivedTimestamp, UTC with microseconds'),
   ended_at: z.string().nullable().describe('stageTimestamp of ResponseComplete or Panic; null while the session is open'),
   duration_ms: z.number().nullable().describe('ended_at - started_at in milliseconds (microsecond precision)'),
-  stages: z.array(z.string()).describe('the audit stages seen for this auditID, in stage order'),
+  stages: z.array(z.string()).describe('the audit stages seen for this request, in stage order'),
+  audit_id_reused: z
+    .boolean()
+    .optional()
+    .describe('true when another request carried the same auditID: each is its own session (see "Session identity"); a client sets the Audit-ID header, so treat it as a tampering signal'),
   audit_format: z.literal('legacy').optional().describe('`legacy` when read from `--audit-log-format=legacy` text: no end time, no decision'),
 });
 
@@ -89,9 +94,15 @@ export type ExecMetadata = z.infer<typeof execMetadataSchema>;
 
 /** One `change_events` row with operation EXEC. */
 export interface SessionRow {
+  /**
+   * `EXEC:<cluster>:<auditID>` (sessionId). The store keeps it for the first request stored with this
+   * auditID and gives a request that reuses the ID another (reusedSessionId).
+   */
   id: string;
   cluster: string;
   auditId: string;
+  /** What tells one request from another with the same auditID (requestKeyOf): the session's identity with cluster and auditId. */
+  requestKey: string;
   /** Session start (requestReceivedTimestamp), ISO 8601 with microseconds. */
   timestamp: string;
   operation: 'EXEC';
@@ -104,11 +115,44 @@ export interface SessionRow {
   execMetadata: ExecMetadata;
 }
 
-/** A stable row id: the same (cluster, auditID) always gives the same id, so re-ingestion is a no-op. */
+/** The id of the first request stored with this (cluster, auditID): kubechronicle's `EXEC:<cluster>:<auditID>`. */
 export function sessionId(cluster: string, auditId: string): string {
   const id = `EXEC:${cluster}:${auditId}`;
   if (id.length <= 255) return id;
   return `EXEC:${cluster.slice(0, 100)}:sha256:${createHash('sha256').update(auditId).digest('hex')}`;
+}
+
+/**
+ * The id of a request that reuses an auditID already stored for another request: the first id with a
+ * `:reuse-` suffix from its request key (longer on the rare collision, then numbered: a client choosing
+ * its Audit-ID could aim at a suffix, never at every one).
+ */
+export function reusedSessionId(firstId: string, requestKey: string, attempt: number): string {
+  const suffix = attempt === 0 ? requestKey.slice(0, 12) : attempt === 1 ? requestKey : `${requestKey}-${attempt}`;
+  const id = `${firstId}:reuse-${suffix}`;
+  return id.length <= 255 ? id : `${firstId.slice(0, 255 - suffix.length - 7)}:reuse-${suffix}`;
+}
+
+/**
+ * What every audit stage of one request shares and two requests never do: the apiserver's
+ * requestReceivedTimestamp (to the microsecond), the user, the verb and the URI's path (namespace, pod,
+ * subresource; for nodes/proxy the node and kubelet path). A client sets the auditID (Audit-ID header),
+ * so the ID alone would let one request overwrite another's session.
+ *
+ * Built from the row's stored fields, so that a migration can compute it for rows stored before it
+ * (migrations/0006_session_request_key.sql computes the same SHA-256 in SQL). The query string is left
+ * out: it carries the command, whose secrets must not be recoverable from a stored hash; the timestamp
+ * already tells two requests apart.
+ */
+export function requestKeyOf(row: Pick<SessionRow, 'resourceKind' | 'namespace' | 'name' | 'actor' | 'execMetadata'>): string {
+  const meta = row.execMetadata;
+  const parts = [meta.started_at, row.actor.username, meta.verb, row.resourceKind, row.namespace, row.name, meta.subresource, meta.kubelet_path];
+  let text = '';
+  for (const part of parts) {
+    const value = part ?? '';
+    text += `${Buffer.byteLength(value, 'utf8')}:${value};`;
+  }
+  return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 /** Audit stages in the order the apiserver writes them. */
@@ -243,7 +287,7 @@ function joinObjects<T extends object>(a: T, b: T, joins: Record<string, Join> =
   return out as T;
 }
 
-/** Merges two partial views of one session (same id) into one. */
+/** Merges two partial views of one session (same cluster, auditId and requestKey) into one. */
 export function mergeSessions(a: SessionRow, b: SessionRow): SessionRow {
   const joined = joinObjects(a.execMetadata, b.execMetadata, execJoins);
   const startedAt = joined.started_at;
@@ -258,6 +302,7 @@ export function mergeSessions(a: SessionRow, b: SessionRow): SessionRow {
     id: a.id,
     cluster: a.cluster,
     auditId: a.auditId,
+    requestKey: a.requestKey,
     timestamp: startedAt,
     operation: 'EXEC',
     resourceKind: joinValue(a.resourceKind, b.resourceKind) as SessionRow['resourceKind'],
@@ -270,12 +315,16 @@ export function mergeSessions(a: SessionRow, b: SessionRow): SessionRow {
   };
 }
 
-/** Collapses rows with the same id into one each, keeping first-seen order. */
-export function mergeById(rows: Iterable<SessionRow>): SessionRow[] {
-  const byId = new Map<string, SessionRow>();
+/** The identity of a session: one row per (cluster, auditID, request key). */
+export const sessionIdentity = (row: Pick<SessionRow, 'cluster' | 'auditId' | 'requestKey'>) => `${row.cluster}\u0000${row.auditId}\u0000${row.requestKey}`;
+
+/** Collapses stages of the same session into one row each, keeping first-seen order. */
+export function mergeStages(rows: Iterable<SessionRow>): SessionRow[] {
+  const byIdentity = new Map<string, SessionRow>();
   for (const row of rows) {
-    const existing = byId.get(row.id);
-    byId.set(row.id, existing ? mergeSessions(existing, row) : row);
+    const key = sessionIdentity(row);
+    const existing = byIdentity.get(key);
+    byIdentity.set(key, existing ? mergeSessions(existing, row) : row);
   }
-  return [...byId.values()];
+  return [...byIdentity.values()];
 }

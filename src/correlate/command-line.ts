@@ -5,8 +5,9 @@
  * single spaces (`/bin/sh -c cat /run/secrets/...` for argv `["sh", "-c", "cat /run/secrets/..."]`), so
  * argv[0] is compared by its last path element (`sh` runs `/bin/sh`, `bash` runs `/usr/bin/bash`) and the
  * rest as text. Two details need care:
- * - the audit side may have redacted secrets (`[REDACTED]`, src/audit redaction) that the node saw in
- *   clear: a redacted stretch matches anything;
+ * - either side may have redacted secrets (`[REDACTED]`, src/audit/redact.ts): the audit side redacts
+ *   the argv element by element, the runtime side the joined line as a shell would split it, so the two
+ *   may cut different stretches; a redacted stretch on either side matches anything;
  * - the BPF side copies a bounded number of argument bytes, so a long command line can arrive cut short:
  *   a strict prefix of the argv still matches, with a lower score.
  */
@@ -33,10 +34,15 @@ export function matchCommandLine(argv: readonly string[], commandLine: string | 
   if (basename(program) !== wanted && (!processName || basename(processName) !== wanted)) return 0;
 
   const args = argv.slice(1).join(' ');
-  if (!args.includes(REDACTED)) {
+  if (!args.includes(REDACTED) && !rest.includes(REDACTED)) {
     if (rest === args) return 2;
     return rest.length >= MIN_TRUNCATED_LENGTH && args.startsWith(rest) ? 1 : 0;
   }
-  const pattern = args.split(REDACTED).map(escapeRegExp).join('.*?');
-  return new RegExp(`^${pattern}$`, 's').test(rest) ? 2 : 0;
+  return matchesWithWildcards(args, rest) || matchesWithWildcards(rest, args) ? 2 : 0;
+}
+
+/** `text` matches `pattern` where each [REDACTED] in the pattern stands for any stretch. */
+function matchesWithWildcards(pattern: string, text: string): boolean {
+  if (!pattern.includes(REDACTED)) return false;
+  return new RegExp(`^${pattern.split(REDACTED).map(escapeRegExp).join('.*?')}$`, 's').test(text);
 }

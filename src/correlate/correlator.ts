@@ -2,12 +2,18 @@
  * Runs correlation in the background when either side arrives: the session writer reports the sessions it
  * committed, the runtime writer the events it committed. Both calls only note what changed and return at
  * once; a debounced pass then recomputes the affected pods. Ingestion never waits for correlation and
- * never fails because of it: a failed pass is logged and its pods are retried later with backoff.
+ * never fails because of it.
+ *
+ * Failures are isolated per pod: a pod whose pass fails is retried with its own backoff while the
+ * others go on (one pod's odd rows must not stop correlation everywhere), and when the one query that
+ * picks the pods worth a pass fails, each pod is asked alone. Failing pods are a metric and part of
+ * status(), which /readyz shows in its detail.
  */
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
-import type { Database } from '../store/database.ts';
-import { isoToMicros } from './model.ts';
+import { describeDatabaseError, type Database } from '../store/database.ts';
+import { Backoff } from '../time/backoff.ts';
+import { isoToMicros } from '../time/micros.ts';
 import { correlatePod, scopesOfSessions, scopesToCorrelate, type CorrelationScope } from './store.ts';
 
 /** What a runtime writer reports per committed event (runtime_events columns). */
@@ -33,6 +39,13 @@ export interface CorrelatorOptions {
   now?: () => number;
 }
 
+/** What /readyz shows of correlation (detail, not the verdict: ingestion goes on without it). */
+export interface CorrelationStatus {
+  /** Pods whose last pass failed, waiting for their retry. */
+  failingPods: number;
+  lastFailure?: { at: string; namespace: string; pod: string; error: string };
+}
+
 export interface PassResult {
   pods: number;
   sessions: number;
@@ -43,12 +56,19 @@ export interface PassResult {
 
 const podKey = (s: { cluster: string; namespace: string; pod: string }) => `${s.cluster}\u0000${s.namespace}\u0000${s.pod}`;
 
+/** A pod whose pass failed: when it may be tried again. */
+interface FailingPod {
+  backoff: Backoff;
+  retryAtMs: number;
+}
+
 export class Correlator {
   private readonly pendingSessions = new Set<string>();
   private readonly pendingScopes = new Map<string, CorrelationScope>();
+  private readonly failing = new Map<string, FailingPod>();
+  private lastFailure: CorrelationStatus['lastFailure'];
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<PassResult> | undefined;
-  private failures = 0;
   private lastPassMs = 0;
   private closed = false;
   private readonly debounceMs: number;
@@ -154,63 +174,109 @@ export class Correlator {
     return pass;
   }
 
+  /** Failing pods and the last failure, for /readyz detail. */
+  status(): CorrelationStatus {
+    return { failingPods: this.failing.size, ...(this.lastFailure ? { lastFailure: this.lastFailure } : {}) };
+  }
+
   private async pass(): Promise<PassResult> {
     const sessionIds = [...this.pendingSessions];
     this.pendingSessions.clear();
     const started = process.hrtime.bigint();
     const result: PassResult = { pods: 0, sessions: 0, events: 0, links: 0, failedPods: 0 };
-    const nowUs = this.now() * 1000;
-    const options = { skewUs: this.options.skewMs * 1000, nowUs };
+    const nowMs = this.now();
+    const options = { skewUs: this.options.skewMs * 1000, nowUs: nowMs * 1000 };
     try {
-      for (const scope of await scopesOfSessions(this.options.db, sessionIds, nowUs)) this.addScope(scope);
+      for (const scope of await scopesOfSessions(this.options.db, sessionIds, options.nowUs)) this.addScope(scope);
     } catch (error) {
+      // Only the database being away fails this lookup by id: nothing to isolate, everything waits.
       for (const id of sessionIds) this.pendingSessions.add(id);
-      this.failed(error, { sessions: sessionIds.length });
+      this.options.logger.warn({ sessions: sessionIds.length, err: describeDatabaseError(error) }, 'correlation could not read the sessions just stored; retrying (check that the database is reachable)');
+      this.options.metrics?.correlationPasses.inc({ result: 'failed' });
+      this.schedule(this.debounceMs * 4);
       result.failedPods = 1;
       return result;
     }
-    const pending = [...this.pendingScopes.values()];
-    this.pendingScopes.clear();
-    let scopes: CorrelationScope[];
-    try {
-      scopes = await scopesToCorrelate(this.options.db, pending, options.skewUs);
-    } catch (error) {
-      for (const scope of pending) this.addScope(scope);
-      this.failed(error, { pods: pending.length });
-      result.failedPods = pending.length;
-      return result;
+    // Pods waiting out a backoff stay pending; the rest go now. (Backoff runs on the wall clock, not on
+    // this.now, which is "now" for the end of open sessions and pinned by tests.)
+    const due: CorrelationScope[] = [];
+    for (const [key, scope] of this.pendingScopes) {
+      const failing = this.failing.get(key);
+      if (failing && failing.retryAtMs > Date.now()) continue;
+      due.push(scope);
+      this.pendingScopes.delete(key);
     }
-    for (const scope of scopes) {
+    for (const scope of await this.scopesWorthAPass(due, options.skewUs, result)) {
       try {
         const pod = await correlatePod(this.options.db, scope, options);
+        this.failing.delete(podKey(scope));
         result.pods++;
         result.sessions += pod.sessions;
         result.events += pod.events;
         result.links += pod.links;
         this.options.metrics?.correlationLinks.inc(pod.linksMade);
       } catch (error) {
-        this.addScope(scope);
-        result.failedPods++;
-        this.failed(error, { namespace: scope.namespace, pod: scope.pod });
+        this.podFailed(scope, error, result);
       }
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.lastPassMs = seconds * 1000;
     this.options.metrics?.correlationSeconds.observe(seconds);
     this.options.metrics?.correlationPasses.inc({ result: result.failedPods ? 'failed' : 'ok' });
-    if (result.failedPods === 0) this.failures = 0;
-    if (scopes.length > 0)
+    this.options.metrics?.correlationFailingPods.set(this.failing.size);
+    if (result.pods > 0)
       this.options.logger.debug({ ...result, seconds }, `correlated ${result.pods} pods: ${result.links} links from ${result.events} runtime events`);
+    if (this.pendingScopes.size > 0) this.schedule(this.nextRetryDelayMs());
     return result;
   }
 
-  private failed(error: unknown, context: Record<string, unknown>): void {
-    this.failures++;
-    const retryMs = Math.min(this.maxRetryMs, this.debounceMs * 2 ** Math.min(this.failures, 16));
-    this.options.logger.warn(
-      { ...context, err: (error as Error).message, retryInMs: retryMs },
-      'correlation pass failed; ingestion goes on and the pass is retried (check that the database is reachable)',
-    );
-    this.schedule(retryMs);
+  /**
+   * The scopes that need a pass, asked in one query; when that fails, each scope alone, so that a scope
+   * the database cannot answer for fails by itself.
+   */
+  private async scopesWorthAPass(scopes: CorrelationScope[], skewUs: number, result: PassResult): Promise<CorrelationScope[]> {
+    if (scopes.length === 0) return [];
+    try {
+      return await scopesToCorrelate(this.options.db, scopes, skewUs);
+    } catch (error) {
+      if (scopes.length === 1) {
+        this.podFailed(scopes[0]!, error, result);
+        return [];
+      }
+    }
+    const worth: CorrelationScope[] = [];
+    for (const scope of scopes) {
+      try {
+        worth.push(...(await scopesToCorrelate(this.options.db, [scope], skewUs)));
+      } catch (error) {
+        this.podFailed(scope, error, result);
+      }
+    }
+    return worth;
+  }
+
+  private podFailed(scope: CorrelationScope, error: unknown, result: PassResult): void {
+    const key = podKey(scope);
+    const failing = this.failing.get(key) ?? { backoff: new Backoff({ initialMs: this.debounceMs, maxMs: this.maxRetryMs }), retryAtMs: 0 };
+    const retryInMs = failing.backoff.next();
+    failing.retryAtMs = Date.now() + retryInMs;
+    this.failing.set(key, failing);
+    this.addScope(scope);
+    result.failedPods++;
+    const message = describeDatabaseError(error);
+    this.lastFailure = { at: new Date().toISOString(), namespace: scope.namespace, pod: scope.pod, error: message };
+    this.options.metrics?.correlationFailures.inc();
+    const fields = { cluster: scope.cluster, namespace: scope.namespace, pod: scope.pod, err: message, retryInMs, failures: failing.backoff.failures };
+    const text = `correlation of pod ${scope.namespace}/${scope.pod} failed; the other pods go on and this one is retried in ${Math.round(retryInMs)} ms (check the database log for SQLSTATE ${message.split(':')[0]})`;
+    if (failing.backoff.failures === 1) this.options.logger.error(fields, text);
+    else this.options.logger.warn(fields, text);
+  }
+
+  /** How long until the earliest pending pod may go (its backoff), at least the debounce. */
+  private nextRetryDelayMs(): number {
+    const nowMs = Date.now();
+    let earliest = Infinity;
+    for (const [key] of this.pendingScopes) earliest = Math.min(earliest, this.failing.get(key)?.retryAtMs ?? nowMs);
+    return Math.max(this.debounceMs, earliest - nowMs);
   }
 }

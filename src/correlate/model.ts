@@ -75,20 +75,3 @@ export interface CorrelateOptions {
   /** "Now", the end of open sessions. */
   nowUs: number;
 }
-
-/** `YYYY-MM-DDTHH:MM:SS[.ffffff]Z` (src/audit/time.ts normalises audit times to this) → microseconds. */
-export function isoToMicros(iso: string): number {
-  const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})$/.exec(iso.trim());
-  if (!match) throw new Error(`not an RFC 3339 timestamp: "${iso}"`);
-  const [, seconds, fraction = '', zone] = match;
-  const ms = Date.parse(`${seconds}${zone === 'Z' ? 'Z' : zone}`);
-  if (Number.isNaN(ms)) throw new Error(`not an RFC 3339 timestamp: "${iso}"`);
-  return ms * 1000 + Number(fraction.padEnd(6, '0').slice(0, 6));
-}
-
-/** Microseconds → `YYYY-MM-DDTHH:MM:SS.ffffffZ`. */
-export function microsToIso(us: number): string {
-  const ms = Math.floor(us / 1000);
-  const micros = us - Math.floor(us / 1_000_000) * 1_000_000;
-  return `${new Date(ms).toISOString().slice(0, 19)}.${String(micros).padStart(6, '0')}Z`;
-}

@@ -9,7 +9,8 @@
  *   debug fields src/audit extracts from the patch.
  * Denied sessions never reached a container, and port-forwards start no process: neither is correlated.
  */
-import { isoToMicros, type CorrelationSession } from './model.ts';
+import { isoToMicros } from '../time/micros.ts';
+import type { CorrelationSession } from './model.ts';
 
 /** The columns of change_events correlation reads. */
 export interface StoredSession {

@@ -9,9 +9,9 @@
  */
 import type { Queryable, Database } from '../store/database.ts';
 import { correlate, endOf, FRESH_CONTAINER_US, reachOf } from './correlate.ts';
-import { isoToMicros, microsToIso, type CorrelateOptions, type CorrelationEvent, type CorrelationSession, type Link } from './model.ts';
+import { isoMicrosSql, isoToMicros, microsToIso } from '../time/micros.ts';
+import type { CorrelateOptions, CorrelationEvent, CorrelationSession, Link } from './model.ts';
 import { correlationSession, type StoredSession } from './session-target.ts';
-import { isoMicrosSql } from '../store/sql-time.ts';
 
 /** A pod and a time range in it where something new arrived. */
 export interface CorrelationScope {

@@ -7,6 +7,7 @@ import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { Database } from '../store/database.ts';
 import { SessionWriter } from '../store/session-writer.ts';
+import { createAuditIntake } from './audit-intake.ts';
 import { createAuditSink } from './audit-sink.ts';
 import { CheckpointStore } from './checkpoints.ts';
 import type { FileSpec } from './dir-discovery.ts';
@@ -45,10 +46,9 @@ export function createAuditFileSource(options: {
 }): FileSource {
   const { db, flags, metrics, logger } = options;
   const sink = createAuditSink({
-    writer: options.writer ?? new SessionWriter(db),
+    intake: createAuditIntake({ writer: options.writer ?? new SessionWriter(db), metrics, logger }),
     context: options.context ?? { cluster: flags.cluster },
     metrics,
-    logger,
   });
   return new FileSource({
     files: auditFileSpecs(flags),

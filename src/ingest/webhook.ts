@@ -15,10 +15,9 @@ import type express from 'express';
 import type { Request, Response } from 'express';
 import { httpError, httpErrors } from '../api/http-errors.ts';
 import { serveHttp, type HttpAnswers, type HttpTls } from '../api/http-server.ts';
-import { decodeInteractiveCandidates } from '../audit/decode.ts';
 import type { ExtractContext } from '../audit/extract.ts';
-import { sessionsFromEvents } from '../audit/lines.ts';
-import type { SessionRow } from '../audit/session.ts';
+import { isBodyRefused, sessionsFromBody, type BodyOutcome } from '../audit/input.ts';
+import { sessionIdentity, type SessionRow } from '../audit/session.ts';
 import type { ProcessorConfig } from '../config/options.ts';
 import { countBadInput } from '../observe/bad-input.ts';
 import type { Logger } from '../observe/log.ts';
@@ -27,6 +26,7 @@ import type { ReadinessContributor } from '../observe/readiness.ts';
 import type { Queryable } from '../store/database.ts';
 import { databaseReadiness } from '../store/readiness.ts';
 import type { SessionWriteResult, SessionWriter } from '../store/session-writer.ts';
+import { createAuditIntake, type AuditIntake } from './audit-intake.ts';
 import { authenticateRequest, readBearerToken, type WebhookAuth } from './webhook-auth.ts';
 import { InflightBytes } from './inflight-bytes.ts';
 import { BodyError, readLimitedBody } from './webhook-body.ts';
@@ -83,6 +83,10 @@ export interface BatchSummary {
   /** Events that are not valid audit events (counted in exectrail_bad_input_total). */
   rejected: number;
   rejectedByReason: Record<string, number>;
+  /** Events stored after a repair (see "Hostile input" in the README), by reason. */
+  repairedByReason: Record<string, number>;
+  /** Sessions the database refused even alone (counted as bad input rejected-by-database); the rest are committed. */
+  refusedByDatabase: number;
   /** The first rejection, to show what is wrong. */
   firstRejection?: string;
 }
@@ -101,26 +105,23 @@ export function webhookSettingsFromConfig(config: ProcessorConfig): WebhookSetti
   };
 }
 
-/** The session stages a decoded body holds. Pure: decoding and extraction are src/audit's. */
-export function sessionsFromBatch(value: unknown, context: ExtractContext): { rows: SessionRow[]; summary: BatchSummary } {
-  // Only the ~0.5 % of events that may be interactive access are copied by the schema; the others
-  // are checked and counted (a bad one is still rejected with its reason).
-  const decoded = decodeInteractiveCandidates(value, context.nodeProxy ?? 'interactive');
-  const rows = sessionsFromEvents(decoded.events, context);
+/** What one decoded batch held, for the answer. Pure. */
+export function summarizeBatch(outcome: BodyOutcome): BatchSummary {
   const rejectedByReason: Record<string, number> = {};
-  for (const bad of decoded.rejected) rejectedByReason[bad.reason] = (rejectedByReason[bad.reason] ?? 0) + 1;
-  const first = decoded.rejected[0];
+  for (const bad of outcome.rejected) rejectedByReason[bad.reason] = (rejectedByReason[bad.reason] ?? 0) + 1;
+  const repairedByReason: Record<string, number> = {};
+  for (const reason of outcome.repaired) repairedByReason[reason] = (repairedByReason[reason] ?? 0) + 1;
+  const first = outcome.rejected[0];
   return {
-    rows,
-    summary: {
-      events: decoded.events.length + decoded.ignored + decoded.rejected.length,
-      sessionStages: rows.length,
-      sessions: new Set(rows.map((r) => r.id)).size,
-      ignored: decoded.ignored + decoded.events.length - rows.length,
-      rejected: decoded.rejected.length,
-      rejectedByReason,
-      firstRejection: first ? `${first.reason}: ${first.detail}` : undefined,
-    },
+    events: outcome.events,
+    sessionStages: outcome.rows.length,
+    sessions: new Set(outcome.rows.map((r) => sessionIdentity(r))).size,
+    ignored: outcome.ignored,
+    rejected: outcome.rejected.length,
+    rejectedByReason,
+    repairedByReason,
+    refusedByDatabase: 0,
+    firstRejection: first ? `${first.reason}: ${first.detail}` : undefined,
   };
 }
 
@@ -248,8 +249,8 @@ export async function startWebhook(settings: WebhookSettings, deps: WebhookDepen
 /** POST /audit: authenticate, read the body within its bounds, decode, store, answer 200 after COMMIT. */
 function mountAuditRoute(app: express.Express, answers: HttpAnswers, settings: WebhookSettings, deps: WebhookDependencies, auth: WebhookAuth): void {
   const { writer, context, metrics, logger } = deps;
+  const intake = createAuditIntake({ writer, metrics, logger });
   const inflight = new InflightBytes(maxInflightBytes(settings), metrics.webhookBodyBytesInFlight);
-  const answer = (req: Request, res: Response, status: number, body: unknown) => answers.answer(req, res, status, body);
 
   app.use('/audit', (req, res, next) => {
     const outcome = authenticateRequest(req, auth);
@@ -287,55 +288,32 @@ function mountAuditRoute(app: express.Express, answers: HttpAnswers, settings: W
       return answers.sendError(req, res, error.answer);
     }
 
-    // (lead) This block becomes the one audit entry (sessionsFromBody in src/audit). Its 400 answers are
-    // declared in src/api/http-errors.ts: NOT_JSON, NOT_AN_EVENT_LIST (answer them with answers.fail).
-    // TODO(lead): `{"kind":"EventList","items":{}}` is answered 200 with 0 events: the decoder takes an
-    // `items` that is not an array for an empty list; it must be a 400 (NOT_AN_EVENT_LIST).
-
-    let value: unknown;
-    try {
-      // The apiserver never sends a BOM, but AKS exports and hand-made files can.
-      const text = body.toString('utf8');
-      value = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-    } catch (error) {
-      metrics.badInput.inc({ reason: 'not-json' });
-      return answer(req, res, 400, {
-        error: `the request body is not JSON (${(error as Error).message}); send an audit.k8s.io/v1 EventList`,
-      });
+    const decoded = sessionsFromBody(body, context);
+    if (isBodyRefused(decoded)) {
+      metrics.badInput.inc({ reason: decoded.reason });
+      return answers.fail(req, res, decoded.reason === 'not-json' ? httpErrors.NOT_JSON : httpErrors.NOT_AN_EVENT_LIST, [decoded.message]);
     }
-    if (typeof value !== 'object' || value === null) {
-      metrics.badInput.inc({ reason: 'not-an-event' });
-      return answer(req, res, 400, { error: `the request body is JSON ${value === null ? 'null' : typeof value}; send an audit.k8s.io/v1 EventList` });
-    }
-
-    const { rows, summary } = sessionsFromBatch(value, context);
-    for (const [reason, n] of Object.entries(summary.rejectedByReason)) metrics.badInput.inc({ reason }, n);
-    if (summary.rejected > 0) {
-      logger.warn({ rejected: summary.rejected, byReason: summary.rejectedByReason, first: summary.firstRejection }, 'audit webhook: invalid events in a batch were skipped');
-    }
+    intake.account(decoded, { remote: req.socket.remoteAddress });
+    const summary = summarizeBatch(decoded);
     if (summary.rejected > 0 && summary.events === summary.rejected) {
       return answers.fail(req, res, httpErrors.NO_VALID_EVENT, [summary.firstRejection ?? ''], { ...summary });
     }
 
-    metrics.sessionStagesSeen.inc(rows.length);
-    if (rows.length > 0) {
+    if (decoded.rows.length > 0) {
       let result: SessionWriteResult;
-      const timer = metrics.dbWriteSeconds.startTimer();
       try {
-        result = await writeWithDeadline(writer, rows, settings.writeTimeoutMs, logger);
+        result = await writeWithDeadline(intake, decoded.rows, settings.writeTimeoutMs, logger);
       } catch (error) {
         const failure = error instanceof WriteDeadlineError ? answersFor.deadline(settings) : answersFor.store(error);
         logger.error({ status: failure.status, sessions: summary.sessions, err: (error as Error).message }, `audit webhook: ${failure.body.error}`);
         return answers.sendError(req, res, failure);
-      } finally {
-        timer();
       }
-      metrics.sessionsStored.inc(result.inserted + result.updated);
-      metrics.sessionsNew.inc(result.inserted);
+      // Refused by the database even alone: counted, and said in the answer; the rest is committed.
+      summary.refusedByDatabase = result.refused;
     }
     metrics.webhookEvents.inc(summary.events);
     logger.debug({ ...summary }, 'audit webhook: batch stored');
-    answer(req, res, 200, summary);
+    answers.answer(req, res, 200, summary);
   });
 
   app.all('/audit', (req, res) => {
@@ -350,8 +328,8 @@ const answersFor = {
 };
 
 /** The writer's COMMIT, or a WriteDeadlineError once timeoutMs has passed. */
-async function writeWithDeadline(writer: SessionWriter, rows: SessionRow[], timeoutMs: number, logger: Logger): Promise<SessionWriteResult> {
-  const write = writer.write(rows);
+async function writeWithDeadline(intake: AuditIntake, rows: SessionRow[], timeoutMs: number, logger: Logger): Promise<SessionWriteResult> {
+  const write = intake.store(rows, { source: 'webhook' });
   let timedOut = false;
   // The write keeps going after the deadline; whatever it does then is harmless (the batch is
   // re-sent and the writer is idempotent) but must not become an unhandled rejection.

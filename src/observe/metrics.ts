@@ -19,6 +19,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
     sessionStagesSeen: counter('session_stages_total', 'interactive-access events (session stages) extracted'),
     sessionsStored: counter('sessions_stored_total', 'session rows inserted or updated (committed)'),
     sessionsNew: counter('sessions_new_total', 'sessions stored for the first time (committed inserts): how many distinct sessions were found'),
+    auditIdReuse: counter('audit_id_reuse_total', 'sessions stored under an Audit-ID another request already used (a client sets that header: a tampering signal)'),
     badInput: counter('bad_input_total', 'input rejected, by reason', ['reason']),
     eventsDropped: counter('events_dropped_total', 'events lost (must stay 0)'),
     // File sources (src/ingest/file-source-events.ts)
@@ -59,6 +60,8 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
     // Correlation (src/correlate)
     correlationLinks: counter('correlation_links_total', 'links between exec sessions and runtime events added or changed by correlation'),
     correlationPasses: counter('correlation_passes_total', 'correlation passes over the pods that changed, by result', ['result']),
+    correlationFailures: counter('correlation_failures_total', 'pod passes that failed (each pod is retried with its own backoff; the others go on)'),
+    correlationFailingPods: new Gauge({ name: 'exectrail_correlation_failing_pods', help: 'pods whose last correlation pass failed, waiting for a retry', registers: [registry] }),
     correlationSeconds: new Histogram({
       name: 'exectrail_correlation_pass_seconds',
       help: 'duration of one correlation pass (load sessions and runtime events, decide, write links)',

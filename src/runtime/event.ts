@@ -11,7 +11,10 @@
  *  - protojson / old text renders: `"Timestamp":"1705058469"`, `"PID":1.252628e+06`.
  * Field names are therefore matched case-insensitively, and every number is coerced.
  */
-import { normalizeTimestamp } from '../audit/time.ts';
+import { defaultRedaction, redactCommandLine, redactStrings, type Redaction } from '../audit/redact.ts';
+import { boundIdentifier, boundText, sanitizeJson, STORED_BOUNDS, withoutForbiddenCharacters, type SanitizeReason, type SanitizeReport } from '../audit/sanitize.ts';
+import { normalizeTime } from '../audit/time.ts';
+import { clampMicros, microsToIso } from '../time/micros.ts';
 import { runtimeEventKey } from './event-key.ts';
 
 export type RuntimeEventKind = 'alert' | 'log';
@@ -69,6 +72,8 @@ export interface NormalizeContext {
   cluster: string;
   /** Received time; defaults to now. */
   receivedAt?: string;
+  /** Secrets hidden in Resource, Source, Data and the raw event (default: the built-in set; -redact). */
+  redaction?: Redaction;
 }
 
 export type NormalizeOutcome =
@@ -81,6 +86,8 @@ export type NormalizeOutcome =
        * is what Timestamp 0 means on the wire, so that receiving it twice still stores it once.
        */
       timeSource: 'UpdatedTime' | 'Timestamp' | 'none';
+      /** What was repaired to make it storable (src/audit/sanitize.ts), each reason once. */
+      repaired: SanitizeReason[];
     }
   | { ok: false; reason: RuntimeRejectReason; detail: string };
 
@@ -98,12 +105,12 @@ const logTypes = new Set(['containerlog', 'hostlog']);
  * then the presence of alert-only fields (PolicyName, Action, Enforcer, Severity).
  */
 export function runtimeKindOf(fields: FieldLookup): RuntimeEventKind {
-  const type = text(fields.get('type'))?.toLowerCase();
+  const type = plainText(fields.get('type'))?.toLowerCase();
   if (type) {
     if (logTypes.has(type)) return 'log';
     if (type.startsWith('matched') || type === 'systemevent') return 'alert';
   }
-  for (const name of ['policyname', 'action', 'enforcer', 'severity']) if (text(fields.get(name))) return 'alert';
+  for (const name of ['policyname', 'action', 'enforcer', 'severity']) if (plainText(fields.get(name))) return 'alert';
   return 'log';
 }
 
@@ -163,11 +170,26 @@ export function normalizeRuntimeEvent(
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     return { ok: false, reason: 'runtime-not-an-object', detail: `expected a JSON object, got ${Array.isArray(input) ? 'an array' : typeof input}` };
   }
-  const raw = input as Record<string, unknown>;
-  const f = new FieldLookup(raw);
-
+  const f = new FieldLookup(input as Record<string, unknown>);
   const time = eventTimeOf(f.get('updatedtime'), f.get('timestamp'));
   if (!time.ok) return { ok: false, reason: 'runtime-bad-time', detail: time.detail };
+
+  // Whatever a workload can put into an event (its command line, its pod's labels) is made storable
+  // and its secrets hidden, in the columns and in raw alike (src/audit/sanitize.ts, redact.ts).
+  const report: SanitizeReport = { reasons: new Set() };
+  if (time.clamped) report.reasons.add('time-out-of-range');
+  const redaction = context.redaction ?? defaultRedaction;
+  const text = (value: unknown) => storableText(value, report);
+  // Identifiers are index keys (runtime_events' btree indexes refuse entries over 2704 bytes).
+  const name = (value: unknown) => {
+    const t = text(value);
+    return t === null ? null : boundIdentifier(t, STORED_BOUNDS.namespace, report);
+  };
+  const commandLine = (value: unknown) => {
+    const t = text(value);
+    return t === null ? null : redactCommandLine(t, redaction);
+  };
+  const raw = redactStrings(sanitizeJson(input, report), redaction) as Record<string, unknown>;
 
   const ownerFields = objectLookup(f.get('owner'));
   const owner = ownerFields
@@ -182,12 +204,12 @@ export function normalizeRuntimeEvent(
     receivedAt: context.receivedAt ?? new Date().toISOString(),
     cluster: context.cluster,
     kind: kind ?? runtimeKindOf(f),
-    hostName: text(f.get('hostname')),
-    nodeId: text(f.get('nodeid')),
-    namespace: text(f.get('namespacename')),
-    pod: text(f.get('podname')),
-    containerName: text(f.get('containername')),
-    containerId: text(f.get('containerid')),
+    hostName: name(f.get('hostname')),
+    nodeId: name(f.get('nodeid')),
+    namespace: name(f.get('namespacename')),
+    pod: name(f.get('podname')),
+    containerName: name(f.get('containername')),
+    containerId: name(f.get('containerid')),
     containerImage: text(f.get('containerimage')),
     labels: text(f.get('labels')),
     owner: owner && (owner.kind || owner.name || owner.namespace) ? owner : null,
@@ -204,9 +226,9 @@ export function normalizeRuntimeEvent(
     executableName: text(execFields?.get('executablename')),
     type: text(f.get('type')),
     operation: text(f.get('operation')),
-    resource: text(f.get('resource')),
-    source: text(f.get('source')),
-    data: text(f.get('data')),
+    resource: commandLine(f.get('resource')),
+    source: commandLine(f.get('source')),
+    data: commandLine(f.get('data')),
     result: text(f.get('result')),
     policyName: text(f.get('policyname')),
     severity: text(f.get('severity')),
@@ -217,7 +239,7 @@ export function normalizeRuntimeEvent(
     raw,
   };
   event.eventKey = runtimeEventKey(event);
-  return { ok: true, event, timeSource: time.source };
+  return { ok: true, event, timeSource: time.source, repaired: [...report.reasons] };
 }
 
 /**
@@ -234,40 +256,46 @@ export function normalizeFeederMessage(message: Record<string, unknown>, kind: R
   return outcome;
 }
 
-type TimeResult = { ok: true; value: string; source: 'UpdatedTime' | 'Timestamp' | 'none' } | { ok: false; detail: string };
+type TimeResult = { ok: true; value: string; source: 'UpdatedTime' | 'Timestamp' | 'none'; clamped: boolean } | { ok: false; detail: string };
 
-/** event_time: UpdatedTime keeps microseconds; Timestamp is whole seconds; both absent (or 0) → the epoch. */
+/**
+ * event_time: UpdatedTime keeps microseconds; Timestamp is whole seconds; both absent (or 0) → the epoch.
+ * A time outside the stored range is clamped into it (src/time/micros.ts) and reported.
+ */
 export function eventTimeOf(updatedTime: unknown, timestamp: unknown): TimeResult {
-  const updated = text(updatedTime);
+  const updated = typeof updatedTime === 'string' ? updatedTime : '';
   if (updated) {
-    const value = validTimestamp(normalizeTimestamp(updated));
-    if (value) return { ok: true, value, source: 'UpdatedTime' };
+    const time = normalizeTime(updated);
+    if (time) return { ok: true, value: time.value, source: 'UpdatedTime', clamped: time.clamped };
   }
   const seconds = number(timestamp);
   if (seconds !== null && seconds !== 0) {
-    const date = new Date(Math.floor(seconds) * 1000);
-    const iso = Number.isNaN(date.getTime()) ? '' : date.toISOString();
-    if (/^\d{4}-/.test(iso)) return { ok: true, value: `${iso.slice(0, 19)}.000000Z`, source: 'Timestamp' };
+    const us = Math.floor(seconds) * 1_000_000;
+    const clamped = clampMicros(us);
+    return { ok: true, value: microsToIso(clamped), source: 'Timestamp', clamped: clamped !== us };
   }
   if (updated || (timestamp !== undefined && timestamp !== null && timestamp !== '' && seconds !== 0)) {
-    return { ok: false, detail: `neither UpdatedTime ${JSON.stringify(updatedTime)} nor Timestamp ${JSON.stringify(timestamp)} is a valid time` };
+    // Never quoted: the fields are input.
+    return { ok: false, detail: `neither UpdatedTime (${describeValue(updatedTime)}) nor Timestamp (${describeValue(timestamp)}) is a valid time` };
   }
-  return { ok: true, value: EPOCH, source: 'none' };
+  return { ok: true, value: EPOCH, source: 'none', clamped: false };
 }
 
-/** A normalised timestamp only if it names a real instant (Date would roll 2023-02-30 over to March). */
-function validTimestamp(normalized: string | undefined): string | undefined {
-  if (!normalized || !/^\d{4}-/.test(normalized)) return undefined;
-  const date = new Date(`${normalized.slice(0, 19)}Z`);
-  if (Number.isNaN(date.getTime()) || date.toISOString().slice(0, 19) !== normalized.slice(0, 19)) return undefined;
-  return normalized;
+function describeValue(value: unknown): string {
+  if (value === undefined || value === null || value === '') return 'absent';
+  return typeof value === 'string' ? `a string of ${value.length} characters that is not RFC 3339` : `a ${typeof value}`;
 }
 
-/** A non-empty string (numbers and booleans rendered), null otherwise. NUL is dropped: Postgres text cannot hold it. */
-function text(value: unknown): string | null {
+/** A non-empty string as sent, null otherwise (for deciding, not for storing). */
+function plainText(value: unknown): string | null {
+  return typeof value === 'string' && value !== '' ? value : null;
+}
+
+/** A non-empty storable string (numbers and booleans rendered), null otherwise. */
+function storableText(value: unknown, report: SanitizeReport): string | null {
   if (typeof value === 'string') {
     if (value === '') return null;
-    return value.includes('\u0000') ? value.replaceAll('\u0000', '') || null : value;
+    return boundText(withoutForbiddenCharacters(value, report), STORED_BOUNDS.text, report);
   }
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   if (typeof value === 'bigint' || typeof value === 'boolean') return String(value);

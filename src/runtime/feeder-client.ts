@@ -20,6 +20,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { Backoff } from '../time/backoff.ts';
+import type { Redaction } from '../audit/redact.ts';
 import { normalizeFeederMessage, type RuntimeEventKind } from './event.ts';
 import { feederLogService, type FeederStreamRpc } from './feeder-proto.ts';
 import type { RuntimeEventQueue } from './queue.ts';
@@ -109,6 +110,8 @@ export interface FeederClientOptions {
   caFile?: string;
   queue: Pick<RuntimeEventQueue, 'offer' | 'onDrain'>;
   cluster: string;
+  /** Secrets hidden in what is stored (-redact). */
+  redaction?: Redaction;
   metrics: Metrics;
   logger: Logger;
   backoff?: Partial<FeederBackoffOptions>;
@@ -254,12 +257,13 @@ class FeederStream {
       this.state.messages++;
       this.lastMessageAtMs = Date.now();
       if (this.state.state === 'connecting') this.setStatus('streaming');
-      const outcome = normalizeFeederMessage(message, this.kind, { cluster });
+      const outcome = normalizeFeederMessage(message, this.kind, { cluster, redaction: this.options.redaction });
       if (!outcome.ok) {
         metrics.badInput.inc({ reason: outcome.reason });
         logger.warn({ ...this.labels, reason: outcome.reason, detail: outcome.detail }, 'skipped a feeder message that is not a valid event');
         return;
       }
+      for (const reason of outcome.repaired) metrics.badInput.inc({ reason });
       metrics.runtimeEventsReceived.inc({ source: 'grpc' });
       if (!queue.offer([outcome.event]) && !this.paused && this.call === call) {
         this.paused = true;

@@ -18,6 +18,7 @@ import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { Database } from '../store/database.ts';
 import { Backoff } from '../time/backoff.ts';
+import type { Redaction } from '../audit/redact.ts';
 import type { RuntimeEvent } from './event.ts';
 import { runtimeEventFromLine } from './json-lines.ts';
 import type { RuntimeEventWriter } from './writer.ts';
@@ -38,8 +39,8 @@ export interface RuntimeLineSink extends LineSink {
   stats(): RuntimeLineStats;
 }
 
-export function createRuntimeLineSink(options: { writer: Pick<RuntimeEventWriter, 'write'>; cluster: string; metrics: Metrics; logger: Logger }): RuntimeLineSink {
-  const { writer, cluster, metrics, logger } = options;
+export function createRuntimeLineSink(options: { writer: Pick<RuntimeEventWriter, 'write'>; cluster: string; redaction?: Redaction; metrics: Metrics; logger: Logger }): RuntimeLineSink {
+  const { writer, cluster, redaction, metrics, logger } = options;
   const stats: RuntimeLineStats = { lines: 0, events: 0, skipped: 0, rejected: 0 };
   let tail: Promise<void> = Promise.resolve();
   return {
@@ -49,9 +50,11 @@ export function createRuntimeLineSink(options: { writer: Pick<RuntimeEventWriter
       const events: RuntimeEvent[] = [];
       for (const line of batch.lines) {
         stats.lines++;
-        const outcome = runtimeEventFromLine(line, { cluster, receivedAt });
-        if (outcome.kind === 'event') events.push(outcome.event);
-        else if (outcome.kind === 'skipped') stats.skipped++;
+        const outcome = runtimeEventFromLine(line, { cluster, receivedAt, redaction });
+        if (outcome.kind === 'event') {
+          events.push(outcome.event);
+          for (const reason of outcome.repaired) metrics.badInput.inc({ reason });
+        } else if (outcome.kind === 'skipped') stats.skipped++;
         else {
           stats.rejected++;
           metrics.badInput.inc({ reason: outcome.reason });
@@ -90,6 +93,7 @@ export interface RuntimeFileOptions {
   db: Database;
   writer: Pick<RuntimeEventWriter, 'write'>;
   cluster: string;
+  redaction?: Redaction;
   metrics: Metrics;
   logger: Logger;
   maxLineBytes?: number;

@@ -6,10 +6,13 @@
  * `kubectl logs` mixes in the relay's own zap log lines (`{"level":"info","ts":1705058469.1,...}`):
  * only objects with a Timestamp or UpdatedTime are events (../shared/reference/kubearmor-feeder.md).
  */
+import { jsonErrorDetail } from '../audit/decode.ts';
+import type { SanitizeReason } from '../audit/sanitize.ts';
 import { looksLikeRuntimeEvent, normalizeRuntimeEvent, type NormalizeContext, type RuntimeEvent } from './event.ts';
 
+/** A rejected line's detail never quotes it: a command line in it may hold a secret. */
 export type RuntimeLineOutcome =
-  | { kind: 'event'; event: RuntimeEvent }
+  | { kind: 'event'; event: RuntimeEvent; repaired: SanitizeReason[] }
   /** Not an event and not a problem: blank, or a relay's own log line. */
   | { kind: 'skipped'; reason: 'blank' | 'relay-log-line' }
   | { kind: 'rejected'; reason: string; detail: string };
@@ -31,7 +34,7 @@ export function runtimeEventFromLine(line: Buffer | string, context: NormalizeCo
   if (bytes[start] !== OPEN_BRACE) {
     const brace = bytes.indexOf(OPEN_BRACE, start);
     if (brace === -1 || !kubeletPrefix.test(bytes.subarray(start, brace).toString())) {
-      return { kind: 'rejected', reason: 'runtime-bad-json', detail: `not a JSON object: ${preview(bytes.subarray(start))}` };
+      return { kind: 'rejected', reason: 'runtime-bad-json', detail: `not a JSON object (a line of ${bytes.length - start} bytes that does not start with {)` };
     }
     start = brace;
   }
@@ -43,18 +46,14 @@ export function runtimeEventFromLine(line: Buffer | string, context: NormalizeCo
   try {
     parsed = JSON.parse(bytes.toString('utf8'));
   } catch (error) {
-    return { kind: 'rejected', reason: 'runtime-bad-json', detail: `${(error as Error).message}: ${preview(bytes)}` };
+    const text = bytes.toString('utf8');
+    return { kind: 'rejected', reason: 'runtime-bad-json', detail: jsonErrorDetail(text, error) };
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    return { kind: 'rejected', reason: 'runtime-bad-json', detail: `not a JSON object: ${preview(bytes)}` };
+    return { kind: 'rejected', reason: 'runtime-bad-json', detail: `JSON ${Array.isArray(parsed) ? 'array' : String(parsed === null ? 'null' : typeof parsed)}, not an object` };
   }
   if (!looksLikeRuntimeEvent(parsed as Record<string, unknown>)) return { kind: 'skipped', reason: 'relay-log-line' };
   const outcome = normalizeRuntimeEvent(parsed, context);
   if (!outcome.ok) return { kind: 'rejected', reason: outcome.reason, detail: outcome.detail };
-  return { kind: 'event', event: outcome.event };
-}
-
-function preview(bytes: Buffer): string {
-  const text = bytes.subarray(0, 120).toString('utf8');
-  return bytes.length > 120 ? `${text}…` : text;
+  return { kind: 'event', event: outcome.event, repaired: outcome.repaired };
 }

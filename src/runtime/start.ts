@@ -5,6 +5,7 @@
  * and hands `readiness` to the HTTP servers.
  */
 import type { Readable } from 'node:stream';
+import { parseRedaction, type Redaction } from '../audit/redact.ts';
 import { fileSourceReadiness } from '../ingest/file-source.ts';
 import type { Logger } from '../observe/log.ts';
 import type { ReadinessContributor } from '../observe/readiness.ts';
@@ -19,6 +20,8 @@ import { RuntimeEventWriter, type RuntimeCommitHook } from './writer.ts';
 export interface RuntimeIngestOptions {
   db: Database;
   cluster: string;
+  /** `-redact`: secrets hidden in Resource, Source, Data and raw. Default: the built-in set. */
+  redaction?: Redaction;
   metrics: Metrics;
   logger: Logger;
   /** `-kubearmor-addr host:port`, repeatable. */
@@ -88,6 +91,7 @@ export interface RuntimeFlags {
   kubeconfig: string;
   'kubearmor-file': string;
   cluster: string;
+  redact: readonly string[];
   once: boolean;
 }
 
@@ -111,6 +115,7 @@ export async function startRuntimeIngestFromFlags(
   return startRuntimeIngest({
     ...deps,
     cluster: flags.cluster,
+    redaction: parseRedaction(flags.redact),
     addresses: flags['kubearmor-addr'],
     allAlerts: flags['kubearmor-logs'],
     caFile: flags['kubearmor-ca-file'] || undefined,
@@ -143,7 +148,7 @@ export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise
     for (const address of wanted) {
       if (clients.has(address)) continue;
       const client = new FeederClient(
-        { address, streams, queue, cluster: options.cluster, metrics, logger: log, backoff: options.backoff, keepalive: options.keepalive },
+        { address, streams, queue, cluster: options.cluster, redaction: options.redaction, metrics, logger: log, backoff: options.backoff, keepalive: options.keepalive },
         credentials,
       );
       clients.set(address, client);
@@ -170,7 +175,7 @@ export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise
 
   let file: RuntimeFileSource | undefined;
   if (options.file) {
-    file = createRuntimeFileSource({ path: options.file, db, writer, cluster: options.cluster, metrics, logger: log, stdin: options.stdin });
+    file = createRuntimeFileSource({ path: options.file, db, writer, cluster: options.cluster, redaction: options.redaction, metrics, logger: log, stdin: options.stdin });
     if (!options.once) await file.start();
   }
 

@@ -19,7 +19,7 @@
  */
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
-import type { Database } from '../store/database.ts';
+import { describeDatabaseError, type Database } from '../store/database.ts';
 import type { RuntimeEvent } from './event.ts';
 
 export interface RuntimeCommit {
@@ -149,7 +149,7 @@ export class RuntimeEventWriter {
         rejected++;
         this.options.metrics.badInput.inc({ reason: 'runtime-rejected-by-database' });
         this.options.logger.warn(
-          { err: (error as Error).message, host: event.hostName, eventTime: event.eventTime, eventKey: event.eventKey },
+          { err: describeDatabaseError(error), host: event.hostName, eventTime: event.eventTime, eventKey: event.eventKey },
           'the database refused one runtime event; it is skipped and the rest of the batch is stored',
         );
       }
@@ -184,18 +184,14 @@ function distinctEvents(batch: readonly RuntimeEvent[]): RuntimeEvent[] {
   return out;
 }
 
-// Postgres json, jsonb and text refuse NUL ("unsupported Unicode escape sequence"): drop JSON's \u0000
-// escapes, but not an escaped backslash followed by "u0000" (an even run of backslashes).
-const escapedNul = /(?<!\\)((?:\\\\)*)\\u0000/g;
-
 function serializeBatch(events: readonly RuntimeEvent[]): string {
   const rows = events.map((event) => {
     const row: Record<string, unknown> = {};
     for (const [column, , value] of columns) row[column] = value(event);
     return row;
   });
-  const json = JSON.stringify(rows);
-  return json.includes('\\u0000') ? json.replace(escapedNul, '$1') : json;
+  // Every string was made storable when the event was normalised (src/audit/sanitize.ts): no NUL, no lone surrogate.
+  return JSON.stringify(rows);
 }
 
 /** SQLSTATE class 22 (data exception) or 23 (integrity): this batch's content, not the connection. */

@@ -58,6 +58,17 @@ const INT8_OID = 20;
 const asText = (value: string) => value;
 const asNumber = (value: string) => Number(value);
 
+/**
+ * A database error as a log line or an answer may show it: the SQLSTATE and the message with quoted
+ * values elided. PostgreSQL quotes the value it refused ('value out of range: "..."'), and that value is
+ * input, which may hold a secret.
+ */
+export function describeDatabaseError(error: unknown): string {
+  const code = (error as { code?: unknown }).code;
+  const message = ((error as Error)?.message ?? String(error)).replace(/"[^"]*"/g, '"…"').slice(0, 200);
+  return typeof code === 'string' ? `${code}: ${message}` : message;
+}
+
 /** The folder holding the SQL migrations, from src/ under tsx or from dist/ once built. */
 export function migrationsFolder(): string {
   let dir = dirname(fileURLToPath(import.meta.url));

@@ -40,11 +40,14 @@ export const changeEvents = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'string' }).defaultNow(),
     // exectrail's own columns. NULL for kubechronicle's admission rows.
     auditId: varchar('audit_id', { length: 255 }),
+    /** SHA-256 of what every stage of one request shares (src/audit/session.ts requestKeyOf): two requests reusing one auditID are two rows. */
+    requestKey: varchar('request_key', { length: 64 }),
     cluster: varchar('cluster', { length: 255 }).notNull().default(''),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'string' }).defaultNow(),
   },
   (t) => [
-    uniqueIndex('change_events_cluster_audit_id_key').on(t.cluster, t.auditId),
+    // A session is one request: the Audit-ID header is client-set, so the ID alone is not unique.
+    uniqueIndex('change_events_session_key').on(t.cluster, t.auditId, t.requestKey),
     index('idx_change_events_timestamp').on(t.timestamp.desc()),
     index('idx_change_events_resource').on(t.resourceKind, t.namespace, t.name),
     index('idx_change_events_operation').on(t.operation),

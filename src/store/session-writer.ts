@@ -1,16 +1,26 @@
 /**
- * The one writer of exec sessions into change_events. A call stores a whole batch in one transaction
- * and resolves only after COMMIT, so a source may checkpoint (or a webhook acknowledge) exactly what
- * this returns. Idempotent: writing the same stages again leaves the same rows.
+ * The one writer of exec sessions into change_events. A call stores a batch and resolves only after
+ * COMMIT, so a source may checkpoint (or a webhook acknowledge) exactly what this returns. Idempotent:
+ * writing the same stages again leaves the same rows.
  *
- * Stages of one session may be split across batches and across processes (webhook replicas), so the
- * merge is done row by row under a lock:
- *   1. INSERT ... ON CONFLICT DO NOTHING: new sessions are done (a concurrent inserter of the same id
- *      waits for our commit, then sees the row);
- *   2. SELECT ... FOR UPDATE the rest, fold them with mergeSessions(), UPDATE.
+ * A session is (cluster, audit_id, request_key): the Audit-ID header is client-set, so two requests may
+ * carry one ID, and each is its own row. The first stored keeps kubechronicle's id `EXEC:<cluster>:<ID>`;
+ * a later one gets `...:reuse-<key>` (src/audit/session.ts reusedSessionId), and every row of that ID is
+ * marked `exec_metadata.audit_id_reused`.
+ *
+ * Stages of one session may be split across batches and across processes (webhook replicas), so each
+ * round of a batch's transaction does, set-based:
+ *   1. INSERT ... ON CONFLICT DO NOTHING with each session's candidate id: new sessions are done (a
+ *      concurrent inserter of the same id or key waits for our commit, then sees the row);
+ *   2. SELECT ... FOR UPDATE the rest by their key, fold them with mergeSessions(), UPDATE;
+ *   3. a session neither inserted nor found lost its id to another request with the same auditID: it
+ *      takes the next candidate id and goes round again.
  * Rows are handled in id order so two writers lock in the same order and cannot deadlock.
+ *
+ * One refused value must not fail everything else: a batch the database refuses for its content is
+ * split in halves, down to single sessions; a single one still refused is counted and skipped.
  */
-import { canonicalJson, mergeById, mergeSessions, type SessionRow } from '../audit/session.ts';
+import { canonicalJson, mergeSessions, mergeStages, reusedSessionId, sessionIdentity, type SessionRow } from '../audit/session.ts';
 import type { Database, Queryable } from './database.ts';
 
 export interface SessionWriteResult {
@@ -18,12 +28,19 @@ export interface SessionWriteResult {
   sessions: number;
   inserted: number;
   updated: number;
+  /** New sessions stored under a reused auditID (a second request with the same Audit-ID). */
+  auditIdReused: number;
+  /** Sessions the database refused even alone: not stored (the caller counts them as bad input). */
+  refused: number;
+  /** The SQLSTATE of each refusal (error messages may quote the refused value, so only the code is kept). */
+  refusedCodes: string[];
 }
 
 interface StoredRow {
   id: string;
   cluster: string;
   audit_id: string;
+  request_key: string;
   timestamp: string;
   operation: 'EXEC';
   resource_kind: 'Pod' | 'Node';
@@ -39,6 +56,7 @@ const toStored = (row: SessionRow): StoredRow => ({
   id: row.id,
   cluster: row.cluster,
   audit_id: row.auditId,
+  request_key: row.requestKey,
   timestamp: row.timestamp,
   operation: row.operation,
   resource_kind: row.resourceKind,
@@ -54,6 +72,7 @@ const fromStored = (row: StoredRow): SessionRow => ({
   id: row.id,
   cluster: row.cluster,
   auditId: row.audit_id,
+  requestKey: row.request_key,
   timestamp: row.exec_metadata?.started_at ?? row.timestamp,
   operation: 'EXEC',
   resourceKind: row.resource_kind,
@@ -66,23 +85,24 @@ const fromStored = (row: StoredRow): SessionRow => ({
 });
 
 // The batch travels as one jsonb parameter: one round trip whatever its size, on Postgres 15 and PGlite.
-const recordColumns = `id text, cluster text, audit_id text, "timestamp" timestamptz, operation text,
+const recordColumns = `id text, cluster text, audit_id text, request_key text, "timestamp" timestamptz, operation text,
   resource_kind text, namespace text, name text, actor jsonb, source jsonb, allowed boolean, exec_metadata jsonb`;
+const storedColumns = 'id, cluster, audit_id, request_key, "timestamp", operation, resource_kind, namespace, name, actor, source, allowed, exec_metadata';
 
 const insertNew = `
-  INSERT INTO change_events (id, cluster, audit_id, "timestamp", operation, resource_kind, namespace, name,
-                             actor, source, allowed, exec_metadata)
-  SELECT id, cluster, audit_id, "timestamp", operation, resource_kind, namespace, name, actor, source, allowed, exec_metadata
-  FROM jsonb_to_recordset($1::jsonb) AS r(${recordColumns})
+  INSERT INTO change_events (${storedColumns})
+  SELECT ${storedColumns} FROM jsonb_to_recordset($1::jsonb) AS r(${recordColumns})
   ORDER BY id
-  -- No conflict target: the row is unique on id AND on (cluster, audit_id); a concurrent first insert
-  -- of the same session can trip either index, and both mean "someone else inserted it".
+  -- No conflict target: the row is unique on id AND on (cluster, audit_id, request_key); a concurrent
+  -- first insert of the same session can trip either index, and another request holding the id trips
+  -- the first: the rows not returned are sorted out by key below.
   ON CONFLICT DO NOTHING
-  RETURNING id`;
+  RETURNING cluster, audit_id, request_key`;
 
 const lockExisting = `
-  SELECT id, cluster, audit_id, "timestamp", operation, resource_kind, namespace, name, actor, source, allowed, exec_metadata
-  FROM change_events WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`;
+  SELECT ${storedColumns} FROM change_events
+  WHERE (cluster, audit_id, request_key) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))
+  ORDER BY id FOR UPDATE`;
 
 const updateMerged = `
   UPDATE change_events AS c SET
@@ -90,6 +110,15 @@ const updateMerged = `
     allowed = r.allowed, exec_metadata = r.exec_metadata, updated_at = now()
   FROM jsonb_to_recordset($1::jsonb) AS r(${recordColumns})
   WHERE c.id = r.id`;
+
+// Every row of an auditID that another request reused says so (a tampering signal the API and page show).
+const markReused = `
+  UPDATE change_events SET exec_metadata = exec_metadata || '{"audit_id_reused": true}'::jsonb, updated_at = now()
+  WHERE (cluster, audit_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+    AND operation = 'EXEC' AND NOT coalesce((exec_metadata->>'audit_id_reused')::boolean, false)`;
+
+/** Rounds of step 3 per batch: each takes the next candidate id; only a deliberate collision needs more than one. */
+const MAX_ID_ROUNDS = 8;
 
 export interface SessionWriterOptions {
   /**
@@ -107,37 +136,102 @@ export class SessionWriter {
     private readonly options: SessionWriterOptions = {},
   ) {}
 
-  /** Stores a batch of session stages; resolves after COMMIT. */
+  /** Stores a batch of session stages; resolves after COMMIT. Throws only when the database is unreachable or busy. */
   async write(rows: readonly SessionRow[]): Promise<SessionWriteResult> {
-    const sessions = mergeById(rows).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    if (sessions.length === 0) return { sessions: 0, inserted: 0, updated: 0 };
-    const result = await withRetryOnConflict(() => this.db.transaction((tx) => writeSessions(tx, sessions)));
+    const sessions = mergeStages(rows);
+    const total: SessionWriteResult = { sessions: sessions.length, inserted: 0, updated: 0, auditIdReused: 0, refused: 0, refusedCodes: [] };
+    if (sessions.length === 0) return total;
+    const committedIds: string[] = [];
+    await this.writeSplitting(sessions, total, committedIds);
     try {
-      this.options.onCommitted?.(sessions.map((s) => s.id));
+      if (committedIds.length) this.options.onCommitted?.(committedIds);
     } catch {
       // The hook's failure is its own (the Correlator logs and retries); the write stands.
     }
-    return result;
+    return total;
+  }
+
+  /** One transaction for the batch; when its content is refused, each half on its own, down to one session. */
+  private async writeSplitting(sessions: SessionRow[], total: SessionWriteResult, committedIds: string[]): Promise<void> {
+    let outcome: BatchOutcome;
+    try {
+      outcome = await withRetryOnConflict(() => this.db.transaction((tx) => writeSessions(tx, sessions)));
+    } catch (error) {
+      if (!isRefusedContent(error)) throw error;
+      if (sessions.length === 1) {
+        total.refused++;
+        total.refusedCodes.push((error as { code: string }).code);
+        return;
+      }
+      const half = Math.ceil(sessions.length / 2);
+      await this.writeSplitting(sessions.slice(0, half), total, committedIds);
+      await this.writeSplitting(sessions.slice(half), total, committedIds);
+      return;
+    }
+    total.inserted += outcome.inserted;
+    total.updated += outcome.updated;
+    total.auditIdReused += outcome.auditIdReused;
+    for (const id of outcome.ids) committedIds.push(id);
   }
 }
 
-async function writeSessions(tx: Queryable, sessions: SessionRow[]): Promise<SessionWriteResult> {
-  const inserted = await tx.query<{ id: string }>(insertNew, [JSON.stringify(sessions.map(toStored))]);
-  const insertedIds = new Set(inserted.rows.map((r) => r.id));
-  const rest = sessions.filter((s) => !insertedIds.has(s.id));
-  if (rest.length === 0) return { sessions: sessions.length, inserted: insertedIds.size, updated: 0 };
+interface BatchOutcome {
+  inserted: number;
+  updated: number;
+  auditIdReused: number;
+  /** The stored id of every session of the batch. */
+  ids: string[];
+}
 
-  const existing = await tx.query<StoredRow>(lockExisting, [rest.map((s) => s.id)]);
-  const stored = new Map(existing.rows.map((row) => [row.id, fromStored(row)]));
-  const changed: SessionRow[] = [];
-  for (const session of rest) {
-    const before = stored.get(session.id);
-    const merged = before ? mergeSessions(before, session) : session;
-    // canonicalJson sorts keys: jsonb reorders them, so plain JSON.stringify cannot tell "unchanged".
-    if (!before || canonicalJson(merged) !== canonicalJson(before)) changed.push(merged);
+async function writeSessions(tx: Queryable, batch: SessionRow[]): Promise<BatchOutcome> {
+  const outcome: BatchOutcome = { inserted: 0, updated: 0, auditIdReused: 0, ids: [] };
+  const firstIds = new Map(batch.map((s) => [sessionIdentity(s), s.id]));
+  const reusedIds: SessionRow[] = [];
+  let pending = [...batch];
+  for (let round = 0; pending.length > 0; round++) {
+    if (round > MAX_ID_ROUNDS) throw new Error(`could not give ${pending.length} sessions an id after ${MAX_ID_ROUNDS} rounds`);
+    pending.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // Two requests of one auditID in the same batch share a candidate id: only one of them is inserted,
+    // so what was inserted is told by key, not by id.
+    const insertedRows = await tx.query<{ cluster: string; audit_id: string; request_key: string }>(insertNew, [JSON.stringify(pending.map(toStored))]);
+    const inserted = new Set(insertedRows.rows.map((r) => sessionIdentity({ cluster: r.cluster, auditId: r.audit_id, requestKey: r.request_key })));
+    const rest: SessionRow[] = [];
+    for (const session of pending) {
+      if (!inserted.has(sessionIdentity(session))) rest.push(session);
+      else {
+        outcome.inserted++;
+        outcome.ids.push(session.id);
+        if (round > 0) reusedIds.push(session);
+      }
+    }
+    if (rest.length === 0) break;
+
+    const existing = await tx.query<StoredRow>(lockExisting, [rest.map((s) => s.cluster), rest.map((s) => s.auditId), rest.map((s) => s.requestKey)]);
+    const stored = new Map(existing.rows.map((row) => [sessionIdentity(fromStored(row)), fromStored(row)]));
+    const changed: SessionRow[] = [];
+    pending = [];
+    for (const session of rest) {
+      const before = stored.get(sessionIdentity(session));
+      if (!before) {
+        // Its id belongs to another request with the same auditID.
+        pending.push({ ...session, id: reusedSessionId(firstIds.get(sessionIdentity(session))!, session.requestKey, round) });
+        continue;
+      }
+      outcome.ids.push(before.id);
+      const merged = mergeSessions(before, { ...session, id: before.id });
+      // canonicalJson sorts keys: jsonb reorders them, so plain JSON.stringify cannot tell "unchanged".
+      if (canonicalJson(merged) !== canonicalJson(before)) changed.push(merged);
+    }
+    if (changed.length > 0) {
+      await tx.query(updateMerged, [JSON.stringify(changed.map(toStored))]);
+      outcome.updated += changed.length;
+    }
   }
-  if (changed.length > 0) await tx.query(updateMerged, [JSON.stringify(changed.map(toStored))]);
-  return { sessions: sessions.length, inserted: insertedIds.size, updated: changed.length };
+  if (reusedIds.length > 0) {
+    outcome.auditIdReused = reusedIds.length;
+    await tx.query(markReused, [reusedIds.map((s) => s.cluster), reusedIds.map((s) => s.auditId)]);
+  }
+  return outcome;
 }
 
 // Serialization failures and deadlocks are safe to retry: the transaction rolled back whole.
@@ -153,4 +247,14 @@ async function withRetryOnConflict<T>(fn: () => Promise<T>, attempts = 5): Promi
       await new Promise((r) => setTimeout(r, 5 * attempt));
     }
   }
+}
+
+/**
+ * The database refused the batch for what it holds, not for its state: SQLSTATE class 22 (data
+ * exception), 23 (integrity) or 54 (program limit, e.g. an index entry too large). Splitting the batch
+ * finds the one session at fault; connection errors and timeouts are thrown to the caller instead.
+ */
+function isRefusedContent(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && /^(22|23|54)/.test(code);
 }

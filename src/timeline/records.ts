@@ -11,10 +11,12 @@ import type { RuntimeEvent } from '../runtime/event.ts';
 import { isoMicrosSql } from '../time/micros.ts';
 
 export interface SessionSummary {
-  /** `EXEC:<cluster>:<auditID>` (change_events.id). */
+  /** `EXEC:<cluster>:<auditID>` (change_events.id); `...:reuse-<key>` for a request that reused an Audit-ID. */
   id: string;
   cluster: string;
   auditId: string | null;
+  /** Another request carried the same Audit-ID (a client sets that header): a tampering signal. */
+  auditIdReused: boolean;
   startedAt: string;
   /** null while the session is open (no ResponseComplete stage yet). */
   endedAt: string | null;
@@ -117,6 +119,7 @@ export function sessionFromRow(row: SessionSqlRow): SessionSummary {
     id: row.id,
     cluster: row.cluster,
     auditId: row.audit_id,
+    auditIdReused: meta.audit_id_reused === true,
     startedAt: meta.started_at ?? row.started_at,
     endedAt: meta.ended_at ?? null,
     durationMs: meta.duration_ms ?? null,

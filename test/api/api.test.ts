@@ -4,16 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readApiToken, startHttpServer, type HttpServer } from '../../src/api/server.ts';
-import { decodeAuditValue } from '../../src/audit/decode.ts';
-import { extractSession } from '../../src/audit/extract.ts';
 import { silentLogger } from '../../src/observe/log.ts';
 import { createMetrics } from '../../src/observe/metrics.ts';
 import type { Database } from '../../src/store/database.ts';
 import { SessionWriter } from '../../src/store/session-writer.ts';
+import { sessionsFromLine } from '../../src/audit/input.ts';
+import { execStages } from '../support/audit-event.ts';
 import type { Timeline } from '../../src/timeline/assemble.ts';
 import { loadTimeline, type SessionDetail } from '../../src/timeline/queries.ts';
 import type { RuntimeEventRecord, SessionSummary } from '../../src/timeline/records.ts';
 import { backends, createTestDatabase, skipReason, type TestDatabaseTarget } from '../support/databases.ts';
+import { scenarioWriters } from '../correlate/support.ts';
 import { writeScenario, XSS, type Scenario } from '../timeline/scenario.ts';
 
 interface Answer<T = unknown> {
@@ -94,13 +95,12 @@ for (const backend of backends) {
       let page = await get<SessionsPage>(base, '/api/v1/sessions?limit=2&namespace=shop');
       seen.push(...page.body.sessions.map((s) => s.user));
       // A new session lands on top of the list while someone pages through it.
-      const late = decodeAuditValue({
+      await scenarioWriters(db, '').audit([JSON.stringify({
         kind: 'Event', apiVersion: 'audit.k8s.io/v1', level: 'Metadata', auditID: 'late-0005', stage: 'ResponseComplete',
         requestURI: '/api/v1/namespaces/shop/pods/web-0/exec?command=date&container=web&stdout=true', verb: 'create',
         user: { username: 'erin' }, sourceIPs: ['192.0.2.55'], objectRef: { resource: 'pods', namespace: 'shop', name: 'web-0', subresource: 'exec' },
         responseStatus: { code: 101 }, requestReceivedTimestamp: scenario.at(400), stageTimestamp: scenario.at(401),
-      }).events[0]!;
-      await new SessionWriter(db).write([extractSession(late, { cluster: '' })!]);
+      })]);
       while (page.body.nextCursor) {
         page = await get<SessionsPage>(base, `/api/v1/sessions?limit=2&namespace=shop&cursor=${encodeURIComponent(page.body.nextCursor)}`);
         assert.equal(page.status, 200);
@@ -160,6 +160,23 @@ for (const backend of backends) {
       const missing = await get<{ error: string }>(base, `/api/v1/sessions/${encodeURIComponent('EXEC::nope')}`);
       assert.equal(missing.status, 404);
       assert.match(missing.body.error, /EXEC:<cluster>:<auditID>/);
+    });
+
+    it('marks both sessions of a reused Audit-ID, in the list and in each session', async () => {
+      const writer = new SessionWriter(db);
+      for (const [user, pod, second] of [['zed', 'web-0', '10'], ['yan', 'db-0', '11']] as const) {
+        const [stage] = sessionsFromLine(Buffer.from(JSON.stringify(execStages({ auditID: 'reused-api', user, namespace: 'reuse', pod, received: `2025-10-21T08:00:${second}.000000Z` }).at(-1))), { cluster: '' }).rows;
+        await writer.write([stage!]);
+      }
+      const list = await get<SessionsPage>(base, '/api/v1/sessions?namespace=reuse');
+      assert.equal(list.status, 200);
+      assert.deepEqual(list.body.sessions.map((s) => [s.user, s.auditId, s.auditIdReused]).sort(), [['yan', 'reused-api', true], ['zed', 'reused-api', true]]);
+      for (const s of list.body.sessions) {
+        const one = await get<SessionDetail>(base, `/api/v1/sessions/${encodeURIComponent(s.id)}`);
+        assert.equal(one.status, 200);
+        assert.equal(one.body.session.auditIdReused, true);
+      }
+      await db.query(`DELETE FROM change_events WHERE audit_id = 'reused-api'`);
     });
 
     it('serves the pod timeline: sessions, the denied attempt, processes and the Block alert in order', async () => {

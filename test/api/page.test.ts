@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -7,7 +8,6 @@ import { startHttpServer, type HttpServer } from '../../src/api/server.ts';
 import { silentLogger } from '../../src/observe/log.ts';
 import { createMetrics } from '../../src/observe/metrics.ts';
 import type { Database } from '../../src/store/database.ts';
-import { projectRoot } from '../support/cli.ts';
 import { backends, createTestDatabase, skipReason, type BackendName } from '../support/databases.ts';
 import { UA_XSS, writeScenario, XSS, type Scenario } from '../timeline/scenario.ts';
 import { chromiumSkipReason, launchChromium } from './chromium.ts';
@@ -15,7 +15,8 @@ import { chromiumSkipReason, launchChromium } from './chromium.ts';
 const noChromium = chromiumSkipReason();
 if (noChromium) process.stdout.write(`# page tests skipped: ${noChromium}\n`);
 
-const screenshots = join(projectRoot, 'test-output');
+// Outside the working tree: a test run writes nothing into the checkout.
+let screenshots: string | undefined;
 
 let browser: Browser | undefined;
 before(async () => {
@@ -35,7 +36,7 @@ async function go(page: Page, url: string): Promise<void> {
 }
 
 async function screenshot(page: Page, name: string, backend: BackendName): Promise<string> {
-  mkdirSync(screenshots, { recursive: true });
+  screenshots ??= mkdtempSync(join(tmpdir(), 'exectrail-page-screenshots-'));
   const path = join(screenshots, `page-${name}-${backend}.png`);
   await page.screenshot({ path, fullPage: true });
   process.stdout.write(`# screenshot: ${path}\n`);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { kubeletRequestOf, nodeNameOf } from '../../src/audit/kubelet.ts';
-import { sessionsFromLine } from '../../src/audit/lines.ts';
+import { sessionsFromLine } from '../../src/audit/input.ts';
 
 function line(fields: { requestURI: string; verb: string; objectRef: Record<string, string>; stage?: string; code?: number }): Buffer {
   const event = {
@@ -71,7 +71,7 @@ describe('classifying interactive access', () => {
       { requestURI: '/apis/example.com/v1/namespaces/shop/pods/web-0/exec', verb: 'create', objectRef: { ...pod, subresource: 'exec', apiGroup: 'example.com' } },
       { requestURI: '/api/v1/namespaces/shop/pods/web-0/ephemeralcontainers', verb: 'get', objectRef: { ...pod, subresource: 'ephemeralcontainers' } },
     ];
-    for (const trap of traps) assert.deepEqual(sessionsFromLine(line(trap), context), { rows: [], rejected: [] }, `${trap.verb} ${trap.requestURI}`);
+    for (const trap of traps) assert.deepEqual(sessionsFromLine(line(trap), context), { rows: [], rejected: [], repaired: [] }, `${trap.verb} ${trap.requestURI}`);
   });
 
   it('nodes/proxy: kubelet exec, run, attach and portForward are sessions; -node-proxy=all records the rest too', () => {

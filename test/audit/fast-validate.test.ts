@@ -5,33 +5,15 @@
  * counted as ignored. Checked on every fixture event and on events mutated where the check looks.
  */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { classifyRequest, type NodeProxyMode } from '../../src/audit/classify.ts';
-import { decodeAuditText, decodeAuditValue, decodeInteractiveCandidates } from '../../src/audit/decode.ts';
+import { decodeAuditText } from '../../src/audit/decode.ts';
 import { auditEventSchema, passesAuditEventSchema } from '../../src/audit/event.ts';
 import { normalizeTimestamp } from '../../src/audit/time.ts';
-import { fixturesDir, pick, readFixture, seededRandom, splitLines, testSeed } from './support.ts';
+import { sameDecision } from './robustness.ts';
+import { fixtureUnits, pick, seededRandom, testSeed } from './support.ts';
 
 function fixtureEvents(): Record<string, unknown>[] {
-  const files = ['constructed', 'real'].flatMap((dir) => readdirSync(fixturesDir + dir).filter((n) => !n.endsWith('.txt')).map((n) => `${dir}/${n}`));
-  const lines = files.flatMap((file) => splitLines(readFixture(file))).filter((line) => line.length > 0);
-  return lines.flatMap((line) => decodeAuditText(line.toString()).events) as Record<string, unknown>[];
-}
-
-function slowPath(value: unknown, nodeProxy: NodeProxyMode) {
-  const decoded = decodeAuditValue(value);
-  const kept = decoded.events.filter((event) => classifyRequest(event, nodeProxy));
-  return { events: kept, rejected: decoded.rejected, ignored: decoded.events.length - kept.length };
-}
-
-function sameDecision(value: unknown, nodeProxy: NodeProxyMode, label: string) {
-  const fast = decodeInteractiveCandidates(value, nodeProxy);
-  const slow = slowPath(value, nodeProxy);
-  const fastKept = fast.events.filter((event) => classifyRequest(event, nodeProxy));
-  assert.deepEqual(fastKept, slow.events, `${label}: interactive events`);
-  assert.deepEqual(fast.rejected, slow.rejected, `${label}: rejections`);
-  assert.equal(fast.ignored + fast.events.length - fastKept.length, slow.ignored, `${label}: ignored`);
+  return fixtureUnits().flatMap((unit) => decodeAuditText(unit.toString()).events) as Record<string, unknown>[];
 }
 
 const paths = [

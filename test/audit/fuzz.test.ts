@@ -4,65 +4,10 @@
  * hit its internal-error guard, and every row they produce is a valid session.
  */
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { decodeAuditText, decodeAuditValue } from '../../src/audit/decode.ts';
-import type { ExtractContext } from '../../src/audit/extract.ts';
-import { sessionsFromDocument, sessionsFromLine, type LineOutcome } from '../../src/audit/lines.ts';
-import { mayBeInteractiveAccess } from '../../src/audit/prefilter.ts';
-import { actorSchema, execMetadataSchema, mergeById, sourceSchema } from '../../src/audit/session.ts';
-import { fixturesDir, pick, readFixture, seededRandom, splitLines, testSeed } from './support.ts';
-
-const contexts: ExtractContext[] = [{ cluster: 'fuzz' }, { cluster: 'fuzz', nodeProxy: 'all' }];
-
-function fixtureLines(): Buffer[] {
-  const files = ['constructed', 'real'].flatMap((dir) => readdirSync(fixturesDir + dir).filter((n) => !n.endsWith('.txt')).map((n) => `${dir}/${n}`));
-  return files.flatMap((file) => splitLines(readFixture(file))).filter((line) => line.length > 0);
-}
-
-function checkOutcome(outcome: LineOutcome, label: string) {
-  for (const bad of outcome.rejected) {
-    assert.ok(['not-json', 'not-an-event', 'bad-field'].includes(bad.reason), `${label}: reason ${bad.reason}`);
-    assert.doesNotMatch(bad.detail, /internal error/, `${label}: ${bad.detail}`);
-  }
-  for (const row of mergeById(outcome.rows)) {
-    actorSchema.parse(row.actor);
-    sourceSchema.parse(row.source);
-    const meta = execMetadataSchema.safeParse(row.execMetadata);
-    assert.ok(meta.success, `${label}: exec_metadata ${JSON.stringify(meta.error?.issues)} ${JSON.stringify(row.execMetadata)}`);
-    assert.equal(typeof row.allowed, 'boolean');
-    assert.ok(row.id.length <= 255, `${label}: id fits VARCHAR(255)`);
-  }
-}
-
-function runEverything(line: Buffer, label: string) {
-  for (const context of contexts) {
-    checkOutcome(sessionsFromLine(line, context), label);
-    checkOutcome(sessionsFromDocument(line, context), label);
-  }
-  mayBeInteractiveAccess(line);
-  decodeAuditText(line.toString('latin1'));
-}
-
-const interesting = [
-  '{', '}', '[', ']', '"', '\\', ':', ',', '\\u0026', '\\u00', 'null', '1e999', '-0', '"exec"', '"proxy"', '\uFEFF',
-  '{"kind":"EventList","items":', '{"records":[', '"properties":{"log":"', ' AUDIT: ', '%', '%zz', '\x00', '\xff\xfe',
-];
-
-function mutateBytes(random: () => number, line: Buffer): Buffer {
-  const bytes = Buffer.from(line);
-  const op = Math.floor(random() * 6);
-  const at = Math.floor(random() * Math.max(1, bytes.length));
-  if (op === 0) {
-    bytes[at] = Math.floor(random() * 256);
-    return bytes;
-  }
-  if (op === 1) return bytes.subarray(0, at);
-  if (op === 2) return bytes.subarray(at);
-  if (op === 3) return Buffer.concat([bytes.subarray(0, at), Buffer.from(pick(random, interesting), 'latin1'), bytes.subarray(at)]);
-  if (op === 4) return Buffer.concat([bytes.subarray(0, at), bytes.subarray(Math.min(bytes.length, at + 1 + Math.floor(random() * 40)))]);
-  return Buffer.concat([bytes, bytes.subarray(0, at)]);
-}
+import { checkOutcome, contexts, mutateBytes, runEverything } from './robustness.ts';
+import { documentOutcome, fixtureUnits, pick, seededRandom, testSeed } from './support.ts';
 
 function weirdValue(random: () => number, depth = 0): unknown {
   switch (Math.floor(random() * 12)) {
@@ -95,7 +40,7 @@ function mutateStructure(random: () => number, value: unknown, depth = 0): unkno
 
 describe('fuzzing the audit parser', () => {
   const seed = testSeed();
-  const lines = fixtureLines();
+  const lines = fixtureUnits();
 
   it(`random bytes never throw (seed ${seed})`, () => {
     const random = seededRandom(seed);
@@ -124,7 +69,7 @@ describe('fuzzing the audit parser', () => {
     for (let i = 0; i < 6000; i++) {
       const mutated = mutateStructure(random, structuredClone(pick(random, events)));
       const text = JSON.stringify(mutated) ?? 'null';
-      const outcome = sessionsFromDocument(text, pick(random, contexts));
+      const outcome = documentOutcome(text, pick(random, contexts));
       rowsSeen += outcome.rows.length;
       checkOutcome(outcome, `structure case ${i}`);
       decodeAuditValue(mutated);

@@ -6,7 +6,7 @@
  * `--audit-log-format=legacy` text line.
  */
 import type { ExtractContext } from '../../src/audit/extract.ts';
-import { sessionsFromLine } from '../../src/audit/lines.ts';
+import { sessionsFromLine } from '../../src/audit/input.ts';
 import type { SessionRow } from '../../src/audit/session.ts';
 import { pick, shuffle } from './support.ts';
 

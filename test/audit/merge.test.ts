@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { sessionsFromLine } from '../../src/audit/lines.ts';
-import { canonicalJson, mergeById, mergeSessions, type SessionRow } from '../../src/audit/session.ts';
+import { sessionsFromLine } from '../../src/audit/input.ts';
+import { canonicalJson, mergeStages, mergeSessions, type SessionRow } from '../../src/audit/session.ts';
 import { generateSession, stageRowsOf } from './generate.ts';
 import { pick, readFixture, seededRandom, shuffle, splitLines, testSeed } from './support.ts';
 
@@ -67,7 +67,7 @@ describe('merging the stages of a session', () => {
   });
 
   it('keeps the more redacted command when two ingestions disagree', () => {
-    const [row] = splitLines(readFixture('constructed/c1_exec_spdy_create_all_stages.jsonl')).flatMap((l) => sessionsFromLine(l, context).rows);
+    const [row] = splitLines(readFixture('exec-spdy-create-all-stages.jsonl')).flatMap((l) => sessionsFromLine(l, context).rows);
     const leaked = { ...row!, execMetadata: { ...row!.execMetadata, command: ['mysql', '-pS3cret'] } };
     const redacted = { ...row!, execMetadata: { ...row!.execMetadata, command: ['mysql', '-p[REDACTED]'] } };
     assert.deepEqual(mergeSessions(leaked, redacted).execMetadata.command, ['mysql', '-p[REDACTED]']);
@@ -75,27 +75,27 @@ describe('merging the stages of a session', () => {
   });
 
   it('fills in the end, code and decision from a later stage that arrives first, and never erases them', () => {
-    const lines = splitLines(readFixture('constructed/c1_exec_spdy_create_all_stages.jsonl'));
+    const lines = splitLines(readFixture('exec-spdy-create-all-stages.jsonl'));
     const [received, started, complete] = lines.map((l) => sessionsFromLine(l, context).rows[0]!);
-    const merged = mergeById([complete!, received!, started!])[0]!;
-    assert.equal(merged.execMetadata.ended_at, '2024-05-02T09:21:44.903311Z');
+    const merged = mergeStages([complete!, received!, started!])[0]!;
+    assert.equal(merged.execMetadata.ended_at, '2025-03-11T08:09:03.095116Z');
     assert.equal(merged.execMetadata.decision, 'allow');
     assert.equal(merged.execMetadata.response_code, 101);
-    assert.equal(merged.execMetadata.duration_ms, 403798.799);
+    assert.equal(merged.execMetadata.duration_ms, 405682.313);
     assert.deepEqual(merged.execMetadata.stages, ['RequestReceived', 'ResponseStarted', 'ResponseComplete']);
   });
 
   it('leaves a session whose ResponseComplete never came open', () => {
-    const lines = splitLines(readFixture('constructed/c1_exec_spdy_create_all_stages.jsonl')).slice(0, 2);
-    const [open] = mergeById(lines.flatMap((l) => sessionsFromLine(l, context).rows));
+    const lines = splitLines(readFixture('exec-spdy-create-all-stages.jsonl')).slice(0, 2);
+    const [open] = mergeStages(lines.flatMap((l) => sessionsFromLine(l, context).rows));
     assert.equal(open!.execMetadata.ended_at, null);
     assert.equal(open!.execMetadata.duration_ms, null);
     assert.equal(open!.allowed, true);
   });
 
   it('keeps sessions of the same auditID in two clusters apart', () => {
-    const line = splitLines(readFixture('constructed/c1_exec_spdy_create_all_stages.jsonl'))[2]!;
+    const line = splitLines(readFixture('exec-spdy-create-all-stages.jsonl'))[2]!;
     const rows = [...sessionsFromLine(line, { cluster: 'a' }).rows, ...sessionsFromLine(line, { cluster: 'b' }).rows];
-    assert.deepEqual(mergeById(rows).map((r) => r.id), ['EXEC:a:6b0f8e7e-2d0c-4b8e-9a51-1f0d5c7a3e11', 'EXEC:b:6b0f8e7e-2d0c-4b8e-9a51-1f0d5c7a3e11']);
+    assert.deepEqual(mergeStages(rows).map((r) => r.id), ['EXEC:a:3f6c2a9e-5b1d-4c7a-8e2f-9d0b1a4c6e01', 'EXEC:b:3f6c2a9e-5b1d-4c7a-8e2f-9d0b1a4c6e01']);
   });
 });

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseProcessorArgs } from '../../src/config/options.ts';
-import { sessionsFromLine } from '../../src/audit/lines.ts';
+import { sessionsFromLine } from '../../src/audit/input.ts';
 import { defaultRedaction, noRedaction, parseRedaction, redactArgv, RedactionSyntaxError } from '../../src/audit/redact.ts';
 
 const R = '[REDACTED]';

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { canonicalJson, mergeById, type SessionRow } from '../../src/audit/session.ts';
+import { canonicalJson, mergeStages, type SessionRow } from '../../src/audit/session.ts';
 import type { Database } from '../../src/store/database.ts';
 import { SessionWriter } from '../../src/store/session-writer.ts';
 import { backends, createTestDatabase, skipReason } from '../support/databases.ts';
@@ -55,7 +55,7 @@ for (const backend of backends) {
       const first = await storedRows(db);
       assert.equal(first.length, SESSIONS, `seed ${seed}: one row per session`);
 
-      const expected = new Map(mergeById(stages).map((row) => [row.id, row]));
+      const expected = new Map(mergeStages(stages).map((row) => [row.id, row]));
       const truth = new Map(sessions.map((s) => [s.auditID, s.expected]));
       for (const row of first) {
         const want = expected.get(row.id as string)!;

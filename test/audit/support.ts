@@ -1,19 +1,31 @@
 /**
  * Shared helpers for the audit domain tests: fixture paths, a seeded random source (a failing property
- * test prints its seed; rerun with AUDIT_TEST_SEED=<seed>), and running lines through the real
+ * test prints its seed; rerun with TEST_SEED=<seed>), and running lines through the real
  * per-line transform.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Rejected } from '../../src/audit/decode.ts';
 import type { ExtractContext } from '../../src/audit/extract.ts';
-import { sessionsFromDocument, sessionsFromLine } from '../../src/audit/lines.ts';
-import { mergeById, type SessionRow } from '../../src/audit/session.ts';
+import { isBodyRefused, sessionsFromBody, sessionsFromLine, type LineOutcome } from '../../src/audit/input.ts';
+import { mergeStages, type SessionRow } from '../../src/audit/session.ts';
 
-export const fixturesDir = fileURLToPath(new URL('../../../shared/fixtures/audit/', import.meta.url));
+export const fixturesDir = fileURLToPath(new URL('../fixtures/audit/', import.meta.url));
 
 export function readFixture(relative: string): Buffer {
   return readFileSync(fixturesDir + relative);
+}
+
+/**
+ * What a source hands over from each fixture file of `dir`: every line of a .jsonl or .log file, the
+ * whole of a .json document (a webhook body, an Event Hubs batch). Files named *.source.txt are notes.
+ */
+export function fixtureUnits(dir = fixturesDir): Buffer[] {
+  const names = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((name) => /\.(jsonl|log|json)$/.test(name)).sort();
+  return names.flatMap((name) => {
+    const data = readFileSync(dir + name);
+    return name.endsWith('.json') ? [data] : splitLines(data).filter((line) => line.length > 0);
+  });
 }
 
 /** Lines of a buffer as the file source hands them over: without the newline. */
@@ -43,13 +55,19 @@ export function ingestLines(data: Buffer, context: ExtractContext = { cluster: '
     stages.push(...outcome.rows);
     rejected.push(...outcome.rejected);
   }
-  return { rows: sortById(mergeById(stages)), stages: stages.length, rejected };
+  return { rows: sortById(mergeStages(stages)), stages: stages.length, rejected };
 }
 
 /** The whole buffer as one document (webhook body, pretty-printed event). */
 export function ingestDocument(data: Buffer, context: ExtractContext = { cluster: 'test' }): Ingested {
-  const outcome = sessionsFromDocument(data, context);
-  return { rows: sortById(mergeById(outcome.rows)), stages: outcome.rows.length, rejected: outcome.rejected };
+  const outcome = documentOutcome(data, context);
+  return { rows: sortById(mergeStages(outcome.rows)), stages: outcome.rows.length, rejected: outcome.rejected };
+}
+
+/** sessionsFromBody, with a body refused as a whole reported as one rejection. */
+export function documentOutcome(data: Buffer | string, context: ExtractContext): LineOutcome {
+  const outcome = sessionsFromBody(data, context);
+  return isBodyRefused(outcome) ? { rows: [], rejected: [{ reason: outcome.reason, detail: outcome.message }], repaired: [] } : outcome;
 }
 
 export function sortById(rows: SessionRow[]): SessionRow[] {
@@ -62,22 +80,7 @@ export function countByReason(rejected: readonly Rejected[]): Record<string, num
   return out;
 }
 
-/** mulberry32: small, fast, seeded. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function testSeed(): number {
-  const fromEnv = Number(process.env.AUDIT_TEST_SEED);
-  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : Math.floor(Math.random() * 2 ** 31) + 1;
-}
+export { seededRandom, testSeed } from '../support/random.ts';
 
 export const pick = <T>(random: () => number, items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
 

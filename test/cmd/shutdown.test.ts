@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ChildProcess } from 'node:child_process';
 import { collect, freePort, runProcessor, startProcessor, waitForLogLine } from '../support/cli.ts';
+import { scrapeMetrics } from '../support/metrics.ts';
+import { waitFor } from '../support/wait.ts';
 import { backends, createTestDatabaseTarget, skipReason, type TestDatabaseTarget } from '../support/databases.ts';
 import { expectedSessions, generateAuditLines } from '../ingest/file-support.ts';
 import { allStages, eventList, execEvent, rowId } from '../ingest/webhook-support.ts';
@@ -45,21 +47,23 @@ for (const backend of backends) {
 
     it('exits 0 in time, and a restart stores every session exactly once', { timeout: 300_000 }, async () => {
       const dir = mkdtempSync(join(tmpdir(), 'exectrail-sigterm-'));
-      const lines = generateAuditLines(60_000, 'term');
+      // About 53 MB: seven 8 MiB batches. One request in twenty is interactive access, as in a real log.
+      const lines = generateAuditLines(60_000, 'term', { interactiveEvery: 20 });
       const file = join(dir, 'audit.log');
       writeFileSync(file, lines.join('\n') + '\n');
 
-      const child = startProcessor(['-audit-log-file', file, '-http-port=0', `-shutdown-timeout=${SHUTDOWN_TIMEOUT_S}s`, ...target.flags]);
+      const port = await freePort();
+      const child = startProcessor(['-audit-log-file', file, `-http-port=${port}`, `-shutdown-timeout=${SHUTDOWN_TIMEOUT_S}s`, ...target.flags]);
       const exited = collect(child);
-      // Mid-backfill: once the database is open and the first batches are being written.
-      await waitForLogLine(child, /database ready/);
-      await new Promise((r) => setTimeout(r, 800));
+      // Mid-backfill: the first batch is committed, the other six are still to come.
+      await waitFor('the first sessions stored', async () => ((await scrapeMetrics(port)).get('exectrail_sessions_stored_total') ?? 0) > 0, 60_000);
       const stopped = await terminate(child, exited);
       assert.equal(stopped.code, 0, stopped.stderr.slice(-2000));
       assert.ok(stopped.seconds < SHUTDOWN_TIMEOUT_S, `exited in ${stopped.seconds} s`);
       const expected = expectedSessions(lines, '');
       const beforeRestart = (await storedIds(target)).size;
-      assert.ok(beforeRestart < expected.size, `the stop fell mid-backfill (${beforeRestart} of ${expected.size} sessions stored)`);
+      // A stop ends the read at a batch boundary: it does not read the rest of the file first.
+      assert.ok(beforeRestart < expected.size, `the stop ended the backfill early (${beforeRestart} of ${expected.size} sessions stored)`);
 
       const restart = await runProcessor(['-audit-log-file', file, '-once', ...target.flags]);
       assert.equal(restart.code, 0, restart.stderr.slice(-2000));
@@ -82,7 +86,7 @@ describe('SIGTERM during webhook load on postgres', { skip: skipReason('postgres
     const url = `http://127.0.0.1:${webhookPort}/audit`;
 
     // Batches of 400 events (100 sessions x 4 events: all stages + a re-sent one), as the apiserver sends them.
-    const batches = Array.from({ length: 200 }, (_, b) => {
+    const batches = Array.from({ length: 40 }, (_, b) => {
       const ids = Array.from({ length: 100 }, (_, s) => `term-${b}-${s}`);
       return { ids, body: eventList(ids.flatMap((id) => [...allStages.map((stage) => execEvent(id, stage)), execEvent(id, 'ResponseComplete')])) };
     });
@@ -101,7 +105,8 @@ describe('SIGTERM during webhook load on postgres', { skip: skipReason('postgres
       }
     };
     const load = Promise.all(Array.from({ length: 8 }, client));
-    await new Promise((r) => setTimeout(r, 2000));
+    // Mid-load: some batches acknowledged, most not sent yet.
+    await waitFor('five batches acknowledged', () => acknowledged.length >= 5);
     const stopped = await terminate(child, exited);
     await load;
     assert.equal(stopped.code, 0, stopped.stderr.slice(-2000));
@@ -115,10 +120,15 @@ describe('SIGTERM during webhook load on postgres', { skip: skipReason('postgres
     const restarted = startProcessor(args);
     const restartedExit = collect(restarted);
     await waitForLogLine(restarted, /webhook/i);
-    for (const batch of unanswered) {
-      const response = await fetch(url, { method: 'POST', body: batch.body, headers: { 'content-type': 'application/json' } });
-      assert.equal(response.status, 200);
-    }
+    // Re-sent concurrently, as the apiserver sends batches.
+    const statuses: number[] = [];
+    const resend = async () => {
+      for (let batch = unanswered.shift(); batch; batch = unanswered.shift()) {
+        statuses.push((await fetch(url, { method: 'POST', body: batch.body, headers: { 'content-type': 'application/json' } })).status);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, resend));
+    assert.ok(statuses.length > 0 && statuses.every((status) => status === 200), `re-sent batches answered ${[...new Set(statuses)].join(', ')}`);
     const final = await terminate(restarted, restartedExit);
     assert.equal(final.code, 0);
     const stored = await storedIds(target);

@@ -1,8 +1,9 @@
 /**
  * Acceptance 1-6 of correlation through the real tables, on PGlite and PostgreSQL: audit lines go through
- * the audit transform and the SessionWriter, KubeArmor lines into runtime_events, the Correlator is woken
- * by both writers' hooks, and the answer is read back from the view exec_session_processes as a user
- * would, then scored against the scenario's truth.
+ * the audit line sink and the SessionWriter, KubeArmor JSON lines through the KubeArmor line sink and the
+ * RuntimeEventWriter (as -audit-log-file and -kubearmor-file store them), the Correlator is woken by both
+ * writers' hooks, and the answer is read back from the view exec_session_processes as a user would, then
+ * scored against the scenario's truth.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -10,10 +11,9 @@ import { Correlator } from '../../src/correlate/correlator.ts';
 import { silentLogger } from '../../src/observe/log.ts';
 import { createMetrics, counterValue } from '../../src/observe/metrics.ts';
 import type { Database, Queryable } from '../../src/store/database.ts';
-import { SessionWriter } from '../../src/store/session-writer.ts';
 import { backends, createTestDatabase, skipReason } from '../support/databases.ts';
 import { nodeProxyAndDebug, overlappingSessions, samePodTwoNamespaces, shuffled, World } from './scenario.ts';
-import { insertRuntimeRows, runtimeRow, score, sessionsOf, type Score } from './support.ts';
+import { eventKeyOf, scenarioWriters, score, truthByKey, type ScenarioWriters, type Score } from './support.ts';
 
 interface ViewRow {
   /** session_id and event_key again, named as the scorer reads links. */
@@ -28,10 +28,10 @@ interface ViewRow {
   container: string;
 }
 
-/** A processor's ingestion side for one cluster: the two writers with the correlator on their hooks. */
+/** A processor's ingestion side for one cluster: the real readers and writers with the correlator on their hooks. */
 class Ingestion {
   readonly correlator: Correlator;
-  readonly sessions: SessionWriter;
+  private readonly writers: ScenarioWriters;
   clockMs: number;
 
   constructor(
@@ -41,18 +41,17 @@ class Ingestion {
   ) {
     this.clockMs = Date.parse(nowIso);
     this.correlator = new Correlator({ db, skewMs: 2_000, logger: silentLogger, debounceMs: 60_000, now: () => this.clockMs });
-    this.sessions = new SessionWriter(db, { onCommitted: (ids) => this.correlator.noteSessions(ids) });
+    this.writers = scenarioWriters(db, cluster, { onSessionsCommitted: this.correlator.onSessionsCommitted, onRuntimeCommitted: this.correlator.onRuntimeCommitted });
   }
 
   async audit(lines: readonly string[], batchSize = 5) {
-    for (let i = 0; i < lines.length; i += batchSize) await this.sessions.write(sessionsOf(lines.slice(i, i + batchSize), this.cluster));
+    await this.writers.audit(lines, batchSize);
+    assert.deepEqual(await this.writers.badInput(), {}, 'every audit line is read');
   }
 
   async runtime(lines: readonly string[], batchSize = 17) {
-    for (let i = 0; i < lines.length; i += batchSize) {
-      const committed = await insertRuntimeRows(this.db, lines.slice(i, i + batchSize).map((l) => runtimeRow(l, this.cluster)));
-      this.correlator.noteRuntimeEvents(committed);
-    }
+    await this.writers.runtime(lines, batchSize);
+    assert.deepEqual(await this.writers.badInput(), {}, 'every KubeArmor line is read');
   }
 }
 
@@ -66,7 +65,7 @@ async function viewRows(db: Queryable, cluster: string): Promise<ViewRow[]> {
 }
 
 function truthOf(world: World, cluster: string): Map<string, string | null> {
-  return new Map(world.runtimeLines().map(({ line, truth }) => [runtimeRow(line, cluster).event_key, truth]));
+  return truthByKey(world.runtimeLines(), cluster);
 }
 
 const measured: { name: string; backend: string; score: Score }[] = [];
@@ -192,7 +191,7 @@ for (const backend of backends) {
       const b = await viewRows(db, 'acceptance-6b');
       // Event keys and session ids carry the cluster: compare (auditID, KubeArmor line, method) instead.
       const comparable = (rows: ViewRow[], cluster: string) => {
-        const lineOf = new Map(world.runtimeLines().map(({ line }, i) => [runtimeRow(line, cluster).event_key, i]));
+        const lineOf = new Map(world.runtimeLines().map(({ line }, i) => [eventKeyOf(line, cluster), i]));
         return rows
           .map((r) => `${r.session_id.replace(/^EXEC:[^:]*:/, '')} line ${lineOf.get(r.event_key)} ${r.link_method} ${r.user_name}`)
           .sort();
@@ -252,10 +251,11 @@ for (const backend of backends) {
       };
       const metrics = createMetrics();
       const correlator = new Correlator({ db: flaky, skewMs: 2_000, logger: silentLogger, metrics, debounceMs: 5, maxRetryMs: 20, now: () => Date.parse('2025-10-21T12:00:00Z') });
-      const writer = new SessionWriter(db, { onCommitted: (ids) => correlator.noteSessions(ids) });
-      const written = await writer.write(sessionsOf(world.auditLines(), 'flaky'));
-      assert.equal(written.sessions, 2, 'the sessions are stored whatever correlation does');
-      correlator.noteRuntimeEvents(await insertRuntimeRows(db, world.runtimeLines().map((l) => runtimeRow(l.line, 'flaky'))));
+      const writers = scenarioWriters(db, 'flaky', { onSessionsCommitted: correlator.onSessionsCommitted, onRuntimeCommitted: correlator.onRuntimeCommitted });
+      await writers.audit(world.auditLines());
+      const { rows: stored } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM change_events WHERE cluster = 'flaky'`);
+      assert.equal(stored[0]!.n, 2, 'the sessions are stored whatever correlation does');
+      await writers.runtime(world.runtimeLines().map((l) => l.line));
       const deadline = Date.now() + 10_000;
       let rows: ViewRow[] = [];
       while (Date.now() < deadline) {
@@ -275,13 +275,80 @@ for (const backend of backends) {
       const world = new World();
       overlappingSessions(world);
       // Both sides committed, then the process stopped before its debounced pass.
-      await new SessionWriter(db).write(sessionsOf(world.auditLines(), 'restart'));
-      await insertRuntimeRows(db, world.runtimeLines().map((l) => runtimeRow(l.line, 'restart')));
+      const writers = scenarioWriters(db, 'restart');
+      await writers.audit(world.auditLines());
+      await writers.runtime(world.runtimeLines().map((l) => l.line));
       assert.equal((await viewRows(db, 'restart')).length, 0);
       const correlator = new Correlator({ db, skewMs: 2_000, logger: silentLogger, debounceMs: 60_000, now: () => Date.parse('2025-10-21T12:00:00Z') });
       assert.ok((await correlator.catchUp()) >= 2);
       await correlator.flush();
       assertPerfect('catch-up after a restart', backend, score(await viewRows(db, 'restart'), truthOf(world, 'restart'), 'restart'));
+    });
+
+    it('a session dated year 1 and a KubeArmor event dated 9999 leave every other link unchanged', async () => {
+      const world = new World();
+      overlappingSessions(world);
+      const cluster = 'hostile-times';
+      // As a processor stored them before times were clamped: straight into the tables, one in another
+      // pod, one in the pod of the real sessions.
+      const ancientId = `EXEC:${cluster}:ancient`;
+      await db.query(
+        `INSERT INTO change_events (id, cluster, audit_id, request_key, "timestamp", operation, resource_kind, namespace, name, actor, source, allowed, exec_metadata)
+         VALUES ($1, $2, 'ancient', 'k', '0001-01-01T00:00:00Z', 'EXEC', 'Pod', 'shop', 'old-0', '{"username":"x"}', '{"tool":"kubectl"}', true,
+                 '{"target_type":"pod","subresource":"exec","command":["sh"],"started_at":"0001-01-01T00:00:00.000000Z","ended_at":null,"duration_ms":null,"stages":["ResponseStarted"]}')`,
+        [ancientId, cluster],
+      );
+      await db.query(
+        `INSERT INTO runtime_events (event_key, event_time, cluster, kind, namespace, pod, container_name, operation, resource, raw)
+         VALUES ('future', '9999-12-31T23:59:59.999999Z', $1, 'log', 'shop', 'web-0', 'web', 'Process', '/bin/true', '{}')`,
+        [cluster],
+      );
+      const ingest = new Ingestion(db, cluster, '2025-10-21T12:00:00Z');
+      ingest.correlator.noteSessions([ancientId]);
+      ingest.correlator.noteRuntimeEvents([{ cluster, namespace: 'shop', pod: 'web-0', eventTime: '9999-12-31T23:59:59.999999Z' }]);
+      await ingest.audit(world.auditLines());
+      await ingest.runtime(world.runtimeLines().map((l) => l.line));
+      const pass = await ingest.correlator.flush();
+      assert.equal(pass.failedPods, 0);
+      assert.deepEqual(ingest.correlator.status(), { failingPods: 0 });
+      assertPerfect('year 1 and 9999 beside', backend, score(await viewRows(db, cluster), truthOf(world, cluster), cluster));
+    });
+
+    it('a pod whose pass keeps failing is retried on its own while every other pod is correlated', async () => {
+      const world = new World();
+      samePodTwoNamespaces(world);
+      const cluster = 'one-pod-fails';
+      // A real database whose passes over staging/web-0 fail (as a corrupt page or a bad row would).
+      const failsForStaging: Database = {
+        ...db,
+        query: (text, params) => db.query(text, params),
+        transaction: (fn) =>
+          db.transaction((tx) =>
+            fn({
+              query: (text, params) => {
+                if (params?.includes(`${cluster}/staging/web-0`)) return Promise.reject(Object.assign(new Error('could not read block 7'), { code: 'XX001' }));
+                return tx.query(text, params);
+              },
+            }),
+          ),
+      };
+      const metrics = createMetrics();
+      const correlator = new Correlator({ db: failsForStaging, skewMs: 2_000, logger: silentLogger, metrics, debounceMs: 60_000, now: () => Date.parse('2025-10-21T12:00:00Z') });
+      const writers = scenarioWriters(db, cluster, { onSessionsCommitted: correlator.onSessionsCommitted, onRuntimeCommitted: correlator.onRuntimeCommitted });
+      await writers.audit(world.auditLines());
+      await writers.runtime(world.runtimeLines().map((l) => l.line));
+      const pass = await correlator.flush();
+      await correlator.close();
+      assert.equal(pass.failedPods, 1);
+      assert.equal(correlator.status().failingPods, 1);
+      assert.equal(correlator.status().lastFailure?.namespace, 'staging');
+      assert.equal(await counterValue(metrics.correlationFailures), 1);
+      const rows = await viewRows(db, cluster);
+      // shop/web-0 is correlated as if staging/web-0 did not exist.
+      const shopEvents = new Set(world.runtimeLines().filter((l) => (JSON.parse(l.line) as { NamespaceName: string }).NamespaceName === 'shop').map((l) => eventKeyOf(l.line, cluster)));
+      const shopTruth = new Map([...truthOf(world, cluster)].filter(([key]) => shopEvents.has(key)));
+      assertPerfect('one failing pod beside', backend, score(rows, shopTruth, cluster));
+      assert.ok(rows.length > 0 && rows.every((r) => r.namespace === 'shop'));
     });
 
     it('keeps an open session open: a command minutes later joins it when it arrives', async () => {

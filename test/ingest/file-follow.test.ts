@@ -14,7 +14,7 @@ import { createAuditFileSource } from '../../src/ingest/audit-file-source.ts';
 import type { FileSource } from '../../src/ingest/file-source.ts';
 import type { Database } from '../../src/store/database.ts';
 import { backends, createTestDatabase, skipReason } from '../support/databases.ts';
-import { appendLines, expectedSessions, generateAuditLines, lumberjackName, sleep, storedSessions, tempDir, waitFor } from './file-support.ts';
+import { appendLines, expectedSessions, generateAuditLines, lumberjackName, sleep, storedSessions, tempDir, waitFor, waitForStoredSessions } from './file-support.ts';
 
 interface Following {
   source: FileSource;
@@ -49,14 +49,22 @@ async function appendSlowly(path: string, lines: readonly string[], gapMs = 1): 
   }
 }
 
-async function waitForSessions(db: Database, cluster: string, lines: readonly string[]): Promise<void> {
-  const expected = expectedSessions(lines, cluster);
-  let stored = new Map();
-  await waitFor(`${expected.size} sessions of cluster ${cluster}`, async () => {
-    stored = await storedSessions(db, cluster);
-    return stored.size >= expected.size;
-  });
-  assert.deepEqual(stored, expected);
+const waitForSessions = waitForStoredSessions;
+
+/**
+ * Appends `count` new lines one at a time, each stored before the next is written, and returns them.
+ * Passes run one after another, so once the second is stored the pass that read the first (and looked at
+ * every file as it was when that line was written) has finished: what it did or did not read is final.
+ */
+async function readThrough(following: Following, db: Database, cluster: string, path: string, before: string[], count: number, prefix: string): Promise<string[]> {
+  const written: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const [line] = generateAuditLines(1, `${prefix}${i}`);
+    appendLines(path, [line!]);
+    written.push(line!);
+    await waitForSessions(db, cluster, [...before, ...written]);
+  }
+  return written;
 }
 
 /** Index i where line i is ResponseStarted and line i+1 the ResponseComplete of the same session. */
@@ -106,8 +114,8 @@ for (const backend of backends) {
         const [line] = generateAuditLines(1, 'split');
         const cut = Math.floor(line!.length / 2);
         appendFileSync(path, line!.slice(0, cut));
-        // Longer than the periodic stat (1 s): the half has been looked at, and must not be stored.
-        await sleep(1500);
+        // The source has read the half and holds it, waiting for its newline: it must not be stored.
+        await waitFor('the half line read and held', () => following.source.snapshotStats().partialLineBytes === cut);
         assert.equal(await counterValue(following.metrics.linesRead), 30);
         assert.equal((await storedSessions(db, cluster)).size, expectedSessions(before, cluster).size);
         appendFileSync(path, line!.slice(cut) + '\n');
@@ -143,18 +151,22 @@ for (const backend of backends) {
 
           // --audit-log-compress: the backup is gzipped in the background, then the plain one deleted.
           writeFileSync(`${backup}.gz`, gzipSync(readFileSync(backup)));
-          await sleep(1500);
-          unlinkSync(backup);
-          await sleep(1500);
           if (mode === 'dir') await waitFor('the .gz known as the backup already read', () => following.source.snapshotStats().copiesSkipped === 1);
-          assert.equal(await counterValue(following.metrics.linesRead), 600, 'no line read twice');
-          await waitForSessions(db, cluster, lines);
+          unlinkSync(backup);
+          // Two more lines, each waited for: the pass that read the first saw the directory as it is
+          // now, and it has finished once the second is read.
+          const markers = await readThrough(following, db, cluster, live, [...lines], 2, `rot${mode}-marker`);
+          assert.equal(await counterValue(following.metrics.linesRead), 602, 'no line read twice');
+          await waitForSessions(db, cluster, [...lines, ...markers]);
           const { rows } = await db.query<{ exec_metadata: { stages: string[]; ended_at: string | null } }>(
             `SELECT exec_metadata FROM change_events WHERE cluster = $1 AND audit_id = $2`,
             [cluster, straddling],
           );
           assert.equal(rows.length, 1, 'the session split by the rotation is one row');
-          assert.deepEqual(rows[0]!.exec_metadata.stages, ['RequestReceived', 'ResponseStarted', 'ResponseComplete']);
+          // Its ResponseStarted went to the backup and its ResponseComplete to the new file: both are in it.
+          const [, split] = [...expectedSessions(lines, cluster)].find(([id]) => id.endsWith(`:${straddling}`))!;
+          assert.deepEqual(rows[0]!.exec_metadata.stages, split.stages);
+          assert.ok(rows[0]!.exec_metadata.stages.includes('ResponseStarted') && rows[0]!.exec_metadata.stages.includes('ResponseComplete'));
           assert.notEqual(rows[0]!.exec_metadata.ended_at, null);
           assert.deepEqual(await counterByLabel(following.metrics.badInput, 'reason'), {});
         } finally {
@@ -184,13 +196,15 @@ for (const backend of backends) {
         // change, the size below our position still tells. (Rewritten past our position with the
         // same first line cannot be told from appending; audit lines carry unique auditIDs.)
         truncateSync(live, 0);
-        await sleep(1200);
+        await waitFor('the second truncation seen', () => following.source.snapshotStats().truncations === 2);
         appendLines(live, [b[0]!, ...c]);
         await waitForSessions(db, cluster, [...a, ...b, ...c]);
         await waitFor('421 lines read', async () => (await counterValue(following.metrics.linesRead)) === 421);
         assert.equal(following.source.snapshotStats().truncations, 2);
-        await sleep(1200);
-        assert.equal(await counterValue(following.metrics.linesRead), 421, 'nothing read twice');
+        // Two more lines, each waited for: a whole pass has looked at the file since; nothing was read twice.
+        const markers = await readThrough(following, db, cluster, live, [...a, ...b, ...c], 2, 'ct-marker');
+        assert.equal(await counterValue(following.metrics.linesRead), 423, 'nothing read twice');
+        await waitForSessions(db, cluster, [...a, ...b, ...c, ...markers]);
       } finally {
         await following.stop();
       }

@@ -9,6 +9,7 @@ import { mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { createAuditIntake } from '../../src/ingest/audit-intake.ts';
 import { createAuditSink } from '../../src/ingest/audit-sink.ts';
 import { CheckpointStore } from '../../src/ingest/checkpoints.ts';
 import { FileSource, type FileSourceOptions } from '../../src/ingest/file-source.ts';
@@ -39,7 +40,7 @@ function sourceFor(db: Database, cluster: string, files: FileSourceOptions['file
   const capture = captureLogger();
   const source = new FileSource({
     files,
-    sink: createAuditSink({ writer: new SessionWriter(db), context: { cluster }, metrics, logger: capture.logger }),
+    sink: createAuditSink({ intake: createAuditIntake({ writer: new SessionWriter(db), metrics, logger: capture.logger }), context: { cluster }, metrics }),
     checkpoints: new CheckpointStore(db, cluster, 'audit'),
     metrics,
     logger: capture.logger,

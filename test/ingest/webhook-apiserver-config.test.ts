@@ -3,7 +3,7 @@
  * other traffic), and the webhook kubeconfig points at what the processor serves by default.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
@@ -12,58 +12,19 @@ import type { AuditEvent } from '../../src/audit/event.ts';
 import { extractSession } from '../../src/audit/extract.ts';
 import { parseProcessorArgs } from '../../src/config/options.ts';
 import { projectRoot } from '../support/cli.ts';
+import { fixtureUnits } from '../audit/support.ts';
+import { policyLevel, shippedAuditPolicy } from './audit-policy.ts';
 import { execEvent, otherEvent } from './webhook-support.ts';
 
 const apiserverDir = join(projectRoot, 'deploy', 'apiserver');
-const fixtures = '/work/shared/fixtures/audit';
 
-interface PolicyRule {
-  level: string;
-  verbs?: string[];
-  resources?: { group?: string; resources?: string[] }[];
-  users?: unknown;
-  userGroups?: unknown;
-  namespaces?: unknown;
-  nonResourceURLs?: unknown;
-}
-
-/**
- * The level kube-apiserver gives an event under a policy: the first rule that matches decides
- * (k8s.io/apiserver pkg/audit/policy/checker.go), for the rule fields our policy uses.
- */
-function policyLevel(rules: PolicyRule[], event: AuditEvent): string {
-  for (const rule of rules) {
-    assert.ok(!rule.users && !rule.userGroups && !rule.namespaces && !rule.nonResourceURLs, 'the evaluator knows only verbs and resources');
-    if (rule.verbs && !rule.verbs.includes(event.verb ?? '')) continue;
-    if (rule.resources) {
-      const ref = event.objectRef;
-      if (!ref?.resource) continue;
-      const name = ref.subresource ? `${ref.resource}/${ref.subresource}` : ref.resource;
-      const matches = rule.resources.some(
-        (r) => (r.group ?? '') === (ref.apiGroup ?? '') && (!r.resources || r.resources.includes(name) || r.resources.includes('*') || r.resources.includes(`${ref.resource}/*`)),
-      );
-      if (!matches) continue;
-    }
-    return rule.level;
-  }
-  return 'None';
-}
-
+/** Every event of our audit fixtures (test/fixtures/audit). */
 function fixtureEvents(): AuditEvent[] {
-  const events: AuditEvent[] = [];
-  for (const dir of ['constructed', 'real']) {
-    for (const name of readdirSync(join(fixtures, dir))) {
-      if (name.endsWith('.source.txt')) continue;
-      const text = readFileSync(join(fixtures, dir, name), 'utf8');
-      const documents = name.endsWith('.json') ? [text] : text.split('\n').filter((l) => l.trim());
-      for (const document of documents) events.push(...decodeAuditText(document).events);
-    }
-  }
-  return events;
+  return fixtureUnits().flatMap((unit) => decodeAuditText(unit.toString()).events);
 }
 
 describe('deploy/apiserver/audit-policy.yaml', () => {
-  const policy = parse(readFileSync(join(apiserverDir, 'audit-policy.yaml'), 'utf8')) as { apiVersion: string; kind: string; rules: PolicyRule[] };
+  const policy = shippedAuditPolicy();
 
   it('is an audit.k8s.io/v1 Policy', () => {
     assert.equal(policy.apiVersion, 'audit.k8s.io/v1');
@@ -85,7 +46,7 @@ describe('deploy/apiserver/audit-policy.yaml', () => {
 
   it('records every fixture event the processor keeps as a session, even with -node-proxy=all', () => {
     const kept = fixtureEvents().filter((event) => extractSession(event, { cluster: '', nodeProxy: 'all' }));
-    assert.ok(kept.length >= 20, `found ${kept.length} interactive-access events in the fixtures`);
+    assert.ok(kept.length >= 30, `found ${kept.length} interactive-access events in the fixtures`);
     const missed = kept.filter((event) => policyLevel(policy.rules, event) !== 'Metadata');
     assert.deepEqual(missed.map((e) => `${e.verb} ${e.objectRef?.resource}/${e.objectRef?.subresource} ${e.auditID}`), []);
   });

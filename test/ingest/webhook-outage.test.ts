@@ -13,6 +13,7 @@ import { parseProcessorArgs } from '../../src/config/options.ts';
 import { APISERVER_TIMEOUT_MS } from '../../src/ingest/webhook.ts';
 import { openDatabase, type Database, type Queryable } from '../../src/store/database.ts';
 import { backends, createTestDatabase, createTestDatabaseTarget, skipReason, type TestDatabaseTarget } from '../support/databases.ts';
+import { waitFor } from '../support/wait.ts';
 import { allStages, eventList, execEvent, request, rowId, startTestWebhook, storedSessions, type RunningWebhook } from './webhook-support.ts';
 
 const batchOf = (...ids: string[]) => eventList(ids.flatMap((id) => allStages.map((s) => execEvent(id, s, { pod: `pod-${id}` }))));
@@ -153,10 +154,8 @@ describe('audit webhook when the PostgreSQL connection is cut', { skip: skipReas
     assert.equal(before.status, 200, before.text);
 
     proxy.reset();
-    // A pool at rest sees its idle connections drop (what a stopped Postgres looks like), then every new
-    // connection refused. (A drop in the middle of a query is a different case: pg emits 'error' on the
-    // checked-out client, which src/store/database.ts does not listen to yet.)
-    await new Promise((r) => setTimeout(r, 200));
+    // What a stopped Postgres looks like: open connections drop, every new one is refused. The batch meets
+    // either an idle connection the pool has not yet seen drop or a refused new one: 503 both ways.
     const { value: down, ms } = await timed(request(hook.url, batchOf('cut-during')));
     t.diagnostic(`connection refused: 503 after ${ms} ms`);
     assert.equal(down.status, 503, down.text);
@@ -226,17 +225,19 @@ for (const backend of backends) {
     });
 
     it('on stop, refuses new connections but finishes the batch in flight (committed and answered 200) before resolving', async () => {
-      const hook = await startTestWebhook(db, { writeTimeoutMs: 20_000 });
+      // The webhook's database, watched: the SessionWriter opening its transaction is the batch reaching it.
+      let writes = 0;
+      const watched: Database = { ...db, query: (text, params) => db.query(text, params), transaction: (fn) => (writes++, db.transaction(fn)) };
+      const hook = await startTestWebhook(watched, { writeTimeoutMs: 20_000 });
       const lock = await lockSessions(db);
+      writes = 0;
       const order: string[] = [];
       const inFlight = request(hook.url, batchOf('drain-1')).then((r) => (order.push(`answer ${r.status}`), r));
       inFlight.catch(() => undefined);
-      // Let the batch reach the writer (it waits on the lock).
-      await new Promise((r) => setTimeout(r, 300));
+      await waitFor('the batch to reach the writer (it waits on the lock)', () => writes > 0);
       const stopped = hook.server.stop().then(() => order.push('stopped'));
-      await new Promise((r) => setTimeout(r, 300));
-      assert.deepEqual(order, [], 'stop waits for the batch in flight');
       await assert.rejects(request(hook.url, batchOf('drain-late'), { agent: false }), /ECONNREFUSED/, 'no new connections');
+      assert.deepEqual(order, [], 'stop waits for the batch in flight (its table is still locked)');
       await lock.release();
       await stopped;
       assert.ok((await storedSessions(db)).has(rowId('drain-1')), 'committed before stop resolved');

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -19,7 +20,7 @@ import {
   type RunningWebhook,
 } from './webhook-support.ts';
 
-const fixtures = '/work/shared/fixtures/audit';
+const fixtures = fileURLToPath(new URL('../fixtures/audit/', import.meta.url));
 const MiB = 1024 * 1024;
 
 /**
@@ -137,7 +138,7 @@ for (const backend of backends) {
       assert.ok((await storedSessions(db)).has(rowId('gz-1')));
     });
 
-    it('accepts the other envelopes: a bare Event, a JSON array, AKS Event Hubs records, and the c9 fixture', async () => {
+    it('accepts the other envelopes: a bare Event, a JSON array, AKS Event Hubs records (with a BOM too), and an apiserver EventList', async () => {
       const bare = await request(hook.url, JSON.stringify(execEvent('env-bare', 'ResponseComplete')));
       assert.equal(bare.status, 200, bare.text);
       const array = await request(hook.url, JSON.stringify(allStages.map((s) => execEvent('env-array', s))));
@@ -148,17 +149,23 @@ for (const backend of backends) {
         '\uFEFF' + JSON.stringify({ records: [{ category: 'kube-audit', properties: { log: JSON.stringify(execEvent('env-aks', 'ResponseStarted')) + '\n' } }] }),
       );
       assert.equal(aks.status, 200, aks.text);
-      const realAks = await request(hook.url, readFileSync(`${fixtures}/real/aks_eventhub_batch_sysdig.json`));
-      assert.equal(realAks.status, 200, realAks.text);
-      assert.equal(realAks.json.events, 22);
-      assert.equal(realAks.json.ignored, 22, 'the AKS capture holds no interactive access');
-      const c9 = await request(hook.url, readFileSync(`${fixtures}/constructed/c9_webhook_eventlist_body.json`));
-      assert.equal(c9.status, 200, c9.text);
-      assert.ok((c9.json.sessions as number) >= 1);
+      // Event Hubs batches of AKS diagnostic records: an exec among control-plane traffic, and a BOM in front.
+      const eventHubs = await request(hook.url, readFileSync(`${fixtures}aks-eventhub-records.json`));
+      assert.equal(eventHubs.status, 200, eventHubs.text);
+      assert.deepEqual([eventHubs.json.events, eventHubs.json.ignored, eventHubs.json.sessions], [3, 1, 1]);
+      const withBom = await request(hook.url, readFileSync(`${fixtures}aks-eventhub-records-bom.json`));
+      assert.equal(withBom.status, 200, withBom.text);
+      assert.equal(withBom.json.sessions, 1);
+      const eventList = await request(hook.url, readFileSync(`${fixtures}webhook-eventlist-body.json`));
+      assert.equal(eventList.status, 200, eventList.text);
+      assert.deepEqual([eventList.json.events, eventList.json.ignored, eventList.json.sessions], [6, 1, 2]);
 
       const rows = await storedSessions(db);
       for (const id of ['env-bare', 'env-array', 'env-aks']) assert.ok(rows.has(rowId(id)), id);
-      assert.ok([...rows.values()].some((r) => r.audit_id === '6b0f8e7e-2d0c-4b8e-9a51-1f0d5c7a3e11'), 'c9 session stored');
+      const auditIds = new Set([...rows.values()].map((r) => r.audit_id));
+      for (const id of ['e4517f3b-0c15-4cd7-a941-80ceee51661a', '0b1c2d3e-4f50-4617-a8b9-cadbecfd0e1f', '3f6c2a9e-5b1d-4c7a-8e2f-9d0b1a4c6e01', 'a8d41f07-2c6e-4b93-b5a0-7e1c9f3d2b02']) {
+        assert.ok(auditIds.has(id), `session ${id} of the fixtures stored`);
+      }
     });
 
     it('answers 413 to a 20 MiB body announced by Content-Length, before reading any of it', async () => {

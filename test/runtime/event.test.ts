@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { normalizeFeederMessage, normalizeRuntimeEvent, type RuntimeEvent } from '../../src/runtime/event.ts';
 import { feederLogService } from '../../src/runtime/feeder-proto.ts';
 import { runtimeEventFromLine } from '../../src/runtime/json-lines.ts';
-import { kubeArmorFixtures } from './fixtures.ts';
+import { daemonFixtures, kubeArmorFixture, kubeArmorFixtures, sessionExecId } from './fixtures.ts';
 
 const context = { cluster: 'prod', receivedAt: '2026-01-01T00:00:00.000Z' };
 
@@ -19,28 +19,29 @@ function overTheWire(object: Record<string, unknown>, rpc: 'WatchAlerts' | 'Watc
   return method.responseDeserialize(method.responseSerialize(object)) as Record<string, unknown>;
 }
 
-const execAlert = kubeArmorFixtures().find((f) => f.file === 'kubearmor-exec-bpflsm-block-alert.jsonl')!;
+const execAlert = kubeArmorFixture('relay-alerts.jsonl', 1);
 
 describe('runtime event normaliser', () => {
   it('reads the BPF-LSM exec alert with its microsecond time, exec ID, TTY and process tree', () => {
     const event = normalized(execAlert.object);
     assert.equal(event.kind, 'alert');
-    assert.equal(event.eventTime, '2025-12-16T05:37:19.127331Z');
+    assert.equal(event.eventTime, '2025-03-11T08:04:10.773210Z');
     assert.equal(event.cluster, 'prod', '-cluster names the row; KubeArmor\'s ClusterName stays in raw');
     assert.equal(event.raw.ClusterName, 'default');
-    assert.equal(event.execId, '824416229130095');
+    assert.equal(event.execId, sessionExecId);
     assert.equal(event.executableName, 'bash');
     assert.equal(event.tty, 'pts0');
     assert.equal(event.cwd, '/');
-    assert.deepEqual([event.pid, event.ppid, event.hostPid, event.hostPpid, event.uid], [113, 190507, 191949, 190507, 0]);
-    assert.deepEqual(event.owner, { kind: 'Deployment', name: 'ubuntu-1-deployment', namespace: 'multiubuntu' });
-    assert.equal(event.namespace, 'multiubuntu');
-    assert.equal(event.pod, 'ubuntu-1-deployment-8dc5d8d48-5s8pf');
-    assert.equal(event.containerName, 'ubuntu-1-container');
-    assert.equal(event.policyName, 'ksp-ubuntu-1-allow-proc-args');
+    // A BPF-LSM alert puts the host parent PID in PPID.
+    assert.deepEqual([event.pid, event.ppid, event.hostPid, event.hostPpid, event.uid], [75, 48211, 48275, 48211, 0]);
+    assert.deepEqual(event.owner, { kind: 'Deployment', name: 'checkout', namespace: 'payments' });
+    assert.equal(event.namespace, 'payments');
+    assert.equal(event.pod, 'checkout-5f7b9c8d6-q2w9z');
+    assert.equal(event.containerName, 'app');
+    assert.equal(event.policyName, 'block-package-managers');
     assert.equal(event.action, 'Block');
     assert.equal(event.enforcer, 'BPFLSM');
-    assert.equal(event.resource, '/usr/bin/python3.6 -m pydoc');
+    assert.equal(event.resource, '/usr/bin/apt-get install -y nmap');
     assert.match(event.eventKey, /^[0-9a-f]{64}$/);
   });
 
@@ -60,7 +61,9 @@ describe('runtime event normaliser', () => {
     const bad = normalizeRuntimeEvent({ UpdatedTime: '2023-02-30T00:00:00.000000Z' }, context);
     assert.equal(bad.ok, false, 'a day that does not exist is not silently rolled over');
     const garbage = normalizeRuntimeEvent({ Timestamp: 'yesterday' }, context);
-    assert.ok(!garbage.ok && garbage.reason === 'runtime-bad-time' && /Timestamp "yesterday"/.test(garbage.detail));
+    assert.ok(!garbage.ok && garbage.reason === 'runtime-bad-time' && /Timestamp \(a string of 9 characters/.test(garbage.detail) && !garbage.detail.includes('yesterday'));
+    const future = normalizeRuntimeEvent({ UpdatedTime: '9999-12-31T23:30:00-01:00' }, context);
+    assert.ok(future.ok && future.event.eventTime === '2199-12-31T23:59:59.999999Z' && future.repaired.includes('time-out-of-range'), 'clamped into the stored range, and said');
   });
 
   it('coerces numbers sent as strings or floats, and rejects what is not an int32', () => {
@@ -69,25 +72,24 @@ describe('runtime event normaliser', () => {
   });
 
   it("reads the daemon's camelCase form as the same event as the relay's PascalCase form", () => {
-    const pascal = execAlert.object;
-    const camel: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(pascal)) {
-      const name = { HostPPID: 'hostPPid', HostPID: 'hostPid', PPID: 'ppid', PID: 'pid', UID: 'uid', TTY: 'tty', ContainerID: 'containerID' }[key] ?? key[0]!.toLowerCase() + key.slice(1);
-      camel[name] = value;
-    }
-    camel.execEvent = { execID: '824416229130095', executableName: 'bash' };
-    delete camel.ExecEvent;
-    const a = normalized(pascal);
-    const b = normalized(camel);
-    assert.deepEqual({ ...b, raw: undefined }, { ...a, raw: undefined });
+    const relay = kubeArmorFixtures().filter((f) => f.file === 'relay-exec-session.jsonl');
+    const daemon = daemonFixtures();
+    assert.equal(daemon.length, 2);
+    daemon.forEach(({ object }, i) => {
+      const a = normalized(relay[i]!.object);
+      const b = normalized(object);
+      assert.deepEqual({ ...b, raw: undefined }, { ...a, raw: undefined }, `daemon line ${i + 1}`);
+      assert.ok(b.execId && b.hostPpid && b.owner, 'execEvent, hostPPid and owner are read');
+    });
   });
 
   it('stores KubeArmor\'s ExecID "0" and an empty ExecEvent as no exec ID', () => {
     assert.equal(normalized({ Timestamp: 1, ExecEvent: { ExecID: '0', ExecutableName: 'sh' } }).execId, null);
-    const network = kubeArmorFixtures().find((f) => f.file === 'kubearmor-network-policy-alert.jsonl')!;
+    const network = kubeArmorFixture('relay-alerts.jsonl', 3);
+    assert.deepEqual(network.object.ExecEvent, {});
     const event = normalized(network.object);
     assert.equal(event.execId, null);
-    assert.equal(event.nodeId, 'f39801455594d78b98b7816e37eed6e526c2342d945ba334f6ab6086b49426ee');
+    assert.equal(event.nodeId, 'b7e2c9a4f1d8365e0a2c4b6d8f0e1a3c5e7b9d1f3a5c7e9b0d2f4a6c8e0b1d3f');
     assert.deepEqual([event.ppid, event.uid, event.pid], [0, 0, null]);
   });
 
@@ -101,12 +103,12 @@ describe('runtime event normaliser', () => {
       assert.equal(wire.event.eventTime, fromJson.eventTime);
       keys.add(fromJson.eventKey);
     }
-    // 52 fixture lines; interactive-shell-alerts lines 7 and 8 are one event printed twice.
+    // relay-alerts.jsonl lines 1 and 6 are one event printed twice.
     assert.equal(keys.size, kubeArmorFixtures().length - 1);
   });
 
   it('keeps an event that has no time at all (hand-trimmed samples, Timestamp 0) at the epoch, stably', () => {
-    const trimmed = kubeArmorFixtures().find((f) => f.file === 'kubearmor-events-reference.jsonl' && f.line === 1)!;
+    const trimmed = kubeArmorFixture('relay-old-renders.jsonl', 5);
     const outcome = normalizeRuntimeEvent(trimmed.object, context);
     assert.ok(outcome.ok && outcome.timeSource === 'none');
     assert.equal(outcome.event.eventTime, '1970-01-01T00:00:00.000000Z');
@@ -123,10 +125,13 @@ describe('KubeArmor JSON lines', () => {
     assert.equal(event.kind, 'event');
   });
 
-  it('rejects a line that is not JSON with the reason and a preview', () => {
-    const outcome = runtimeEventFromLine('{"Timestamp":1705058469,"HostName":', context);
+  it('rejects a line that is not JSON with the reason, never quoting the line (it may hold a secret)', () => {
+    const outcome = runtimeEventFromLine('{"Timestamp":1705058469,"Resource":"mysql -pS3cret', context);
     assert.equal(outcome.kind, 'rejected');
-    assert.ok(outcome.kind === 'rejected' && outcome.reason === 'runtime-bad-json' && outcome.detail.includes('"HostName"'));
+    assert.ok(outcome.kind === 'rejected' && outcome.reason === 'runtime-bad-json' && /ends early|invalid JSON/.test(outcome.detail), JSON.stringify(outcome));
+    assert.ok(outcome.kind === 'rejected' && !outcome.detail.includes('S3cret') && !outcome.detail.includes('mysql'));
+    const notJson = runtimeEventFromLine('panic: mysql -pS3cret', context);
+    assert.ok(notJson.kind === 'rejected' && !notJson.detail.includes('S3cret'));
     assert.equal(runtimeEventFromLine('panic: runtime error', context).kind, 'rejected');
     assert.equal(runtimeEventFromLine('["Timestamp"]', context).kind, 'rejected');
   });

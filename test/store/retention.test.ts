@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { isAllowedCode, sessionId, type SessionRow } from '../../src/audit/session.ts';
+import { isAllowedCode, requestKeyOf, sessionId, type SessionRow } from '../../src/audit/session.ts';
 import { normalizeTimestamp } from '../../src/audit/time.ts';
 import type { Database } from '../../src/store/database.ts';
 import { pruneOnce } from '../../src/store/retention.ts';
@@ -12,11 +12,12 @@ const now = new Date('2026-06-30T12:00:00.000Z');
 const daysAgo = (days: number) => normalizeTimestamp(new Date(now.getTime() - days * DAY).toISOString())!;
 
 function session(auditId: string, startedAt: string): SessionRow {
-  return {
-    id: sessionId('', auditId), cluster: '', auditId, timestamp: startedAt, operation: 'EXEC', resourceKind: 'Pod',
+  const row: SessionRow = {
+    id: sessionId('', auditId), cluster: '', auditId, requestKey: '', timestamp: startedAt, operation: 'EXEC', resourceKind: 'Pod',
     namespace: 'shop', name: 'web-0', actor: { username: 'alice' }, source: { tool: 'kubectl' }, allowed: isAllowedCode(101),
     execMetadata: { target_type: 'pod', started_at: startedAt, ended_at: null, duration_ms: null, stages: ['ResponseStarted'], response_code: 101 },
   };
+  return { ...row, requestKey: requestKeyOf(row) };
 }
 
 /** Counts the DELETE statements a prune issues and the most rows one of them removed. */

@@ -2,17 +2,18 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { SessionRow } from '../../src/audit/session.ts';
-import { isAllowedCode, sessionId } from '../../src/audit/session.ts';
+import { isAllowedCode, requestKeyOf, sessionId } from '../../src/audit/session.ts';
 import type { Database } from '../../src/store/database.ts';
 import { SessionWriter } from '../../src/store/session-writer.ts';
 import { backends, createTestDatabase, createTestDatabaseTarget, skipReason } from '../support/databases.ts';
 
 function stage(auditId: string, stageName: string, extra: Partial<SessionRow['execMetadata']> = {}): SessionRow {
   const startedAt = '2024-05-02T09:15:01.104512Z';
-  return {
+  const row: SessionRow = {
     id: sessionId('', auditId),
     cluster: '',
     auditId,
+    requestKey: '',
     timestamp: startedAt,
     operation: 'EXEC',
     resourceKind: 'Pod',
@@ -23,6 +24,7 @@ function stage(auditId: string, stageName: string, extra: Partial<SessionRow['ex
     allowed: isAllowedCode(extra.response_code),
     execMetadata: { command: ['/bin/sh'], target_type: 'pod', started_at: startedAt, ended_at: null, duration_ms: null, stages: [stageName], ...extra },
   };
+  return { ...row, requestKey: requestKeyOf(row) };
 }
 
 async function execRows(db: Database) {
@@ -110,7 +112,7 @@ for (const backend of backends) {
 
   describe(`migrating a kubechronicle database on ${backend}`, { skip: skipReason(backend) }, () => {
     it('adopts the existing table: the admission row survives and exec rows land beside it', async () => {
-      const target = await createTestDatabaseTarget(backend);
+      const target = await createTestDatabaseTarget(backend, { state: 'empty' });
       try {
         // kubechronicle ran first: its schema and one admission row. Run its SQL through a migrated-less
         // connection by opening the raw backend.

@@ -1,8 +1,9 @@
 /**
- * The labelled scenario of issue 9's acceptance 7, stored through the real writers: audit events (as
- * the apiserver writes them) → decodeAuditValue → extractSession → SessionWriter; KubeArmor JSON lines
- * (as the relay prints them) → runtimeEventFromLine → RuntimeEventWriter. Links are inserted as the
- * correlation engine would write them, so these tests pin what the answers show for known links.
+ * The labelled scenario of issue 9's acceptance 7, stored through the real readers and writers: audit
+ * events as the apiserver writes them (one JSON line each) → the audit line sink → SessionWriter;
+ * KubeArmor JSON lines as the relay prints them → the KubeArmor line sink → RuntimeEventWriter; the
+ * links are made by the real Correlator on both writers' hooks, and checked against the scenario's
+ * truth before any test reads them, so these tests pin what the answers show for known links.
  *
  * Pod shop/web-0 (container web, node ip-10-0-0-1), times relative to `base` (30 minutes ago):
  *   +0.100001  alice opens `kubectl exec -it web-0 -- bash` from 192.0.2.10 (ends +300.250002)
@@ -15,16 +16,14 @@
  *               (shown, no session)
  * Pod staging/web-0: dave's session with a linked process (must never show in shop/web-0).
  */
-import { decodeAuditValue } from '../../src/audit/decode.ts';
-import { extractSession } from '../../src/audit/extract.ts';
+import assert from 'node:assert/strict';
 import { sessionId } from '../../src/audit/session.ts';
+import { Correlator } from '../../src/correlate/correlator.ts';
 import { silentLogger } from '../../src/observe/log.ts';
-import { createMetrics } from '../../src/observe/metrics.ts';
-import { runtimeEventFromLine } from '../../src/runtime/json-lines.ts';
-import { RuntimeEventWriter } from '../../src/runtime/writer.ts';
 import type { RuntimeEvent } from '../../src/runtime/event.ts';
+import { runtimeEventFromLine } from '../../src/runtime/json-lines.ts';
 import type { Database } from '../../src/store/database.ts';
-import { SessionWriter } from '../../src/store/session-writer.ts';
+import { scenarioWriters } from '../correlate/support.ts';
 
 export const XSS = `<img src=x onerror="document.body.dataset.pwned='yes'">`;
 export const UA_XSS = `<script>document.body.dataset.pwned='ua'</script>`;
@@ -163,10 +162,9 @@ export async function writeScenario(db: Database, base = new Date(Math.floor(Dat
     ...execRequest({ auditId: 'ca401-0003', user: 'carol', ip: '192.0.2.33', namespace: 'shop', pod: 'web-0', container: 'web', command: ['sh', '-c', 'cat /etc/hostname'], tty: false, start: at(120, 4), end: at(120, 500005), code: 101 }),
     ...execRequest({ auditId: 'da5e-0004', user: 'dave', ip: '192.0.2.44', namespace: 'staging', pod: 'web-0', container: 'web', command: ['bash'], tty: true, start: at(1, 0), end: at(200, 0), code: 101 }),
   ];
-  const decoded = decodeAuditValue(audit);
-  if (decoded.rejected.length) throw new Error(`scenario audit events rejected: ${JSON.stringify(decoded.rejected)}`);
-  const rows = decoded.events.map((e) => extractSession(e, { cluster: '' })).filter((r) => r !== undefined);
-  await new SessionWriter(db).write(rows);
+  const correlator = new Correlator({ db, skewMs: 2_000, logger: silentLogger, debounceMs: 60_000 });
+  const writers = scenarioWriters(db, '', { onSessionsCommitted: correlator.onSessionsCommitted, onRuntimeCommitted: correlator.onRuntimeCommitted });
+  await writers.audit(audit.map((event) => JSON.stringify(event)));
 
   const runc = '/usr/bin/runc';
   const specs: Record<string, ProcessSpec> = {
@@ -192,29 +190,31 @@ export async function writeScenario(db: Database, base = new Date(Math.floor(Dat
     },
     daveBash: { time: at(1, 200000), namespace: 'staging', hostPid: 5001, hostPpid: 4990, pid: 30, ppid: 0, process: '/bin/bash', parent: runc, resource: '/bin/bash', tty: 'pts0', execId: '900' },
   };
-  const events: Record<string, RuntimeEvent> = {};
+  const lines = Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, kubearmorLine(spec)]));
   // Reverse order: what the stream delivers first is not what happened first.
-  for (const [name, spec] of Object.entries(specs).reverse()) {
-    const outcome = runtimeEventFromLine(kubearmorLine(spec), { cluster: '' });
+  await writers.runtime(Object.values(lines).reverse());
+  assert.deepEqual(await writers.badInput(), {}, 'every scenario line is read');
+  const events: Record<string, RuntimeEvent> = {};
+  for (const [name, line] of Object.entries(lines)) {
+    const outcome = runtimeEventFromLine(line, { cluster: '' });
     if (outcome.kind !== 'event') throw new Error(`scenario KubeArmor line ${name} not an event: ${JSON.stringify(outcome)}`);
     events[name] = outcome.event;
   }
-  await new RuntimeEventWriter(db, { metrics: createMetrics(), logger: silentLogger }).write(Object.values(events));
 
-  const links: [session: string, names: string[]][] = [
+  await correlator.flush();
+  await correlator.close();
+  // Who ran what: the links these tests expect the pages and answers to show.
+  const expected: [session: string, names: string[]][] = [
     [ids.alice, ['bash', 'pipeline', 'cat', 'grep', 'curl', 'xss', 'escape']],
     [ids.carol, ['carolSh', 'carolCat']],
     [ids.dave, ['daveBash']],
   ];
-  for (const [session, names] of links) {
-    for (const name of names) {
-      const event = events[name]!;
-      await db.query(
-        `INSERT INTO exec_session_links (session_id, event_key, event_time, cluster, link_method)
-         VALUES ($1, $2, $3::timestamptz, '', 'process-tree') ON CONFLICT DO NOTHING`,
-        [session, event.eventKey, event.eventTime],
-      );
-    }
-  }
+  const nameOf = new Map(Object.entries(events).map(([name, event]) => [event.eventKey, name]));
+  const { rows } = await db.query<{ session_id: string; event_key: string }>(`SELECT session_id, event_key FROM exec_session_links WHERE cluster = ''`);
+  assert.deepEqual(
+    rows.map((r) => `${r.session_id} ${nameOf.get(r.event_key)}`).sort(),
+    expected.flatMap(([session, names]) => names.map((name) => `${session} ${name}`)).sort(),
+    'the correlator links each scenario process to its session, and the probe and the application to none',
+  );
   return { base, at, ids, window: { from: at(-60), to: at(600) }, events };
 }

@@ -172,7 +172,7 @@ function sessionRow(s) {
     h('td', {}, s.pod ? h('a', { href: timelineHref({ namespace: s.namespace, pod: s.pod, from: shiftIso(s.startedAt, -15), to: shiftIso(s.endedAt ?? s.startedAt, 15) }) }, targetOf(s)) : targetOf(s)),
     h('td', {}, s.sourceIp ?? ''),
     h('td', {}, toolOf(s)),
-    h('td', { class: 'outcome' }, outcomeNode(s)),
+    h('td', { class: 'outcome' }, outcomeNode(s), s.auditIdReused ? h('span', { class: 'badge reused', title: 'another request used the same Audit-ID' }, 'Audit-ID reused') : null),
     h('td', { class: 'num' }, String(s.processCount)),
     h('td', { class: 'num' }, s.blockCount ? h('span', { class: 'badge block' }, `${s.alertCount} (${s.blockCount} Block)`) : String(s.alertCount)),
     h('td', {}, h('code', {}, shellJoin(s.command))),
@@ -250,6 +250,9 @@ async function sessionView(id) {
   show(
     h('p', {}, h('a', { href: '#/' }, '← all sessions')),
     h('h1', { class: s.allowed ? '' : 'denied-title' }, `${s.user} — ${accessKind(s)} into ${targetOf(s)}`),
+    s.auditIdReused
+      ? h('p', { class: 'warning', role: 'alert' }, `Warning: another request used the same Audit-ID (${s.auditId}). A client sets that header, so this may be an attempt to hide or overwrite a session; each request is kept as its own session.`)
+      : null,
     facts([
       ['Outcome', outcomeNode(s)],
       ['Started (UTC)', time(s.startedAt)],
