@@ -53,18 +53,19 @@ async function main(argv: string[]): Promise<number> {
   logger.info({ backend: db.backend, location: db.location }, `database ready: ${db.backend === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'} at ${db.location}`);
   const stale = db.dataDirLock?.tookOverFrom;
   if (stale) logger.warn({ pid: stale.pid }, `took over the lock on -data-dir ${db.location} left by ${stale.command} (pid ${stale.pid}), which is gone`);
-  // What /readyz reports on both ports: the database now; each source adds its part once started.
+  // Links sessions to runtime events whenever either side is committed (background, never blocks ingestion).
+  const correlator = new Correlator({ db, skewMs: config['correlation-skew'], logger, metrics });
+  const files = createAuditFileSource({ db, flags: config, metrics, logger, context: extractContextFromFlags(config), writer: new SessionWriter(db, { onCommitted: correlator.onSessionsCommitted }) });
+  // What /readyz reports on both ports: the database and the audit files from the start (the files
+  // say "starting" until their first pass), the runtime sources once started.
   const readiness: ReadinessContributor[] = [databaseReadiness(db)];
+  if (config['audit-log-file'] || config['audit-log-dir']) readiness.push(auditFileReadiness(config, files));
   // Health, metrics, API and page answer from the start, while a long first read is still going on.
   const http = config.once ? undefined : await startHttpServerFromFlags(config, { db, metrics, logger, readiness });
   // A second process refused the -data-dir is told where to ask instead.
   if (http) db.dataDirLock?.noteHttpPort(http.port);
-  // Links sessions to runtime events whenever either side is committed (background, never blocks ingestion).
-  const correlator = new Correlator({ db, skewMs: config['correlation-skew'], logger, metrics });
   // Sessions whose pass the last run may have missed (it stopped right after a commit) are redone.
   await correlator.catchUp().catch((error: Error) => logger.warn({ err: error.message }, 'correlation catch-up failed; links follow with the next arrivals'));
-  const files = createAuditFileSource({ db, flags: config, metrics, logger, context: extractContextFromFlags(config), writer: new SessionWriter(db, { onCommitted: correlator.onSessionsCommitted }) });
-  if (config['audit-log-file'] || config['audit-log-dir']) readiness.push(auditFileReadiness(config, files));
 
   // KubeArmor runtime events (-kubearmor-*); each committed batch is reported to the correlator too.
   const runtime = await startRuntimeIngestFromFlags(config, { db, metrics, logger, onCommitted: correlator.onRuntimeCommitted });

@@ -67,7 +67,7 @@ describe('/readyz and the logs when a file source cannot read', () => {
       let last: { code: number; body: Readiness } | undefined;
       await waitFor('three failed passes in /readyz', async () => {
         last = await readiness(port);
-        return (last?.body.fileSources[0]?.failedPasses ?? 0) >= 3;
+        return (last?.body.fileSources?.[0]?.failedPasses ?? 0) >= 3;
       }, 60_000);
       assert.equal(last!.code, 503);
       assert.equal(last!.body.fileSources[0]!.state, 'failing');
@@ -106,7 +106,7 @@ describe('/readyz and the logs when a file source cannot read', () => {
       let last: { code: number; body: Readiness } | undefined;
       await waitFor('the unreadable file in /readyz', async () => {
         last = await readiness(port);
-        return (last?.body.fileSources[0]?.unreadableFiles.length ?? 0) > 0;
+        return (last?.body.fileSources?.[0]?.unreadableFiles.length ?? 0) > 0;
       }, 60_000);
       assert.equal(last!.code, 503);
       assert.deepEqual(last!.body.fileSources[0]!.unreadableFiles, [{ file: secret, error: 'permission denied' }]);
