@@ -290,7 +290,7 @@ function mountAuditRoute(app: express.Express, answers: HttpAnswers, settings: W
 
     const decoded = sessionsFromBody(body, context);
     if (isBodyRefused(decoded)) {
-      metrics.badInput.inc({ reason: decoded.reason });
+      countBadInput(metrics, decoded.reason);
       return answers.fail(req, res, decoded.reason === 'not-json' ? httpErrors.NOT_JSON : httpErrors.NOT_AN_EVENT_LIST, [decoded.message]);
     }
     intake.account(decoded, { remote: req.socket.remoteAddress });

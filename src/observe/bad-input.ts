@@ -12,6 +12,11 @@ export const badInputReasons = {
   'not-json': 'a line or body that is not JSON (nor a legacy-format audit line)',
   'not-an-event': 'JSON that is not an audit event or a list of them',
   'bad-field': 'an audit event with a field of the wrong type or form',
+  // Repaired and stored (src/audit/sanitize.ts): the event is kept, the repair counted.
+  'forbidden-characters': 'NUL or an unpaired surrogate in a value, replaced by U+FFFD; the event is stored',
+  'too-long': 'an identifier or text past its bound, shortened (identifiers keep a hash of the whole); the event is stored',
+  'time-out-of-range': 'a time outside the stored range, clamped to it; the event is stored',
+  'rejected-by-database': 'a session the database refused even alone; the rest of its batch is stored',
 
   // Log files (src/ingest: -audit-log-file, -audit-log-dir, -kubearmor-file PATH).
   'line-too-long': 'a line longer than -max-line-bytes, skipped',
