@@ -12,7 +12,10 @@ import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
+import { from as copyStreamFrom } from 'pg-copy-streams';
 import { redactUrl } from '../observe/log.ts';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
 
@@ -24,6 +27,11 @@ export interface QueryResult<Row> {
 /** What the rest of the code needs from a database connection (pool or transaction). */
 export interface Queryable {
   query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<Row>>;
+  /**
+   * Runs `COPY ... FROM STDIN` with `data` in COPY's text format (src/store/columns.ts copyText): the
+   * cheapest way to hand PostgreSQL many rows (pg-copy-streams; PGlite reads it from a blob).
+   */
+  copyFrom(statement: string, data: string): Promise<void>;
 }
 
 export interface Database extends Queryable {
@@ -176,6 +184,18 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
       const result = await pool.query(text, params as unknown[]);
       return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
     },
+    copyFrom: async (statement, data) => {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await copyThrough(client, statement, data);
+      } catch (error) {
+        if (!(error as { code?: string }).code) broken = error as Error;
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    },
     transaction: async (fn) => {
       const client = await pool.connect();
       // A connection dropped mid-transaction emits 'error' on the checked-out client; unheard, that is an
@@ -190,6 +210,7 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
             const result = await client.query(text, params as unknown[]);
             return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
           },
+          copyFrom: (statement, data) => copyThrough(client, statement, data),
         };
         const value = await fn(tx);
         await client.query('COMMIT');
@@ -223,14 +244,24 @@ async function openPglite(dataDir: string, command: string): Promise<Database> {
     rows: result.rows as Row[],
     rowCount: result.affectedRows ?? result.rows.length,
   });
+  // PGlite reads COPY data from a blob it is given instead of a client stream.
+  const fromBlob = (statement: string) => statement.replace(/FROM\s+STDIN\s*$/i, "FROM '/dev/blob'");
   return {
     backend: 'pglite',
     location,
     dataDirLock: lock,
     query: async <Row>(text: string, params?: readonly unknown[]) => toResult<Row>(await db.query(text, params as unknown[])),
+    copyFrom: async (statement, data) => {
+      await db.query(fromBlob(statement), [], { blob: new Blob([data]) });
+    },
     transaction: (fn) =>
       db.transaction((tx) =>
-        fn({ query: async <Row>(text: string, params?: readonly unknown[]) => toResult<Row>(await tx.query(text, params as unknown[])) }),
+        fn({
+          query: async <Row>(text: string, params?: readonly unknown[]) => toResult<Row>(await tx.query(text, params as unknown[])),
+          copyFrom: async (statement, data) => {
+            await tx.query(fromBlob(statement), [], { blob: new Blob([data]) });
+          },
+        }),
       ),
     close: async () => {
       try {
@@ -258,4 +289,9 @@ async function startPglite(location: string): Promise<PGlite> {
     });
   }
   return db;
+}
+
+/** Streams `data` into `COPY ... FROM STDIN` on one client (pg-copy-streams). */
+async function copyThrough(client: pg.PoolClient, statement: string, data: string): Promise<void> {
+  await pipeline(Readable.from([data]), client.query(copyStreamFrom(statement)));
 }
