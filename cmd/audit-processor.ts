@@ -105,7 +105,7 @@ async function main(argv: string[]): Promise<number> {
       const settings = { ...webhookSettingsFromConfig(config), shutdownGraceMs: config['shutdown-timeout'] * 0.6 };
       webhook = await startWebhook(settings, { db, writer, metrics, logger, context: extractContextFromFlags(config), readiness });
     }
-    retention = startRetention(db, { runtimeMs: config['retention-runtime'], sessionsMs: config['retention-sessions'] }, logger);
+    retention = startRetention(db, { runtimeMs: config['retention-runtime'], unlinkedMs: config['retention-unlinked'], sessionsMs: config['retention-sessions'] }, logger, metrics);
     // The first read of a backlog may be long; a stop request ends it early (checkpoints hold what committed).
     await Promise.race([files.start().then(async () => logger.info(`${await summarize(metrics)} into ${db.backend} at ${db.location}`)), stopRequested]);
     await stopRequested;

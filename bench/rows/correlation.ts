@@ -16,7 +16,14 @@ import { correlatePod } from '../../src/correlate/store.ts';
 import { openDatabase, type Database } from '../../src/store/database.ts';
 import { SessionWriter } from '../../src/store/session-writer.ts';
 import { at, overlappingSessions, World } from '../../test/correlate/scenario.ts';
-import { correlationEventOf, insertRuntimeRows, runtimeRow, sessionsOf } from '../../test/correlate/support.ts';
+import { sessionsFromLine } from '../../src/audit/input.ts';
+import { mergeStages } from '../../src/audit/session.ts';
+import { toCorrelationEvent } from '../../src/correlate/store.ts';
+import { silentLogger } from '../../src/observe/log.ts';
+import { createMetrics } from '../../src/observe/metrics.ts';
+import type { RuntimeEvent } from '../../src/runtime/event.ts';
+import { runtimeEventFromLine } from '../../src/runtime/json-lines.ts';
+import { RuntimeEventWriter } from '../../src/runtime/writer.ts';
 import type { BenchContext } from '../lib/context.ts';
 import { createBenchDatabase } from '../lib/postgres.ts';
 import type { RowOutcome } from '../lib/report.ts';
@@ -42,12 +49,25 @@ export function busyPod(n: number): World {
   return world;
 }
 
+/** The world's audit lines as session rows, through the real audit line path. */
+function sessionsOf(world: World) {
+  return mergeStages(world.auditLines().flatMap((line) => sessionsFromLine(Buffer.from(line), { cluster: 'bench' }).rows));
+}
+
+/** The world's KubeArmor lines as runtime events, through the real reader. */
+function eventsOf(world: World): RuntimeEvent[] {
+  return world.runtimeLines().flatMap(({ line }) => {
+    const outcome = runtimeEventFromLine(line, { cluster: 'bench' });
+    return outcome.kind === 'event' ? [outcome.event] : [];
+  });
+}
+
 /** Times the pure decision over the world's events, in milliseconds. */
 export function timeDecision(world: World): { ms: number; links: number } {
-  const sessions = sessionsOf(world.auditLines(), 'bench')
+  const sessions = sessionsOf(world)
     .map((row) => correlationSession({ ...row, resource_kind: row.resourceKind, exec_metadata: row.execMetadata }))
     .filter((s): s is CorrelationSession => s !== undefined);
-  const events = world.runtimeLines().map(({ line }) => correlationEventOf(runtimeRow(line, 'bench')));
+  const events = eventsOf(world).map(toCorrelationEvent);
   correlate(sessions, events, options); // warm-up
   const started = performance.now();
   const links = correlate(sessions, events, options);
@@ -56,9 +76,10 @@ export function timeDecision(world: World): { ms: number; links: number } {
 
 /** Stores the world, then times one pass over its pod and the plain SELECT of the same events. */
 export async function timePass(db: Database, world: World): Promise<{ passMs: number; selectMs: number; events: number; links: number }> {
-  await new SessionWriter(db).write(sessionsOf(world.auditLines(), 'bench'));
-  const rows = world.runtimeLines().map(({ line }) => runtimeRow(line, 'bench'));
-  for (let i = 0; i < rows.length; i += 5_000) await insertRuntimeRows(db, rows.slice(i, i + 5_000));
+  await new SessionWriter(db).write(sessionsOf(world));
+  const events = eventsOf(world);
+  const writer = new RuntimeEventWriter(db, { metrics: createMetrics(), logger: silentLogger });
+  for (let i = 0; i < events.length; i += 5_000) await writer.write(events.slice(i, i + 5_000));
   await db.query('ANALYZE runtime_events');
   let started = performance.now();
   const { rows: selected } = await db.query(

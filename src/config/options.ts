@@ -55,7 +55,8 @@ export const processorFlags = {
   cluster: flag.string('', 'cluster name stamped on every row, so one database can serve many clusters'),
 
   // Retention (production)
-  'retention-runtime': flag.duration('30d', 'delete runtime events older than this, in small batches; off keeps them'),
+  'retention-runtime': flag.duration('30d', 'drop alerts and runtime events linked to sessions once stored longer ago than this (whole days, a backfill of an old incident stays); off keeps them'),
+  'retention-unlinked': flag.duration('6h', 'drop runtime events no session has linked once older than this (whole hours, by their own time); keep it longer than the audit log lags behind and, if the audit policy omits ResponseStarted, than your longest session; off keeps them'),
   'retention-sessions': flag.duration('off', 'delete exec sessions older than this (never kubechronicle rows); off keeps them'),
 
   // Correlation of sessions with runtime events (src/correlate)
@@ -67,6 +68,8 @@ export const processorFlags = {
   'kubearmor-ca-file': flag.string('', "verify the feeders' TLS certificates with this CA (PEM); plaintext gRPC without it"),
   'kubearmor-discover': flag.optionalEnum(['relay', 'nodes'] as const, 'relay', 'find feeders in the cluster: relay = the kubearmor Service (else relay pods), nodes = every node daemon pod; pods are followed as they come and go'),
   kubeconfig: flag.string('', 'kubeconfig for -kubearmor-discover; without it the in-cluster service account (else KUBECONFIG or ~/.kube/config)'),
+  'kubearmor-operations': { ...flag.list('store only KubeArmor logs of these operations (any of Process, File, Network, Capabilities, Syscall); alerts are always stored'), schema: z.array(z.string()).default(['Process', 'File', 'Network']), defaultText: 'Process,File,Network' },
+  'kubearmor-raw': flag.enumOf(['alerts', 'all', 'none'] as const, 'alerts', 'which KubeArmor events also keep their raw JSON in runtime_events.raw (secrets redacted): the columns hold everything the answers use'),
   'kubearmor-file': flag.string('', 'read KubeArmor JSON lines (relay stdout, karmor logs --json, kubectl logs of the relay, daemon output) from this file and follow it; - reads stdin'),
 
   // Lifecycle (production)

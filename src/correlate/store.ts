@@ -9,6 +9,8 @@
  */
 import type { Queryable, Database } from '../store/database.ts';
 import { correlate, endOf, FRESH_CONTAINER_US, reachOf } from './correlate.ts';
+import { selectColumns } from '../store/columns.ts';
+import { runtimeEvents, type RuntimeEventRow } from '../store/schema.ts';
 import { isoMicrosSql, isoToMicros, microsToIso } from '../time/micros.ts';
 import type { CorrelateOptions, CorrelationEvent, CorrelationSession, Link } from './model.ts';
 import { correlationSession, type StoredSession } from './session-target.ts';
@@ -54,11 +56,20 @@ const selectSessions = `
     AND ${sessionStillRelevant}
   ORDER BY "timestamp", id`;
 
+/** The runtime event columns correlation reads (src/store/schema.ts declares them). */
+const eventKeys = [
+  'eventKey', 'eventTime', 'cluster', 'kind', 'hostName', 'namespace', 'pod', 'containerName', 'containerId', 'pid', 'ppid',
+  'hostPid', 'hostPpid', 'processName', 'parentProcessName', 'resource', 'operation', 'data', 'tty', 'execId',
+] as const satisfies readonly (keyof RuntimeEventRow)[];
+
+export type EventRow = Pick<RuntimeEventRow, (typeof eventKeys)[number]>;
+
+/** `alias.event_key AS "eventKey", ...`: what correlation reads of a runtime event, as an EventRow. */
+export const eventColumnsSql = (alias: string) => selectColumns(runtimeEvents, eventKeys, alias);
+
 const selectEvents = `
-  SELECT event_key, ${isoMicrosSql('event_time')} AS event_time, cluster, kind, host_name, namespace, pod, container_name,
-         container_id, pid, ppid, host_pid, host_ppid, process_name, parent_process_name, resource, operation, data, tty, exec_id
-  FROM runtime_events
-  WHERE cluster = $1 AND namespace = $2 AND pod = $3 AND event_time >= $4::timestamptz AND event_time <= $5::timestamptz`;
+  SELECT ${eventColumnsSql('r')} FROM runtime_events r
+  WHERE r.cluster = $1 AND r.namespace = $2 AND r.pod = $3 AND r.event_time >= $4::timestamptz AND r.event_time <= $5::timestamptz`;
 
 const recordColumns = 'session_id text, event_key text, event_time timestamptz, cluster text, link_method text';
 
@@ -76,55 +87,38 @@ const insertLinks = `
   ON CONFLICT (session_id, event_key, event_time) DO UPDATE SET link_method = EXCLUDED.link_method, linked_at = now()
   WHERE exec_session_links.link_method <> EXCLUDED.link_method`;
 
-export interface EventRow {
-  event_key: string;
-  event_time: string;
-  cluster: string;
-  kind: string;
-  host_name: string | null;
-  namespace: string | null;
-  pod: string | null;
-  container_name: string | null;
-  container_id: string | null;
-  pid: number | null;
-  ppid: number | null;
-  host_pid: number | null;
-  host_ppid: number | null;
-  process_name: string | null;
-  parent_process_name: string | null;
-  resource: string | null;
-  operation: string | null;
-  data: string | null;
-  tty: string | null;
-  exec_id: string | null;
-}
+// A linked event stays for the sessions' retention: it moves from the transient partitions (dropped
+// after -retention-unlinked) to the kept ones. Once kept, it stays kept even if a later pass unlinks it.
+const keepLinked = `
+  UPDATE runtime_events SET kept = true
+  WHERE NOT kept AND (event_key, event_time) IN (SELECT r.event_key, r.event_time FROM jsonb_to_recordset($1::jsonb) AS r(${recordColumns}))`;
 
 const opt = <T>(value: T | null): T | undefined => (value === null ? undefined : value);
 
 /** A runtime_events row as the pure correlation sees it. */
 export function toCorrelationEvent(row: EventRow): CorrelationEvent {
   return {
-    key: row.event_key,
-    time: row.event_time,
-    us: isoToMicros(row.event_time),
+    key: row.eventKey,
+    time: row.eventTime,
+    us: isoToMicros(row.eventTime),
     cluster: row.cluster,
     kind: row.kind,
-    host: opt(row.host_name),
+    host: opt(row.hostName),
     namespace: opt(row.namespace),
     pod: opt(row.pod),
-    container: opt(row.container_name),
-    containerId: opt(row.container_id),
+    container: opt(row.containerName),
+    containerId: opt(row.containerId),
     pid: opt(row.pid),
     ppid: opt(row.ppid),
-    hostPid: opt(row.host_pid),
-    hostPpid: opt(row.host_ppid),
-    processName: opt(row.process_name),
-    parentProcessName: opt(row.parent_process_name),
+    hostPid: opt(row.hostPid),
+    hostPpid: opt(row.hostPpid),
+    processName: opt(row.processName),
+    parentProcessName: opt(row.parentProcessName),
     resource: opt(row.resource),
     operation: opt(row.operation),
     data: opt(row.data),
     tty: opt(row.tty),
-    execId: opt(row.exec_id),
+    execId: opt(row.execId),
   };
 }
 
@@ -164,7 +158,10 @@ async function writeLinks(tx: Queryable, sessionIds: string[], links: Link[]): P
     links.map((l) => ({ session_id: l.sessionId, event_key: l.eventKey, event_time: l.eventTime, cluster: l.cluster, link_method: l.method })),
   );
   await tx.query(deleteStale, [sessionIds, records]);
-  return links.length > 0 ? (await tx.query(insertLinks, [records])).rowCount : 0;
+  if (links.length === 0) return 0;
+  const made = (await tx.query(insertLinks, [records])).rowCount;
+  await tx.query(keepLinked, [records]);
+  return made;
 }
 
 // A pod needs a pass when some session may concern the range, and there is something to link (runtime

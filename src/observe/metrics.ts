@@ -39,6 +39,9 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
     runtimeBytesRead: counter('runtime_bytes_read_total', 'bytes of KubeArmor JSON lines read from -kubearmor-file (a file, not stdin)'),
     runtimeEventsReceived: counter('runtime_events_received_total', 'KubeArmor alerts and logs received and normalised, by source (grpc, file)', ['source']),
     runtimeEventsStored: counter('runtime_events_stored_total', 'runtime_events rows inserted (committed), by kind (alert, log)', ['kind']),
+    runtimeEventsFiltered: counter('runtime_events_filtered_total', 'KubeArmor logs dropped before storing by the intake filter (-kubearmor-operations), by operation', ['operation']),
+    runtimePartitionsDropped: counter('runtime_partitions_dropped_total', 'time partitions dropped by retention, by tier (transient: unlinked logs; kept: alerts and linked events; links)', ['tier']),
+    runtimeEventsDroppedByRetention: counter('runtime_events_retention_dropped_total', 'runtime events dropped with their partition by retention (PostgreSQL\'s estimate of the rows each held), by tier', ['tier']),
     runtimeEventsDuplicate: counter('runtime_events_duplicate_total', 'runtime events already stored (same event received twice), committed as no-ops'),
     runtimeEventsPending: new Gauge({ name: 'exectrail_runtime_events_pending', help: 'runtime events received and not yet committed', registers: [registry] }),
     runtimeStreamState: new Gauge({

@@ -1,7 +1,7 @@
 /**
  * The identity of a runtime event, for idempotency: the same event received twice (from two relays,
  * from the relay and a node daemon, from a re-read file, from gRPC and from `karmor logs --json`) gets
- * the same key and is stored once (runtime_events primary key (event_key, event_time)).
+ * the same key and is stored once (runtime_events primary key (event_key, event_time, kept)).
  *
  * What is in it: the facts of the event itself (where, when to the microsecond, which process, what it
  * did, what came of it) and, for alerts, which policy matched and what it did (action, enforcer).
@@ -42,7 +42,11 @@ type KeyedFields = Pick<
   | 'enforcer'
 >;
 
-/** 64 hex characters (sha256), the width of runtime_events.event_key. */
+/**
+ * 32 hex characters: the first 128 bits of a SHA-256 of the identity, the width of runtime_events.event_key
+ * (keys stored before migration 0007 were the whole 64 hex; the migration kept their first 32, the same
+ * value this gives).
+ */
 export function runtimeEventKey(event: KeyedFields): string {
   const identity = [
     event.cluster,
@@ -71,5 +75,5 @@ export function runtimeEventKey(event: KeyedFields): string {
     event.action,
     event.enforcer,
   ].map((value) => (value === 0 || value === '' || value === undefined ? null : value));
-  return createHash('sha256').update(JSON.stringify(identity)).digest('hex');
+  return createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 32);
 }

@@ -15,58 +15,16 @@ import { defaultRedaction, redactCommandLine, redactStrings, type Redaction } fr
 import { boundIdentifier, boundText, sanitizeJson, STORED_BOUNDS, withoutForbiddenCharacters, type SanitizeReason, type SanitizeReport } from '../audit/sanitize.ts';
 import { normalizeTime } from '../audit/time.ts';
 import { clampMicros, microsToIso } from '../time/micros.ts';
+import type { RuntimeEventRow } from '../store/schema.ts';
 import { runtimeEventKey } from './event-key.ts';
 
 export type RuntimeEventKind = 'alert' | 'log';
 
-/** A runtime_events row, named as in src/store/schema.ts. Text is null when absent or empty. */
-export interface RuntimeEvent {
-  /** sha256 of the event's identity (event-key.ts): the same event from two relays is one row. */
-  eventKey: string;
-  /** `YYYY-MM-DDTHH:MM:SS.ffffffZ` from UpdatedTime (microseconds), else Timestamp (whole seconds). */
-  eventTime: string;
-  /** When exectrail received it (RFC 3339, UTC). */
-  receivedAt: string;
-  /** exectrail's `-cluster` (the same name as change_events.cluster, so the two join); KubeArmor's own ClusterName stays in `raw`. */
-  cluster: string;
-  kind: RuntimeEventKind;
-  hostName: string | null;
-  nodeId: string | null;
-  namespace: string | null;
-  pod: string | null;
-  containerName: string | null;
-  containerId: string | null;
-  containerImage: string | null;
-  labels: string | null;
-  /** The pod's owner (`Podowner`): `{ kind: Ref, name, namespace }`, null when KubeArmor sent none. */
-  owner: { kind: string | null; name: string | null; namespace: string | null } | null;
-  processName: string | null;
-  parentProcessName: string | null;
-  pid: number | null;
-  ppid: number | null;
-  hostPid: number | null;
-  hostPpid: number | null;
-  uid: number | null;
-  cwd: string | null;
-  tty: string | null;
-  /** `ExecEvent.ExecID`: set when the process entered the container via setns (kubectl exec); KubeArmor's "0" is stored as null. */
-  execId: string | null;
-  executableName: string | null;
-  type: string | null;
-  operation: string | null;
-  resource: string | null;
-  source: string | null;
-  data: string | null;
-  result: string | null;
-  policyName: string | null;
-  severity: string | null;
-  tags: string | null;
-  message: string | null;
-  action: string | null;
-  enforcer: string | null;
-  /** The event exactly as received (the parsed JSON object or the decoded gRPC message). */
-  raw: Record<string, unknown>;
-}
+/** A runtime_events row: declared once, in src/store/schema.ts. Text is null when absent or empty. */
+export type RuntimeEvent = RuntimeEventRow;
+
+/** Which events keep their raw form in `raw` (-kubearmor-raw): the columns hold everything queries use. */
+export type RawKept = 'alerts' | 'all' | 'none';
 
 export interface NormalizeContext {
   cluster: string;
@@ -74,6 +32,8 @@ export interface NormalizeContext {
   receivedAt?: string;
   /** Secrets hidden in Resource, Source, Data and the raw event (default: the built-in set; -redact). */
   redaction?: Redaction;
+  /** Which events keep `raw` (default alerts: they are few, and carry what no column holds). */
+  raw?: RawKept;
 }
 
 export type NormalizeOutcome =
@@ -189,7 +149,9 @@ export function normalizeRuntimeEvent(
     const t = text(value);
     return t === null ? null : redactCommandLine(t, redaction);
   };
-  const raw = redactStrings(sanitizeJson(input, report), redaction) as Record<string, unknown>;
+  const eventKind = kind ?? runtimeKindOf(f);
+  const rawKept = context.raw ?? 'alerts';
+  const raw = rawKept === 'all' || (rawKept === 'alerts' && eventKind === 'alert') ? (redactStrings(sanitizeJson(input, report), redaction) as Record<string, unknown>) : null;
 
   const ownerFields = objectLookup(f.get('owner'));
   const owner = ownerFields
@@ -203,7 +165,9 @@ export function normalizeRuntimeEvent(
     eventTime: time.value,
     receivedAt: context.receivedAt ?? new Date().toISOString(),
     cluster: context.cluster,
-    kind: kind ?? runtimeKindOf(f),
+    kind: eventKind,
+    // Alerts stay for the sessions' retention; a log stays only once correlation links it to a session.
+    kept: eventKind === 'alert',
     hostName: name(f.get('hostname')),
     nodeId: name(f.get('nodeid')),
     namespace: name(f.get('namespacename')),

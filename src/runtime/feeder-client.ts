@@ -21,7 +21,7 @@ import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { Backoff } from '../time/backoff.ts';
 import type { Redaction } from '../audit/redact.ts';
-import { normalizeFeederMessage, type RuntimeEventKind } from './event.ts';
+import { normalizeFeederMessage, type RawKept, type RuntimeEventKind } from './event.ts';
 import { feederLogService, type FeederStreamRpc } from './feeder-proto.ts';
 import type { RuntimeEventQueue } from './queue.ts';
 
@@ -112,6 +112,8 @@ export interface FeederClientOptions {
   cluster: string;
   /** Secrets hidden in what is stored (-redact). */
   redaction?: Redaction;
+  /** Which events keep their raw form (-kubearmor-raw). */
+  raw?: RawKept;
   metrics: Metrics;
   logger: Logger;
   backoff?: Partial<FeederBackoffOptions>;
@@ -257,7 +259,7 @@ class FeederStream {
       this.state.messages++;
       this.lastMessageAtMs = Date.now();
       if (this.state.state === 'connecting') this.setStatus('streaming');
-      const outcome = normalizeFeederMessage(message, this.kind, { cluster, redaction: this.options.redaction });
+      const outcome = normalizeFeederMessage(message, this.kind, { cluster, redaction: this.options.redaction, raw: this.options.raw });
       if (!outcome.ok) {
         metrics.badInput.inc({ reason: outcome.reason });
         logger.warn({ ...this.labels, reason: outcome.reason, detail: outcome.detail }, 'skipped a feeder message that is not a valid event');

@@ -19,7 +19,7 @@ import type { Metrics } from '../observe/metrics.ts';
 import type { Database } from '../store/database.ts';
 import { Backoff } from '../time/backoff.ts';
 import type { Redaction } from '../audit/redact.ts';
-import type { RuntimeEvent } from './event.ts';
+import type { RawKept, RuntimeEvent } from './event.ts';
 import { runtimeEventFromLine } from './json-lines.ts';
 import type { RuntimeEventWriter } from './writer.ts';
 
@@ -39,8 +39,8 @@ export interface RuntimeLineSink extends LineSink {
   stats(): RuntimeLineStats;
 }
 
-export function createRuntimeLineSink(options: { writer: Pick<RuntimeEventWriter, 'write'>; cluster: string; redaction?: Redaction; metrics: Metrics; logger: Logger }): RuntimeLineSink {
-  const { writer, cluster, redaction, metrics, logger } = options;
+export function createRuntimeLineSink(options: { writer: Pick<RuntimeEventWriter, 'write'>; cluster: string; redaction?: Redaction; raw?: RawKept; metrics: Metrics; logger: Logger }): RuntimeLineSink {
+  const { writer, cluster, redaction, raw, metrics, logger } = options;
   const stats: RuntimeLineStats = { lines: 0, events: 0, skipped: 0, rejected: 0 };
   let tail: Promise<void> = Promise.resolve();
   return {
@@ -50,7 +50,7 @@ export function createRuntimeLineSink(options: { writer: Pick<RuntimeEventWriter
       const events: RuntimeEvent[] = [];
       for (const line of batch.lines) {
         stats.lines++;
-        const outcome = runtimeEventFromLine(line, { cluster, receivedAt, redaction });
+        const outcome = runtimeEventFromLine(line, { cluster, receivedAt, redaction, raw });
         if (outcome.kind === 'event') {
           events.push(outcome.event);
           for (const reason of outcome.repaired) metrics.badInput.inc({ reason });
@@ -94,6 +94,7 @@ export interface RuntimeFileOptions {
   writer: Pick<RuntimeEventWriter, 'write'>;
   cluster: string;
   redaction?: Redaction;
+  raw?: RawKept;
   metrics: Metrics;
   logger: Logger;
   maxLineBytes?: number;

@@ -6,6 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import { parseRedaction, type Redaction } from '../audit/redact.ts';
+import type { RawKept } from './event.ts';
 import { fileSourceReadiness } from '../ingest/file-source.ts';
 import type { Logger } from '../observe/log.ts';
 import type { ReadinessContributor } from '../observe/readiness.ts';
@@ -22,6 +23,10 @@ export interface RuntimeIngestOptions {
   cluster: string;
   /** `-redact`: secrets hidden in Resource, Source, Data and raw. Default: the built-in set. */
   redaction?: Redaction;
+  /** `-kubearmor-raw`: which events keep their raw form. Default: alerts. */
+  raw?: RawKept;
+  /** `-kubearmor-operations`: the operations of logs stored (alerts always are). Default: all. */
+  operations?: readonly string[];
   metrics: Metrics;
   logger: Logger;
   /** `-kubearmor-addr host:port`, repeatable. */
@@ -90,6 +95,8 @@ export interface RuntimeFlags {
   'kubearmor-discover': FeederDiscoveryMode | '';
   kubeconfig: string;
   'kubearmor-file': string;
+  'kubearmor-raw': RawKept;
+  'kubearmor-operations': string[];
   cluster: string;
   redact: readonly string[];
   once: boolean;
@@ -116,6 +123,8 @@ export async function startRuntimeIngestFromFlags(
     ...deps,
     cluster: flags.cluster,
     redaction: parseRedaction(flags.redact),
+    raw: flags['kubearmor-raw'],
+    operations: flags['kubearmor-operations'],
     addresses: flags['kubearmor-addr'],
     allAlerts: flags['kubearmor-logs'],
     caFile: flags['kubearmor-ca-file'] || undefined,
@@ -129,7 +138,7 @@ export async function startRuntimeIngestFromFlags(
 export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise<RuntimeIngest> {
   const { db, metrics, logger } = options;
   const log = logger.child({ component: 'runtime' });
-  const writer = new RuntimeEventWriter(db, { metrics, logger: log, onCommitted: options.onCommitted });
+  const writer = new RuntimeEventWriter(db, { metrics, logger: log, onCommitted: options.onCommitted, operations: options.operations });
   const queue = new RuntimeEventQueue({ writer, metrics, logger: log, ...options.queue });
   const credentials = feederCredentials(options.caFile);
   const streams = feederStreamsFor(options.allAlerts ?? false);
@@ -148,7 +157,7 @@ export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise
     for (const address of wanted) {
       if (clients.has(address)) continue;
       const client = new FeederClient(
-        { address, streams, queue, cluster: options.cluster, redaction: options.redaction, metrics, logger: log, backoff: options.backoff, keepalive: options.keepalive },
+        { address, streams, queue, cluster: options.cluster, redaction: options.redaction, raw: options.raw, metrics, logger: log, backoff: options.backoff, keepalive: options.keepalive },
         credentials,
       );
       clients.set(address, client);
@@ -175,7 +184,7 @@ export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise
 
   let file: RuntimeFileSource | undefined;
   if (options.file) {
-    file = createRuntimeFileSource({ path: options.file, db, writer, cluster: options.cluster, redaction: options.redaction, metrics, logger: log, stdin: options.stdin });
+    file = createRuntimeFileSource({ path: options.file, db, writer, cluster: options.cluster, redaction: options.redaction, raw: options.raw, metrics, logger: log, stdin: options.stdin });
     if (!options.once) await file.start();
   }
 

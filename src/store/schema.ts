@@ -79,19 +79,37 @@ export const fileCheckpoints = pgTable(
   (t) => [primaryKey({ columns: [t.cluster, t.fingerprint] })],
 );
 
+/** KubeArmor's `Podowner`: the workload that owns the pod. */
+export interface RuntimeEventOwner {
+  kind: string | null;
+  name: string | null;
+  namespace: string | null;
+}
+
 /**
- * One row per KubeArmor alert or log (../shared/reference/kubearmor-feeder.md). `event_key` is a hash
- * of the event's identity so a duplicate (two relays, a re-read file) is stored once.
+ * One row per KubeArmor alert or log (../shared/reference/kubearmor-feeder.md): the one declaration of a
+ * runtime event. src/runtime/event.ts builds it, src/runtime/writer.ts stores it, correlation and the
+ * answers read it, each through the columns of this table (src/store/columns.ts).
+ *
+ * In PostgreSQL and PGlite the table is partitioned (migrations/0007_runtime_events_partitioned.sql,
+ * src/store/partitions.ts): by LIST on `kept`, then by RANGE on `event_time`, hourly for what may go
+ * (`kept = false`: logs no session has claimed, dropped whole after -retention-unlinked) and daily for
+ * what stays (alerts, and events linked to a session, dropped whole after -retention-runtime).
  */
 export const runtimeEvents = pgTable(
   'runtime_events',
   {
-    eventKey: varchar('event_key', { length: 64 }).notNull(),
-    /** From UpdatedTime (microseconds), falling back to Timestamp (whole seconds). */
+    /** 32 hex: the first 128 bits of a SHA-256 of the event's identity (src/runtime/event-key.ts), so the same event from two relays or a re-read file is one row. */
+    eventKey: varchar('event_key', { length: 32 }).notNull(),
+    /** UpdatedTime (microseconds), else Timestamp (whole seconds), clamped into the stored range; `YYYY-MM-DDTHH:MM:SS.ffffffZ`. */
     eventTime: timestamp('event_time', { withTimezone: true, mode: 'string', precision: 6 }).notNull(),
+    /** When exectrail received it. */
     receivedAt: timestamp('received_at', { withTimezone: true, mode: 'string', precision: 6 }).defaultNow().notNull(),
+    /** Kept for the sessions' retention (an alert, or linked to a session); false: dropped after -retention-unlinked. */
+    kept: boolean('kept').notNull().default(false),
+    /** exectrail's `-cluster` (the same name as change_events.cluster, so the two join); KubeArmor's ClusterName is not kept. */
     cluster: varchar('cluster', { length: 255 }).notNull().default(''),
-    kind: varchar('kind', { length: 8 }).notNull(), // 'alert' | 'log'
+    kind: varchar('kind', { length: 8 }).$type<'alert' | 'log'>().notNull(),
     hostName: text('host_name'),
     nodeId: text('node_id'),
     namespace: text('namespace'),
@@ -100,7 +118,8 @@ export const runtimeEvents = pgTable(
     containerId: text('container_id'),
     containerImage: text('container_image'),
     labels: text('labels'),
-    owner: jsonb('owner'),
+    /** The pod's owner (`Podowner`), null when KubeArmor sent none. */
+    owner: jsonb('owner').$type<RuntimeEventOwner>(),
     processName: text('process_name'),
     parentProcessName: text('parent_process_name'),
     pid: integer('pid'),
@@ -110,10 +129,12 @@ export const runtimeEvents = pgTable(
     uid: integer('uid'),
     cwd: text('cwd'),
     tty: text('tty'),
+    /** `ExecEvent.ExecID`: set when the process entered the container via setns (kubectl exec); KubeArmor's "0" is stored as null. */
     execId: text('exec_id'),
     executableName: text('executable_name'),
     type: text('type'),
     operation: text('operation'),
+    /** The command line of a process event (secrets redacted), the path of a file event, the address of a network event. */
     resource: text('resource'),
     source: text('source'),
     data: text('data'),
@@ -124,29 +145,31 @@ export const runtimeEvents = pgTable(
     message: text('message'),
     action: text('action'),
     enforcer: text('enforcer'),
-    raw: jsonb('raw').notNull(),
+    /** The event as received (sanitised, secrets redacted), for alerts; for logs only with -kubearmor-raw=all. */
+    raw: jsonb('raw').$type<Record<string, unknown>>(),
   },
   (t) => [
-    primaryKey({ columns: [t.eventKey, t.eventTime] }),
-    index('idx_runtime_events_container_time').on(t.cluster, t.namespace, t.pod, t.containerName, t.eventTime),
-    // Correlation loads one pod's events between two times, whatever the container (src/correlate/store.ts).
+    // The partition keys are part of the key (PostgreSQL requires it); an event's key and time decide its kept value once stored.
+    primaryKey({ columns: [t.eventKey, t.eventTime, t.kept] }),
+    // Correlation and the timeline load one pod's events between two times, whatever the container.
     index('idx_runtime_events_pod_time').on(t.cluster, t.namespace, t.pod, t.eventTime),
-    index('idx_runtime_events_host_pid').on(t.cluster, t.hostName, t.hostPid),
+    // The runtime events API lists newest first across pods.
     index('idx_runtime_events_time').on(t.eventTime),
-    // Retention counts from when we stored an event, so a backfill of an old incident is kept.
-    index('idx_runtime_events_received_at').on(t.receivedAt),
   ],
 );
+
+export type RuntimeEventRow = typeof runtimeEvents.$inferSelect;
 
 /**
  * Which runtime events an exec session caused (src/correlate). Recomputed idempotently whenever either
  * side arrives. The view `exec_session_processes` (hand-written migration) joins it for SQL users.
+ * Partitioned by RANGE on `event_time`, daily, beside the kept runtime events it points at.
  */
 export const execSessionLinks = pgTable(
   'exec_session_links',
   {
     sessionId: varchar('session_id', { length: 255 }).notNull(),
-    eventKey: varchar('event_key', { length: 64 }).notNull(),
+    eventKey: varchar('event_key', { length: 32 }).notNull(),
     eventTime: timestamp('event_time', { withTimezone: true, mode: 'string', precision: 6 }).notNull(),
     cluster: varchar('cluster', { length: 255 }).notNull().default(''),
     /** 'process-tree' or 'window'. */

@@ -22,6 +22,7 @@
  */
 import { canonicalJson, mergeSessions, mergeStages, reusedSessionId, sessionIdentity, type SessionRow } from '../audit/session.ts';
 import type { Database, Queryable } from './database.ts';
+import { storeSplitting } from './split-on-refusal.ts';
 
 export interface SessionWriteResult {
   /** Distinct sessions in the batch. */
@@ -151,27 +152,22 @@ export class SessionWriter {
     return total;
   }
 
-  /** One transaction for the batch; when its content is refused, each half on its own, down to one session. */
+  /** One transaction per batch; a batch refused for its content is split down to the session at fault. */
   private async writeSplitting(sessions: SessionRow[], total: SessionWriteResult, committedIds: string[]): Promise<void> {
-    let outcome: BatchOutcome;
-    try {
-      outcome = await withRetryOnConflict(() => this.db.transaction((tx) => writeSessions(tx, sessions)));
-    } catch (error) {
-      if (!isRefusedContent(error)) throw error;
-      if (sessions.length === 1) {
+    await storeSplitting(
+      sessions,
+      async (batch) => {
+        const outcome = await withRetryOnConflict(() => this.db.transaction((tx) => writeSessions(tx, batch)));
+        total.inserted += outcome.inserted;
+        total.updated += outcome.updated;
+        total.auditIdReused += outcome.auditIdReused;
+        for (const id of outcome.ids) committedIds.push(id);
+      },
+      (_session, sqlstate) => {
         total.refused++;
-        total.refusedCodes.push((error as { code: string }).code);
-        return;
-      }
-      const half = Math.ceil(sessions.length / 2);
-      await this.writeSplitting(sessions.slice(0, half), total, committedIds);
-      await this.writeSplitting(sessions.slice(half), total, committedIds);
-      return;
-    }
-    total.inserted += outcome.inserted;
-    total.updated += outcome.updated;
-    total.auditIdReused += outcome.auditIdReused;
-    for (const id of outcome.ids) committedIds.push(id);
+        total.refusedCodes.push(sqlstate);
+      },
+    );
   }
 }
 
@@ -247,14 +243,4 @@ async function withRetryOnConflict<T>(fn: () => Promise<T>, attempts = 5): Promi
       await new Promise((r) => setTimeout(r, 5 * attempt));
     }
   }
-}
-
-/**
- * The database refused the batch for what it holds, not for its state: SQLSTATE class 22 (data
- * exception), 23 (integrity) or 54 (program limit, e.g. an index entry too large). Splitting the batch
- * finds the one session at fault; connection errors and timeouts are thrown to the caller instead.
- */
-function isRefusedContent(error: unknown): boolean {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && /^(22|23|54)/.test(code);
 }

@@ -146,7 +146,7 @@ export async function findSession(db: Queryable, id: string, options: { maxEvent
   const events = await db.query<RuntimeSqlRow>(
     `SELECT ${runtimeColumnsSql}
      FROM exec_session_processes p
-     JOIN runtime_events r ON r.event_key = p.event_key AND r.event_time = p.event_time
+     JOIN runtime_events r ON r.event_key = p.event_key AND r.event_time = p.event_time AND r.kept
      WHERE p.session_id = $1
      ORDER BY r.event_time, r.host_pid, r.event_key
      LIMIT $2`,
@@ -197,7 +197,8 @@ export async function loadTimeline(db: Queryable, target: TimelineTarget, option
     .add(target.pod, (p) => `r.pod = ${p}`)
     .add(target.from, (p) => `r.event_time >= ${p}::timestamptz`)
     .add(target.to, (p) => `r.event_time <= ${p}::timestamptz`)
-    .addRaw(`(r.kind = 'alert' OR EXISTS (SELECT 1 FROM exec_session_links l WHERE l.event_key = r.event_key AND l.event_time = r.event_time))`);
+    // Alerts and linked events are kept ones: `r.kept` keeps the scan to the kept partitions.
+    .addRaw(`r.kept AND (r.kind = 'alert' OR EXISTS (SELECT 1 FROM exec_session_links l WHERE l.event_key = r.event_key AND l.event_time = r.event_time))`);
 
   const eventsSql = `SELECT ${runtimeColumnsSql} FROM runtime_events r ${inPod.sql}
      ORDER BY r.event_time, r.host_pid, r.event_key
@@ -222,7 +223,7 @@ export async function loadTimeline(db: Queryable, target: TimelineTarget, option
          WHERE n.exec_metadata @> jsonb_build_object('target', jsonb_build_object('namespace', ${namespace}::text, 'pod', ${pod}::text))
          UNION
          SELECT l.session_id FROM exec_session_links l
-         JOIN runtime_events r ON r.event_key = l.event_key AND r.event_time = l.event_time
+         JOIN runtime_events r ON r.event_key = l.event_key AND r.event_time = l.event_time AND r.kept
          WHERE ${runtimeCluster} AND r.namespace = ${namespace} AND r.pod = ${pod}
            AND r.event_time BETWEEN ${from}::timestamptz AND ${to}::timestamptz)`,
     );
@@ -284,6 +285,6 @@ export async function listRuntimeEvents(db: Queryable, filter: RuntimeEventFilte
   const last = page.at(-1);
   return {
     items: page.map(runtimeEventFromRow),
-    nextCursor: rows.length > filter.limit && last ? encodeCursor({ time: last.time, id: last.event_key }) : null,
+    nextCursor: rows.length > filter.limit && last ? encodeCursor({ time: last.eventTime, id: last.eventKey }) : null,
   };
 }

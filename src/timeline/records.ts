@@ -7,7 +7,8 @@
  * UTC text with microseconds (`2025-10-21T09:00:00.100000Z`) so they sort as text and lose nothing.
  */
 import type { Actor, ExecMetadata, Source } from '../audit/session.ts';
-import type { RuntimeEvent } from '../runtime/event.ts';
+import { selectColumns } from '../store/columns.ts';
+import { runtimeEvents, type RuntimeEventRow } from '../store/schema.ts';
 import { isoMicrosSql } from '../time/micros.ts';
 
 export interface SessionSummary {
@@ -59,13 +60,16 @@ export interface SessionLink {
   linkMethod: string;
 }
 
-/** The stored fields of a runtime event (src/runtime/event.ts declares them) that answers show. */
-type ShownRuntimeFields =
-  | 'eventKey' | 'cluster' | 'kind' | 'hostName' | 'namespace' | 'pod' | 'processName' | 'parentProcessName'
-  | 'pid' | 'ppid' | 'hostPid' | 'hostPpid' | 'uid' | 'cwd' | 'tty' | 'execId' | 'type' | 'operation' | 'resource'
-  | 'data' | 'result' | 'policyName' | 'severity' | 'tags' | 'message' | 'action' | 'enforcer';
+/** The stored fields of a runtime event (declared in src/store/schema.ts) that answers show. */
+const shownRuntimeKeys = [
+  'eventKey', 'eventTime', 'cluster', 'kind', 'hostName', 'namespace', 'pod', 'containerName', 'processName', 'parentProcessName',
+  'pid', 'ppid', 'hostPid', 'hostPpid', 'uid', 'cwd', 'tty', 'execId', 'type', 'operation', 'resource', 'data', 'result',
+  'policyName', 'severity', 'tags', 'message', 'action', 'enforcer',
+] as const satisfies readonly (keyof RuntimeEventRow)[];
 
-export type RuntimeEventRecord = Pick<RuntimeEvent, ShownRuntimeFields> & {
+type ShownRuntimeFields = Exclude<(typeof shownRuntimeKeys)[number], 'eventTime' | 'containerName'>;
+
+export type RuntimeEventRecord = Pick<RuntimeEventRow, ShownRuntimeFields> & {
   /** UpdatedTime (microseconds), as stored (event_time). */
   time: string;
   container: string | null;
@@ -150,79 +154,15 @@ export function sessionFromRow(row: SessionSqlRow): SessionSummary {
 
 /** Columns of runtime_events r that make a RuntimeEventRecord, with the sessions each event is linked to. */
 export const runtimeColumnsSql = `
-  r.event_key, ${isoMicrosSql('r.event_time')} AS time, r.cluster, r.kind, r.host_name, r.namespace, r.pod,
-  r.container_name, r.process_name, r.parent_process_name, r.pid, r.ppid, r.host_pid, r.host_ppid, r.uid,
-  r.cwd, r.tty, r.exec_id, r.type, r.operation, r.resource, r.data, r.result, r.policy_name, r.severity,
-  r.tags, r.message, r.action, r.enforcer,
+  ${selectColumns(runtimeEvents, shownRuntimeKeys, 'r')},
   COALESCE((SELECT json_agg(json_build_object('sessionId', sl.session_id, 'linkMethod', sl.link_method) ORDER BY sl.session_id)
             FROM exec_session_links sl WHERE sl.event_key = r.event_key AND sl.event_time = r.event_time), '[]'::json) AS links`;
 
-export interface RuntimeSqlRow {
-  event_key: string;
-  time: string;
-  cluster: string;
-  kind: string;
-  host_name: string | null;
-  namespace: string | null;
-  pod: string | null;
-  container_name: string | null;
-  process_name: string | null;
-  parent_process_name: string | null;
-  pid: number | null;
-  ppid: number | null;
-  host_pid: number | null;
-  host_ppid: number | null;
-  uid: number | null;
-  cwd: string | null;
-  tty: string | null;
-  exec_id: string | null;
-  type: string | null;
-  operation: string | null;
-  resource: string | null;
-  data: string | null;
-  result: string | null;
-  policy_name: string | null;
-  severity: string | null;
-  tags: string | null;
-  message: string | null;
-  action: string | null;
-  enforcer: string | null;
-  links: SessionLink[] | string;
-}
+export type RuntimeSqlRow = Pick<RuntimeEventRow, (typeof shownRuntimeKeys)[number]> & { links: SessionLink[] | string };
 
 export function runtimeEventFromRow(row: RuntimeSqlRow): RuntimeEventRecord {
-  return {
-    eventKey: row.event_key,
-    time: row.time,
-    cluster: row.cluster,
-    kind: row.kind === 'alert' ? 'alert' : 'log',
-    hostName: row.host_name,
-    namespace: row.namespace,
-    pod: row.pod,
-    container: row.container_name,
-    processName: row.process_name,
-    parentProcessName: row.parent_process_name,
-    pid: row.pid,
-    ppid: row.ppid,
-    hostPid: row.host_pid,
-    hostPpid: row.host_ppid,
-    uid: row.uid,
-    cwd: row.cwd,
-    tty: row.tty,
-    execId: row.exec_id,
-    type: row.type,
-    operation: row.operation,
-    resource: row.resource,
-    data: row.data,
-    result: row.result,
-    policyName: row.policy_name,
-    severity: row.severity,
-    tags: row.tags,
-    message: row.message,
-    action: row.action,
-    enforcer: row.enforcer,
-    links: typeof row.links === 'string' ? (JSON.parse(row.links) as SessionLink[]) : row.links,
-  };
+  const { eventTime, containerName, links, ...shown } = row;
+  return { ...shown, time: eventTime, container: containerName, links: typeof links === 'string' ? (JSON.parse(links) as SessionLink[]) : links };
 }
 
 /** An alert whose action stopped something: Block ("Audit (Block)" only says it would have). Same test as the SQL counts. */

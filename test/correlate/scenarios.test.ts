@@ -298,6 +298,7 @@ for (const backend of backends) {
                  '{"target_type":"pod","subresource":"exec","command":["sh"],"started_at":"0001-01-01T00:00:00.000000Z","ended_at":null,"duration_ms":null,"stages":["ResponseStarted"]}')`,
         [ancientId, cluster],
       );
+      await db.query(`SELECT exectrail_time_partition('runtime_events_transient', '9999-12-31T23:59:59.999999Z', 'hour')`);
       await db.query(
         `INSERT INTO runtime_events (event_key, event_time, cluster, kind, namespace, pod, container_name, operation, resource, raw)
          VALUES ('future', '9999-12-31T23:59:59.999999Z', $1, 'log', 'shop', 'web-0', 'web', 'Process', '/bin/true', '{}')`,
@@ -329,6 +330,7 @@ for (const backend of backends) {
                 if (params?.includes(`${cluster}/staging/web-0`)) return Promise.reject(Object.assign(new Error('could not read block 7'), { code: 'XX001' }));
                 return tx.query(text, params);
               },
+              copyFrom: (statement, data) => tx.copyFrom(statement, data),
             }),
           ),
       };

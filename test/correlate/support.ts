@@ -12,7 +12,7 @@ import { sessionId } from '../../src/audit/session.ts';
 import { correlate } from '../../src/correlate/correlate.ts';
 import type { CorrelationEvent, CorrelationSession } from '../../src/correlate/model.ts';
 import { correlationSession, type StoredSession } from '../../src/correlate/session-target.ts';
-import { toCorrelationEvent, type EventRow } from '../../src/correlate/store.ts';
+import { eventColumnsSql, toCorrelationEvent, type EventRow } from '../../src/correlate/store.ts';
 import { createAuditIntake } from '../../src/ingest/audit-intake.ts';
 import { createAuditSink } from '../../src/ingest/audit-sink.ts';
 import type { LineBatch } from '../../src/ingest/line-sink.ts';
@@ -84,10 +84,7 @@ export function truthByKey(lines: readonly { line: string; truth: string | null 
 const selectSessions = `
   SELECT id, cluster, resource_kind, namespace, name, allowed, exec_metadata, ${isoMicrosSql('"timestamp"')} AS "timestamp"
   FROM change_events WHERE operation = 'EXEC' AND cluster = $1 ORDER BY "timestamp", id`;
-const selectEvents = `
-  SELECT event_key, ${isoMicrosSql('event_time')} AS event_time, cluster, kind, host_name, namespace, pod, container_name,
-         container_id, pid, ppid, host_pid, host_ppid, process_name, parent_process_name, resource, operation, data, tty, exec_id
-  FROM runtime_events WHERE cluster = $1 ORDER BY event_time, event_key`;
+const selectEvents = `SELECT ${eventColumnsSql('r')} FROM runtime_events r WHERE r.cluster = $1 ORDER BY r.event_time, r.event_key`;
 
 /** The stored sessions and runtime events of a cluster, as the pure correlation sees them. */
 export async function correlationInput(db: Queryable, cluster: string): Promise<{ sessions: CorrelationSession[]; events: CorrelationEvent[] }> {
@@ -113,8 +110,6 @@ export async function assertCorrelationCopes(db: Database, lines: readonly strin
   assert.doesNotThrow(() => correlate(sessions, events, { skewUs: 2_000_000, nowUs: isoToMicros('2027-01-01T00:00:00Z') }));
 }
 
-// Only for bench/rows/correlation.ts, which imports them from here (see bench-legacy.ts); no test uses them.
-export { correlationEventOf, insertRuntimeRows, runtimeRow, sessionsOf } from './bench-legacy.ts';
 
 export interface Score {
   precision: number;

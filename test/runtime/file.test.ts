@@ -71,7 +71,7 @@ function runWithStdin(args: string[], input: string): Promise<CliResult> {
       const rows = await query<{ n: number }>(`SELECT count(*)::int AS n FROM runtime_events WHERE cluster = 'capture'`);
       assert.equal(rows[0]!.n, capture.distinct);
       const [fromString] = await query<{ t: string; pod: string }>(
-        `SELECT to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t, pod FROM runtime_events WHERE cluster = 'capture' AND raw->>'Timestamp' = '1687246900'`,
+        `SELECT to_char(event_time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS t, pod FROM runtime_events WHERE cluster = 'capture' AND event_time = to_timestamp(1687246900)`,
       );
       assert.deepEqual(fromString, { t: '2023-06-20T07:41:40.000000Z', pod: 'ledger-0' });
       const [fromFloat] = await query<{ pid: number; host_pid: number; host_ppid: number }>(

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { silentLogger } from '../../src/observe/log.ts';
-import { counterValue, createMetrics } from '../../src/observe/metrics.ts';
+import { counterByLabel, counterValue, createMetrics } from '../../src/observe/metrics.ts';
 import { normalizeRuntimeEvent, type RuntimeEvent } from '../../src/runtime/event.ts';
 import { RuntimeEventQueue } from '../../src/runtime/queue.ts';
 import { RuntimeEventWriter, type RuntimeCommit } from '../../src/runtime/writer.ts';
@@ -18,25 +18,27 @@ function eventOf(object: Record<string, unknown>, cluster = 'writer'): RuntimeEv
 
 /** A synthetic container log n, all in one exec session. */
 function sessionLog(n: number, cluster: string): RuntimeEvent {
-  return eventOf(
-    {
-      Timestamp: 1765218527,
-      UpdatedTime: `2025-12-08T18:28:47.${String(n).padStart(6, '0')}Z`,
-      HostName: 'archlinux',
-      NamespaceName: 'default',
-      PodName: 'nginx-779797d5bd-wlrsn',
-      ContainerName: 'nginx',
-      HostPID: 250000 + n,
-      HostPPID: 247074,
-      PID: 100 + n,
-      PPID: 41,
-      Type: 'ContainerLog',
-      Operation: 'Process',
-      Resource: `/bin/echo ${n}`,
-      ExecEvent: { ExecID: '1078688820741427', ExecutableName: 'echo' },
-    },
-    cluster,
-  );
+  return eventOf(sessionLogObject(n), cluster);
+}
+
+/** The JSON the relay prints for sessionLog n. */
+function sessionLogObject(n: number): Record<string, unknown> {
+  return {
+    Timestamp: 1765218527,
+    UpdatedTime: `2025-12-08T18:28:47.${String(n).padStart(6, '0')}Z`,
+    HostName: 'archlinux',
+    NamespaceName: 'default',
+    PodName: 'nginx-779797d5bd-wlrsn',
+    ContainerName: 'nginx',
+    HostPID: 250000 + n,
+    HostPPID: 247074,
+    PID: 100 + n,
+    PPID: 41,
+    Type: 'ContainerLog',
+    Operation: 'Process',
+    Resource: `/bin/echo ${n}`,
+    ExecEvent: { ExecID: '1078688820741427', ExecutableName: 'echo' },
+  };
 }
 
 async function count(db: Database, cluster: string): Promise<number> {
@@ -75,6 +77,24 @@ for (const backend of backends) {
       assert.equal(await counterValue(metrics.runtimeEventsStored), 1);
     });
 
+    it('stores only the logs of the operations asked for (alerts always), counts what it dropped, and keeps raw for alerts only', async () => {
+      const metrics = createMetrics();
+      const writer = new RuntimeEventWriter(db, { metrics, logger: silentLogger, operations: ['process', 'File'] });
+      const log = (n: number, operation: string) => eventOf({ ...sessionLogObject(n), Operation: operation }, 'intake');
+      const alert = eventOf({ ...sessionLogObject(9), Operation: 'Syscall', Type: 'MatchedPolicy', PolicyName: 'audit-syscalls', Action: 'Audit' }, 'intake');
+      const result = await writer.write([log(1, 'Process'), log(2, 'File'), log(3, 'Network'), log(4, 'Syscall'), log(5, 'Syscall'), alert]);
+      assert.equal(result.inserted, 3);
+      const { rows } = await db.query<{ operation: string; kind: string; has_raw: boolean }>(
+        `SELECT operation, kind, raw IS NOT NULL AS has_raw FROM runtime_events WHERE cluster = 'intake' ORDER BY operation`,
+      );
+      assert.deepEqual(rows, [
+        { operation: 'File', kind: 'log', has_raw: false },
+        { operation: 'Process', kind: 'log', has_raw: false },
+        { operation: 'Syscall', kind: 'alert', has_raw: true },
+      ]);
+      assert.deepEqual(await counterByLabel(metrics.runtimeEventsFiltered, 'operation'), { Network: 1, Syscall: 2 });
+    });
+
     it('stores an event received twice once, and tells the after-commit hook what is new', async () => {
       const commits: RuntimeCommit[] = [];
       const metrics = createMetrics();
@@ -93,8 +113,9 @@ for (const backend of backends) {
       const writer = new RuntimeEventWriter(db, { metrics, logger });
       // Normalising repairs what a workload can send; a row built past it stands for whatever the
       // database may still refuse (here a date that does not exist).
-      const bad = { ...sessionLog(3, 'refused'), eventTime: '2025-13-45T99:00:00.000000Z', eventKey: 'f'.repeat(64) };
-      const nul = eventOf({ ...sessionLog(4, 'refused').raw, Data: 'argv=a\u0000b', Note: 'a literal \\u0000 stays' }, 'refused');
+      const bad = { ...sessionLog(3, 'refused'), eventTime: '2025-13-45T99:00:00.000000Z', eventKey: 'f'.repeat(32) };
+      // An alert, so that its raw form is kept too.
+      const nul = eventOf({ ...sessionLogObject(4), Type: 'MatchedPolicy', PolicyName: 'audit-exec', Action: 'Audit', Data: 'argv=a\u0000b', Note: 'a literal \\u0000 stays' }, 'refused');
       const result = await writer.write([sessionLog(5, 'refused'), bad, nul]);
       assert.deepEqual(result, { events: 3, inserted: 2, duplicates: 0, rejected: 1 });
       assert.equal(await count(db, 'refused'), 2);
@@ -102,7 +123,7 @@ for (const backend of backends) {
       assert.equal(rows[0]?.raw.Data, 'argv=a\uFFFDb', 'NUL (which jsonb refuses) is replaced visibly, the event kept');
       assert.equal(rows[0]?.data, 'argv=a\uFFFDb');
       assert.equal(rows[0]?.raw.Note, 'a literal \\u0000 stays');
-      assert.ok(lines().some((l) => l.msg.includes('refused one runtime event') && l.eventKey === 'f'.repeat(64)));
+      assert.ok(lines().some((l) => l.msg.includes('refused one runtime event') && l.eventKey === 'f'.repeat(32)));
       assert.equal(await counterValue(metrics.badInput), 1);
     });
 

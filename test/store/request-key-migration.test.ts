@@ -5,35 +5,13 @@
  * writer filled it, then opened by today's code.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { PGlite } from '@electric-sql/pglite';
-import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
-import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
-import pg from 'pg';
 import { sessionsFromLine } from '../../src/audit/input.ts';
 import { mergeStages, type SessionRow } from '../../src/audit/session.ts';
-import { migrationsFolder } from '../../src/store/database.ts';
 import { SessionWriter } from '../../src/store/session-writer.ts';
 import { execStages } from '../support/audit-event.ts';
+import { fillOldSchema } from '../support/old-schema.ts';
 import { backends, createTestDatabaseTarget, skipReason, type TestDatabaseTarget } from '../support/databases.ts';
-
-/** A copy of migrations/ that ends before 0006_session_request_key. */
-function migrationsBeforeRequestKey(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'exectrail-migrations-'));
-  cpSync(migrationsFolder(), dir, { recursive: true });
-  const journalPath = join(dir, 'meta', '_journal.json');
-  const journal = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: { tag: string }[] };
-  const index = journal.entries.findIndex((e) => e.tag === '0006_session_request_key');
-  assert.ok(index > 0, 'migration 0006_session_request_key exists');
-  journal.entries = journal.entries.slice(0, index);
-  writeFileSync(journalPath, JSON.stringify(journal));
-  return dir;
-}
 
 /** The rows the old writer stored: keyed by (cluster, audit_id), no request_key column. */
 const insertOld = `
@@ -42,30 +20,14 @@ const insertOld = `
   FROM jsonb_to_recordset($1::jsonb) AS r(id text, cluster text, audit_id text, "timestamp" timestamptz, operation text,
     resource_kind text, namespace text, name text, actor jsonb, source jsonb, allowed boolean, exec_metadata jsonb)`;
 
-async function fillOldSchema(target: TestDatabaseTarget, sessions: SessionRow[]): Promise<void> {
-  const folder = migrationsBeforeRequestKey();
+function oldRows(sessions: SessionRow[]): [string, unknown[]][] {
   const records = JSON.stringify(
     sessions.map((s) => ({
       id: s.id, cluster: s.cluster, audit_id: s.auditId, timestamp: s.timestamp, operation: 'EXEC', resource_kind: s.resourceKind,
       namespace: s.namespace, name: s.name, actor: s.actor, source: s.source, allowed: s.allowed, exec_metadata: s.execMetadata,
     })),
   );
-  try {
-    if (target.backend === 'pglite') {
-      const lite = new PGlite(target.dataDir);
-      await migratePglite(drizzlePglite(lite), { migrationsFolder: folder });
-      await lite.query(insertOld, [records]);
-      await lite.close();
-    } else {
-      const client = new pg.Client({ connectionString: target.databaseUrl });
-      await client.connect();
-      await migratePg(drizzlePg(client), { migrationsFolder: folder });
-      await client.query(insertOld, [records]);
-      await client.end();
-    }
-  } finally {
-    rmSync(folder, { recursive: true, force: true });
-  }
+  return [[insertOld, [records]]];
 }
 
 const events = [
@@ -88,7 +50,7 @@ for (const backend of backends) {
       target = await createTestDatabaseTarget(backend, { state: 'empty' });
       const sessions = mergeStages(events.flatMap((e) => sessionsFromLine(Buffer.from(JSON.stringify(e)), { cluster: '' }).rows));
       assert.equal(sessions.length, 3);
-      await fillOldSchema(target, sessions);
+      await fillOldSchema(target, '0006_session_request_key', oldRows(sessions));
 
       const db = await target.open();
       try {

@@ -1,41 +1,84 @@
+/**
+ * Retention drops whole partitions: unlinked runtime events go with their hour after -retention-unlinked,
+ * alerts and events a session claimed stay with their day for -retention-runtime (counted from when they
+ * were stored, so a backfill of an old incident stays), and sessions go in small batches when asked.
+ * Everything is stored through the real writers and linked by the real correlator.
+ */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { isAllowedCode, requestKeyOf, sessionId, type SessionRow } from '../../src/audit/session.ts';
-import { normalizeTimestamp } from '../../src/audit/time.ts';
+import { sessionsFromLine } from '../../src/audit/input.ts';
+import { Correlator } from '../../src/correlate/correlator.ts';
+import { silentLogger } from '../../src/observe/log.ts';
+import { createMetrics, counterByLabel } from '../../src/observe/metrics.ts';
+import { runtimeEventFromLine } from '../../src/runtime/json-lines.ts';
+import { RuntimeEventWriter } from '../../src/runtime/writer.ts';
 import type { Database } from '../../src/store/database.ts';
+import { listPartitions } from '../../src/store/partitions.ts';
 import { pruneOnce } from '../../src/store/retention.ts';
 import { SessionWriter } from '../../src/store/session-writer.ts';
+import { World } from '../correlate/scenario.ts';
+import { execStages } from '../support/audit-event.ts';
 import { backends, createTestDatabase, skipReason } from '../support/databases.ts';
 
-const DAY = 86_400_000;
-const now = new Date('2026-06-30T12:00:00.000Z');
-const daysAgo = (days: number) => normalizeTimestamp(new Date(now.getTime() - days * DAY).toISOString())!;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const now = new Date('2026-06-30T12:30:00.000Z');
+const ago = (ms: number) => new Date(now.getTime() - ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 
-function session(auditId: string, startedAt: string): SessionRow {
-  const row: SessionRow = {
-    id: sessionId('', auditId), cluster: '', auditId, requestKey: '', timestamp: startedAt, operation: 'EXEC', resourceKind: 'Pod',
-    namespace: 'shop', name: 'web-0', actor: { username: 'alice' }, source: { tool: 'kubectl' }, allowed: isAllowedCode(101),
-    execMetadata: { target_type: 'pod', started_at: startedAt, ended_at: null, duration_ms: null, stages: ['ResponseStarted'], response_code: 101 },
-  };
-  return { ...row, requestKey: requestKeyOf(row) };
+/** Adds a session in web-0 at `start`: alice's `kubectl exec -it web-0 -- bash`, bash running `ls`, and the app's own process beside it. */
+function addSession(world: World, id: string, start: string): void {
+  const web = world.container('worker-1', 'shop', 'web-0', 'web');
+  const end = ago(now.getTime() - Date.parse(start) - 60_000);
+  world.podExec({ auditId: id, user: 'alice@example.com', namespace: 'shop', pod: 'web-0', container: 'web', command: ['bash'], tty: true, start, end });
+  const bash = world.runcExec(web, ago(now.getTime() - Date.parse(start) - 100), ['/usr/bin/bash'], { tty: true, truth: id });
+  world.spawn(bash, ago(now.getTime() - Date.parse(start) - 5_000), ['/bin/ls', '-la']);
+  const app = world.existing(web, '/usr/sbin/nginx');
+  world.spawn(app, ago(now.getTime() - Date.parse(start) - 6_000), ['/bin/gzip', 'access.log'], null);
 }
 
-/** Counts the DELETE statements a prune issues and the most rows one of them removed. */
-function countingDeletes(db: Database) {
-  const seen = { statements: 0, largest: 0 };
-  const wrapped: Database = {
-    ...db,
-    query: async (text, params) => {
-      const result = await db.query(text, params);
-      if (/\bDELETE FROM\b/i.test(text)) {
-        seen.statements++;
-        seen.largest = Math.max(seen.largest, result.rowCount);
-      }
-      return result as never;
-    },
-  };
-  return { wrapped, seen };
+interface Lines {
+  audit: string[];
+  runtime: string[];
 }
+
+/** The lines of each session, from one world (process IDs and exec IDs are unique within a world). */
+function sessionsAt(...sessions: [id: string, start: string][]): Lines[] {
+  const world = new World();
+  let seen: Lines = { audit: [], runtime: [] };
+  return sessions.map(([id, start]) => {
+    addSession(world, id, start);
+    const all = { audit: world.auditLines(), runtime: world.runtimeLines().map((l) => l.line) };
+    const added = { audit: all.audit.slice(seen.audit.length), runtime: all.runtime.slice(seen.runtime.length) };
+    seen = all;
+    return added;
+  });
+}
+
+async function storeWorld(db: Database, lines: Lines, receivedAt: string, correlator: Correlator): Promise<void> {
+  const sessions = new SessionWriter(db, { onCommitted: correlator.onSessionsCommitted });
+  await sessions.write(lines.audit.flatMap((line) => sessionsFromLine(Buffer.from(line), { cluster: '' }).rows));
+  const writer = new RuntimeEventWriter(db, { metrics: createMetrics(), logger: silentLogger, onCommitted: correlator.onRuntimeCommitted });
+  const events = lines.runtime.map((line) => {
+    const outcome = runtimeEventFromLine(line, { cluster: '', receivedAt });
+    assert.equal(outcome.kind, 'event');
+    return outcome.kind === 'event' ? outcome.event : undefined!;
+  });
+  await writer.write(events);
+}
+
+/** An alert of the app's (a policy match), at `time`, stored at `receivedAt`. */
+async function storeAlert(db: Database, time: string, receivedAt: string): Promise<void> {
+  const line = JSON.stringify({
+    Timestamp: Math.floor(Date.parse(time) / 1000), UpdatedTime: time, HostName: 'worker-1', NamespaceName: 'shop', PodName: 'web-0',
+    ContainerName: 'web', HostPID: 999, PID: 9, Type: 'MatchedPolicy', PolicyName: 'block-curl', Action: 'Block', Operation: 'Process',
+    Resource: '/usr/bin/curl', Result: 'Permission denied',
+  });
+  const outcome = runtimeEventFromLine(line, { cluster: '', receivedAt });
+  assert.ok(outcome.kind === 'event');
+  await new RuntimeEventWriter(db, { metrics: createMetrics(), logger: silentLogger }).write([outcome.event]);
+}
+
+const count = async (db: Database, sql: string) => Number((await db.query<{ n: number }>(sql)).rows[0]!.n);
 
 for (const backend of backends) {
   describe(`retention on ${backend}`, { skip: skipReason(backend) }, () => {
@@ -44,53 +87,79 @@ for (const backend of backends) {
     before(async () => ({ db, close } = await createTestDatabase(backend)));
     after(() => close?.());
 
-    it('removes only rows older than the limit, in batches, while ingestion continues', async () => {
-      // 40 runtime events stored 40 days ago, 25 yesterday, and 10 of last year's stored today (a
-      // backfill: they stay); 12 sessions 100 days old, 5 recent; one kubechronicle admission row 400
-      // days old, which is never ours to prune.
-      const insertEvents = (prefix: string, count: number, days: number) =>
-        db.query(
-          `INSERT INTO runtime_events (event_key, event_time, received_at, kind, namespace, pod, raw)
-           SELECT $1 || g, $2::timestamptz + (g || ' seconds')::interval, $4::timestamptz, 'log', 'shop', 'web-0', '{}'::jsonb FROM generate_series(1, $3) g`,
-          [prefix, daysAgo(days), count, daysAgo(days)],
-        );
-      await insertEvents('old-', 40, 40);
-      await insertEvents('new-', 25, 1);
-      await db.query(
-        `INSERT INTO runtime_events (event_key, event_time, received_at, kind, namespace, pod, raw)
-         SELECT 'backfill-' || g, $1::timestamptz, $2::timestamptz, 'log', 'shop', 'web-0', '{}'::jsonb FROM generate_series(1, 10) g`,
-        [daysAgo(365), daysAgo(0)],
-      );
+    it('drops unlinked events with their hour after -retention-unlinked; alerts and what a session ran stay', async () => {
+      const correlator = new Correlator({ db, skewMs: 2_000, logger: silentLogger, debounceMs: 60_000, now: () => now.getTime() });
+      // Ten hours ago: a session (bash, ls: linked), the app's gzip (nobody's), and an alert.
+      const [old, recent] = sessionsAt(['11111111-0000-4000-8000-000000000001', ago(10 * HOUR)], ['22222222-0000-4000-8000-000000000002', ago(HOUR)]);
+      await storeWorld(db, old!, ago(10 * HOUR), correlator);
+      await storeAlert(db, ago(10 * HOUR - 30_000), ago(10 * HOUR));
+      // An hour ago: the same, not yet past the limit.
+      await storeWorld(db, recent!, ago(HOUR), correlator);
+      await correlator.flush();
+      const linkedBefore = await count(db, `SELECT count(*)::int AS n FROM exec_session_links`);
+      assert.equal(linkedBefore, 4, 'bash and ls of each session are linked');
+
+      const transientBefore = await listPartitions(db, 'transient');
+      const metrics = createMetrics();
+      const pruned = await pruneOnce(db, { unlinkedMs: 6 * HOUR, runtimeMs: 30 * DAY, sessionsMs: 0 }, now, metrics);
+
+      // Whole hours were dropped, the ones ending before now - 6 h, and nothing else.
+      const transientAfter = await listPartitions(db, 'transient');
+      const cutoff = now.getTime() - 6 * HOUR;
+      assert.ok(pruned.partitions.transient >= 1);
+      assert.deepEqual(transientAfter.map((p) => p.name), transientBefore.filter((p) => p.toMs > cutoff).map((p) => p.name));
+      assert.deepEqual(await counterByLabel(metrics.runtimePartitionsDropped, 'tier'), { transient: pruned.partitions.transient });
+
+      const processes = async (user: string) =>
+        (await db.query<{ resource: string }>(`SELECT r.resource FROM runtime_events r WHERE r.process_name IS NOT NULL AND r.resource LIKE $1 ORDER BY r.event_time`, [user])).rows.map((r) => r.resource);
+      // The old session's processes and the old alert stay; the old gzip (unlinked) is gone; the recent one stays.
+      assert.equal(await count(db, `SELECT count(*)::int AS n FROM exec_session_processes`), 4, 'every linked event is still there');
+      assert.equal(await count(db, `SELECT count(*)::int AS n FROM runtime_events WHERE kind = 'alert'`), 1);
+      assert.deepEqual(await processes('%gzip%'), ['/bin/gzip access.log']);
+      assert.equal(await count(db, `SELECT count(*)::int AS n FROM runtime_events WHERE resource LIKE '%gzip%' AND event_time < '${ago(6 * HOUR)}'`), 0);
+      assert.equal(await count(db, `SELECT count(*)::int AS n FROM runtime_events WHERE kept`), 5, 'four linked events and the alert are kept');
+    });
+
+    it('drops kept days with their links after -retention-runtime, but not a day a backfill stored recently', async () => {
+      const correlator = new Correlator({ db, skewMs: 2_000, logger: silentLogger, debounceMs: 60_000, now: () => now.getTime() });
+      // A session 40 days ago, stored 40 days ago; another 50 days ago, backfilled an hour ago.
+      const [stored, backfilled] = sessionsAt(['33333333-0000-4000-8000-000000000003', ago(40 * DAY)], ['44444444-0000-4000-8000-000000000004', ago(50 * DAY)]);
+      await storeWorld(db, stored!, ago(40 * DAY), correlator);
+      await storeWorld(db, backfilled!, ago(HOUR), correlator);
+      await correlator.flush();
+      const linkDays = async () => (await listPartitions(db, 'links')).map((p) => p.name);
+      const before = await linkDays();
+      const pruned = await pruneOnce(db, { unlinkedMs: 0, runtimeMs: 30 * DAY, sessionsMs: 0 }, now);
+      assert.equal(pruned.partitions.kept, 1, 'the day stored 40 days ago');
+      assert.equal(pruned.partitions.links, 1, 'and its links');
+      assert.equal((await linkDays()).length, before.length - 1);
+      const linkedSessions = (await db.query<{ session_id: string }>(`SELECT DISTINCT session_id FROM exec_session_processes ORDER BY 1`)).rows.map((r) => r.session_id);
+      assert.ok(linkedSessions.some((id) => id.endsWith('44444444-0000-4000-8000-000000000004')), 'the backfilled session keeps its processes');
+      assert.ok(!linkedSessions.some((id) => id.endsWith('33333333-0000-4000-8000-000000000003')));
+    });
+
+    it('deletes old sessions in batches when asked, never kubechronicle rows, and keeps everything when every limit is off', async () => {
       const writer = new SessionWriter(db);
-      await writer.write(Array.from({ length: 12 }, (_, i) => session(`old-${i}`, daysAgo(100))));
-      await writer.write(Array.from({ length: 5 }, (_, i) => session(`new-${i}`, daysAgo(2))));
+      const stages = (prefix: string, n: number, at: string) =>
+        Array.from({ length: n }, (_, i) => execStages({ auditID: `${prefix}-${i}`, received: at })).flat().flatMap((e) => sessionsFromLine(Buffer.from(JSON.stringify(e)), { cluster: '' }).rows);
+      await writer.write(stages('old', 12, ago(100 * DAY)));
+      await writer.write(stages('new', 5, ago(2 * DAY)));
       await db.query(
         `INSERT INTO change_events (id, timestamp, operation, resource_kind, namespace, name, actor, source)
          VALUES ('CREATE-ConfigMap-shop-x', $1, 'CREATE', 'ConfigMap', 'shop', 'x', '{"username":"bob"}', '{"tool":"kubectl"}')`,
-        [daysAgo(400)],
+        [ago(400 * DAY)],
       );
-      await db.query(`INSERT INTO exec_session_links (session_id, event_key, event_time, link_method)
-                      SELECT $1, event_key, event_time, 'process-tree' FROM runtime_events WHERE event_key LIKE 'old-%'`, [sessionId('', 'old-0')]);
+      const everything = async () => (await db.query(`SELECT id FROM change_events ORDER BY id`)).rows;
+      const before = await everything();
+      const off = await pruneOnce(db, { unlinkedMs: 0, runtimeMs: 0, sessionsMs: 0 }, now);
+      assert.deepEqual(off, { partitions: { transient: 0, kept: 0, links: 0 }, runtimeEvents: 0, sessions: 0, links: 0 });
+      assert.deepEqual(await everything(), before);
 
-      const { wrapped, seen } = countingDeletes(db);
-      const ingestion = writer.write(Array.from({ length: 30 }, (_, i) => session(`during-${i}`, daysAgo(0))));
-      const pruned = await pruneOnce(wrapped, { runtimeMs: 30 * DAY, sessionsMs: 90 * DAY, batchSize: 7 }, now);
-      await ingestion;
-
-      assert.deepEqual(pruned, { runtimeEvents: 40, sessions: 12, links: 0 });
-      assert.ok(seen.statements > 4 && seen.largest <= 7, `deleted in batches of at most 7 (${JSON.stringify(seen)})`);
-      const count = async (sql: string) => Number((await db.query<{ n: number }>(sql)).rows[0]!.n);
-      assert.equal(await count(`SELECT count(*)::int AS n FROM runtime_events WHERE event_key LIKE 'new-%'`), 25);
-      assert.equal(await count(`SELECT count(*)::int AS n FROM runtime_events`), 35);
-      assert.equal(await count(`SELECT count(*)::int AS n FROM change_events WHERE operation = 'EXEC'`), 35);
-      assert.equal(await count(`SELECT count(*)::int AS n FROM change_events WHERE operation = 'CREATE'`), 1, 'kubechronicle rows are kept');
-      assert.equal(await count(`SELECT count(*)::int AS n FROM exec_session_links`), 0);
-    });
-
-    it('keeps everything when both limits are off', async () => {
-      const before = Number((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM change_events`)).rows[0]!.n);
-      assert.deepEqual(await pruneOnce(db, { runtimeMs: 0, sessionsMs: 0 }, now), { runtimeEvents: 0, sessions: 0, links: 0 });
-      assert.equal(Number((await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM change_events`)).rows[0]!.n), before);
+      const pruned = await pruneOnce(db, { unlinkedMs: 0, runtimeMs: 0, sessionsMs: 90 * DAY, batchSize: 5 }, now);
+      assert.ok(pruned.sessions >= 12);
+      assert.equal(await count(db, `SELECT count(*)::int AS n FROM change_events WHERE audit_id LIKE 'old-%'`), 0);
+      assert.equal(await count(db, `SELECT count(*)::int AS n FROM change_events WHERE audit_id LIKE 'new-%'`), 5);
+      assert.equal(await count(db, `SELECT count(*)::int AS n FROM change_events WHERE operation = 'CREATE'`), 1, 'kubechronicle rows are kept');
     });
   });
 }

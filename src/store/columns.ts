@@ -1,0 +1,54 @@
+/**
+ * SQL derived from the one declaration of each table (src/store/schema.ts): the select lists that give
+ * rows back keyed and typed as the schema's row type, and the values a batch write sends. No reader or
+ * writer lists a table's columns by hand.
+ */
+import { getTableColumns, type Column, type InferSelectModel } from 'drizzle-orm';
+import type { PgTable } from 'drizzle-orm/pg-core';
+import { isoMicrosSql } from '../time/micros.ts';
+
+const isTimestamp = (column: Column) => column.getSQLType().startsWith('timestamp');
+
+/**
+ * `alias.column AS "key", ...` for the given keys of a table's row: rows come back keyed as the schema
+ * names them, timestamps as canonical text with microseconds (src/time/micros.ts).
+ */
+export function selectColumns<T extends PgTable, K extends keyof InferSelectModel<T> & string>(table: T, keys: readonly K[], alias: string): string {
+  const columns = getTableColumns(table) as Record<string, Column>;
+  return keys
+    .map((key) => {
+      const column = columns[key];
+      if (!column) throw new Error(`${key} is not a column of the table`);
+      const ref = `${alias}."${column.name}"`;
+      return `${isTimestamp(column) ? isoMicrosSql(ref) : ref} AS "${key}"`;
+    })
+    .join(', ');
+}
+
+export interface WriteColumn<Row> {
+  /** The column's name in SQL. */
+  name: string;
+  /** Its SQL type, for a record type or a cast (`varchar(32)`, `timestamp(6) with time zone`, `jsonb`). */
+  sqlType: string;
+  /** Its value in a row. */
+  value(row: Row): unknown;
+}
+
+/** Every column of a table, in declaration order, with how to take its value from a row. */
+export function writeColumns<T extends PgTable>(table: T): WriteColumn<InferSelectModel<T>>[] {
+  return Object.entries(getTableColumns(table) as Record<string, Column>).map(([key, column]) => ({
+    name: column.name,
+    sqlType: column.getSQLType(),
+    value: (row: InferSelectModel<T>) => (row as Record<string, unknown>)[key],
+  }));
+}
+
+/**
+ * One value in COPY's text format: `\N` for null, JSON for objects, and `\`, tab, newline and carriage
+ * return escaped (PostgreSQL COPY "Text Format").
+ */
+export function copyText(value: unknown): string {
+  if (value === null || value === undefined) return '\\N';
+  const text = typeof value === 'object' ? JSON.stringify(value) : typeof value === 'boolean' ? (value ? 't' : 'f') : String(value);
+  return /[\\\t\n\r]/.test(text) ? text.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r')) : text;
+}
