@@ -4,6 +4,7 @@
  */
 import type { AuditEvent } from './event.ts';
 import { LEGACY_FORMAT_KEY } from './event.ts';
+import { CLOUD_AUDIT_LOG_KEY } from './gke.ts';
 import { classifyRequest, type AccessKind, type NodeProxyMode } from './classify.ts';
 import { kubeletRequestOf, nodeNameOf } from './kubelet.ts';
 import { defaultRedaction, parseRedaction, redactArgv, type Redaction } from './redact.ts';
@@ -75,6 +76,11 @@ export function extractStage(event: AuditEvent, context: ExtractContext): Extrac
     stages: [stage],
   };
   if (event[LEGACY_FORMAT_KEY] === true) execMetadata.audit_format = 'legacy';
+  if (event[CLOUD_AUDIT_LOG_KEY] === true) {
+    execMetadata.audit_format = 'gke-cloud-audit-log';
+    // A Cloud Audit Logs entry names no stage; it is not the apiserver's ResponseComplete.
+    execMetadata.stages = [];
+  }
 
   let resourceKind: SessionRow['resourceKind'] = 'Pod';
   let namespace = ref.namespace ?? '';
