@@ -45,9 +45,10 @@ export function decodeAuditText(text: string): DecodeResult {
   try {
     value = JSON.parse(body);
   } catch (error) {
+    if (endsTruncated(body)) return rejectedOnly('truncated', jsonErrorDetail(body, error));
     const parts = splitConcatenatedJson(body);
     if (parts) return decodeConcatenated(parts);
-    return rejectedOnly(endsTruncated(body) ? 'truncated' : 'not-json', jsonErrorDetail(body, error));
+    return rejectedOnly('not-json', jsonErrorDetail(body, error));
   }
   return decodeParsed(value);
 }

@@ -9,7 +9,7 @@
  */
 import { decodeAuditText, decodeInteractiveCandidates, jsonErrorDetail, type Rejected } from './decode.ts';
 import { extractStage, type ExtractContext } from './extract.ts';
-import { badInputWithoutParsing, mayBeInteractiveAccess } from './prefilter.ts';
+import { badInputWithoutParsing, firstContentByte, mayBeInteractiveAccess } from './prefilter.ts';
 import type { SanitizeReason } from './sanitize.ts';
 import type { SessionRow } from './session.ts';
 
@@ -39,14 +39,18 @@ export interface BodyRefused {
 const nothing: LineOutcome = Object.freeze({ rows: [], rejected: [], repaired: [] }) as unknown as LineOutcome;
 const droppedAs = (reason: Rejected['reason'], detail: string): LineOutcome =>
   Object.freeze({ rows: [], rejected: [Object.freeze({ reason, detail })], repaired: [] }) as unknown as LineOutcome;
-const notJson = droppedAs('not-json', 'not a whole JSON object or array (a cut line?), nor a legacy-format audit line');
+const notJson = droppedAs('not-json', 'not a JSON object or array, nor a legacy-format audit line');
+const cutLine = droppedAs('not-json', 'starts a JSON object or array but does not end it (a cut line?)');
 const truncated = droppedAs('truncated', 'ends in [Truncated...] (CloudWatch cuts messages over 256 KiB)');
 
 /** The session stages in one line of an audit log (JSON lines, any envelope of envelopes.ts, or legacy text). */
 export function sessionsFromLine(line: Buffer, context: ExtractContext): LineOutcome {
   if (!mayBeInteractiveAccess(line)) {
     const bad = badInputWithoutParsing(line);
-    return bad === undefined ? nothing : bad === 'truncated' ? truncated : notJson;
+    if (bad === undefined) return nothing;
+    if (bad === 'truncated') return truncated;
+    const first = line[firstContentByte(line)];
+    return first === 0x7b || first === 0x5b ? cutLine : notJson;
   }
   try {
     const decoded = decodeAuditText(line.toString('utf8'));
