@@ -7,7 +7,7 @@
  * segment), `resourceName` (`core/v1/namespaces/NS/pods/POD/exec`), `authenticationInfo.principalEmail`,
  * `requestMetadata.callerIp` and `callerSuppliedUserAgent`, `authorizationInfo[].granted`, `status.code`
  * (a google.rpc code: 7 PERMISSION_DENIED), `timestamp`, `operation.id` (the apiserver's auditID) and the
- * decision labels. What it lacks: the request URI's query, hence command, container and the stdin/tty
+ * decision labels, and at Request level the body (`request`). What it lacks: the request URI's query, hence command, container and the stdin/tty
  * flags; the stage and the end time. Those stay empty; the row says `audit_format: gke-cloud-audit-log`.
  */
 import type { EnvelopeRejected } from './envelopes.ts';
@@ -73,6 +73,8 @@ export function eventFromCloudAuditLogEntry(entry: Record<string, unknown>): Clo
       userAgent: text(metadata.callerSuppliedUserAgent),
       objectRef: { resource, namespace, name, apiGroup: group === 'core' ? '' : group, apiVersion: version, subresource },
       responseStatus: httpCode === undefined ? undefined : { code: httpCode, status: 'Failure', message: text(status.message) },
+      // Request level and above: the body (kubectl debug's patch names the ephemeral container).
+      requestObject: payload.request,
       requestReceivedTimestamp: timestamp,
       annotations: Object.keys(annotations).length ? annotations : undefined,
       [CLOUD_AUDIT_LOG_KEY]: true,
