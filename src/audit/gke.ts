@@ -38,13 +38,13 @@ export function eventFromCloudAuditLogEntry(entry: Record<string, unknown>): Clo
   const method = text(payload.methodName);
   const resourceName = text(payload.resourceName);
   const parts = resourceName ? resourceNamePattern.exec(resourceName) : null;
-  if (!method || !parts) return { rejected: { reason: 'not-an-event', detail: 'a Cloud Audit Logs entry without a Kubernetes methodName and resourceName' } };
+  if (!method || !parts) return { rejected: { reason: 'not-an-event', detail: 'a GKE Cloud Audit Logs entry without a Kubernetes methodName and resourceName' } };
   const [, group, version, namespace, resource, name, subresource, rest] = parts;
   const operation = isObject(entry.operation) ? entry.operation : {};
   const auditID = text(operation.id) ?? text(entry.insertId);
-  if (!auditID) return { rejected: { reason: 'bad-field', detail: 'a Cloud Audit Logs entry without operation.id or insertId (the auditID)' } };
+  if (!auditID) return { rejected: { reason: 'bad-field', detail: 'a GKE Cloud Audit Logs entry without operation.id or insertId (the auditID)' } };
   const timestamp = text(entry.timestamp);
-  if (!timestamp) return { rejected: { reason: 'bad-field', detail: 'timestamp: a Cloud Audit Logs entry without a time' } };
+  if (!timestamp) return { rejected: { reason: 'bad-field', detail: 'timestamp: a GKE Cloud Audit Logs entry without a time' } };
 
   const authentication = isObject(payload.authenticationInfo) ? payload.authenticationInfo : {};
   const metadata = isObject(payload.requestMetadata) ? payload.requestMetadata : {};
