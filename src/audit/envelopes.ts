@@ -10,7 +10,8 @@
  *   `CONTROL_MESSAGE` is CloudWatch checking the destination: no events, not bad input. An export to S3
  *   writes `<RFC 3339 time> <message>` lines (exportTimePrefixLength);
  * - GKE Cloud Audit Logs: a `LogEntry` with `protoPayload` (gke.ts maps it), alone, in a
- *   `gcloud logging read --format=json` array, or base64 in a Pub/Sub push (`message.data`);
+ *   `gcloud logging read --format=json` array, or base64 in a Pub/Sub push (`message.data`: a webhook
+ *   body; the line pre-filter cannot see inside base64, so a file of pushes is not read);
  * - Elastic/ECS documents: `{"kubernetes":{"audit":<event>}}`.
  *
  * CloudWatch cuts a message over 256 KiB and ends it with `[Truncated...]`: counted as `truncated`.

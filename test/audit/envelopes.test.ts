@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { sessionsFromLine } from '../../src/audit/input.ts';
 import { badInputWithoutParsing, mayBeInteractiveAccess } from '../../src/audit/prefilter.ts';
 import { mergeStages, type SessionRow } from '../../src/audit/session.ts';
-import { controlMessage, gkeAbsentFields, gkeComparable, gkeLogEntry, managedShapes, nativeEvents, pubSubPush, shapeFileContent, subscriptionDocument, withoutSuffix, withSuffix } from './managed-shapes.ts';
+import { controlMessage, ecsDocument, gkeAbsentFields, gkeComparable, gkeLogEntry, managedShapes, nativeEvents, pubSubPush, shapeFileContent, subscriptionDocument, withoutSuffix, withSuffix } from './managed-shapes.ts';
 import { countByReason, ingestDocument, ingestLines, sortById } from './support.ts';
 
 const context = { cluster: 'payments' };
@@ -62,11 +62,16 @@ describe('managed clusters: envelopes of the same events', () => {
     }
   }
 
-  it('a Pub/Sub push of a GKE entry gives its session', () => {
-    const entries = withSuffix(events, 'pubsub').map(gkeLogEntry).filter((e) => e !== undefined);
-    const rows = entries.flatMap((entry, n) => ingestDocument(Buffer.from(pubSubPush(entry, n)), context).rows);
-    const last = new Map(mergeStages(rows).map((r) => [r.auditId, r]));
-    assert.equal(last.size, nativeRows.length);
+  it('gke-pubsub: a Pub/Sub push of each GKE entry, as a webhook body, gives the GKE rows', () => {
+    const entries = withSuffix(events, 'gke-pubsub').map(gkeLogEntry).filter((e) => e !== undefined);
+    const bodies = entries.flatMap((entry, n) => ingestDocument(Buffer.from(pubSubPush(entry, n)), context).rows);
+    assertSameRows('gke-pubsub', mergeStages(bodies), true);
+  });
+
+  it('ecs: Elastic/ECS documents give the native rows', () => {
+    const ingested = ingestLines(Buffer.from(withSuffix(events, 'ecs').map(ecsDocument).join('\n')), context);
+    assert.deepEqual(ingested.rejected, []);
+    assertSameRows('ecs', ingested.rows);
   });
 
   it('CONTROL_MESSAGE is neither an event nor bad input; [Truncated...] is counted as truncated, the rest of the batch kept', () => {

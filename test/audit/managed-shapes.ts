@@ -163,6 +163,14 @@ export function managedShapes(events: readonly AuditEventObject[]): Shape[] {
   ];
 }
 
+/** Shapes tested one document at a time rather than as a file of one set (envelopes.test.ts). */
+export const singleDocumentShapes = ['gke-pubsub', 'ecs'] as const;
+
+/** An Elastic/ECS document around one event. */
+export function ecsDocument(event: AuditEventObject): string {
+  return JSON.stringify({ '@timestamp': event.requestReceivedTimestamp, event: { dataset: 'kubernetes.audit_logs' }, kubernetes: { audit: event } });
+}
+
 /** A Pub/Sub push of one entry: what a push subscription POSTs. */
 export function pubSubPush(entry: Record<string, unknown>, n: number): string {
   return JSON.stringify({
