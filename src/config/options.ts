@@ -123,7 +123,17 @@ export const sessionsCommandFlags = {
   ...databaseFlags,
 };
 
+/** `serve`: the main HTTP port over a database another process fills, with no ingestion. */
+export const serveCommandFlags = {
+  'http-port': processorFlags['http-port'],
+  'api-token-file': processorFlags['api-token-file'],
+  ...databaseFlags,
+  'shutdown-timeout': processorFlags['shutdown-timeout'],
+  'log-level': processorFlags['log-level'],
+};
+
 export const subcommandSynopsis = [
+  'serve [-http-port 8080] [-database-url URL | -data-dir DIR] [-api-token-file PATH]',
   'timeline -namespace NS -pod POD [-since 1h | -from T -to T] [-format text|json|markdown]',
   'sessions [-user U] [-since 24h] [-format text|json|markdown]',
 ];
