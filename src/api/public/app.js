@@ -119,12 +119,13 @@ function show(...nodes) {
 
 // --------------------------------------------------------------------------------------- sessions
 
+// Newest first whatever their age: a default window would show an empty page over an older backfill.
 const sinceChoices = [
+  ['', 'any time'],
   ['1h', 'last hour'],
   ['24h', 'last 24 hours'],
   ['7d', 'last 7 days'],
   ['30d', 'last 30 days'],
-  ['', 'any time'],
 ];
 
 function filterForm(values) {
@@ -145,7 +146,7 @@ function filterForm(values) {
       onsubmit: (event) => {
         event.preventDefault();
         const data = new URLSearchParams();
-        for (const [k, v] of new FormData(event.target)) if (v !== '' || k === 'since') data.set(k, String(v));
+        for (const [k, v] of new FormData(event.target)) if (v !== '') data.set(k, String(v));
         location.hash = `#/?${data}`;
       },
     },
@@ -181,7 +182,6 @@ function sessionRow(s) {
 
 async function sessionsView(params) {
   const values = new URLSearchParams(params);
-  if (!values.has('since')) values.set('since', '24h');
   const query = Object.fromEntries(values);
   const body = h('tbody', {});
   const more = h('button', { type: 'button', class: 'more', hidden: true }, 'More sessions');
