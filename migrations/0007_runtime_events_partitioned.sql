@@ -116,6 +116,13 @@ CREATE TABLE exec_session_links (
 --> statement-breakpoint
 CREATE INDEX "idx_exec_session_links_event" ON exec_session_links USING btree ("event_key","event_time");
 --> statement-breakpoint
+-- When each partition was last written: retention keeps a partition until nothing was written into it
+-- for its tier's limit (a backfill of an old incident stays until correlation has claimed its events).
+CREATE TABLE "runtime_partition_writes" (
+	"partition" text PRIMARY KEY NOT NULL,
+	"written_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
 -- Partitions for what the old tables hold: a day for each kept event and link, an hour for the rest.
 SELECT exectrail_time_partition('exec_session_links', t, 'day') FROM (SELECT DISTINCT date_trunc('day', event_time AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS t FROM exec_session_links_unpartitioned) d;
 --> statement-breakpoint

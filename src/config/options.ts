@@ -56,7 +56,7 @@ export const processorFlags = {
 
   // Retention (production)
   'retention-runtime': flag.duration('30d', 'drop alerts and runtime events linked to sessions once stored longer ago than this (whole days, a backfill of an old incident stays); off keeps them'),
-  'retention-unlinked': flag.duration('6h', 'drop runtime events no session has linked once older than this (whole hours, by their own time); keep it longer than the audit log lags behind and, if the audit policy omits ResponseStarted, than your longest session; off keeps them'),
+  'retention-unlinked': flag.duration('6h', 'drop runtime events no session has linked (whole hours) once the hour is older than this and nothing arrived for it for as long; keep it longer than the audit log lags behind and, if the audit policy omits ResponseStarted, than your longest session; off keeps them'),
   'retention-sessions': flag.duration('off', 'delete exec sessions older than this (never kubechronicle rows); off keeps them'),
 
   // Correlation of sessions with runtime events (src/correlate)

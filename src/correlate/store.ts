@@ -10,6 +10,7 @@
 import type { Queryable, Database } from '../store/database.ts';
 import { correlate, endOf, FRESH_CONTAINER_US, reachOf } from './correlate.ts';
 import { selectColumns } from '../store/columns.ts';
+import { claimedDays, makePartitions } from '../store/partitions.ts';
 import { runtimeEvents, type RuntimeEventRow } from '../store/schema.ts';
 import { isoMicrosSql, isoToMicros, microsToIso } from '../time/micros.ts';
 import type { CorrelateOptions, CorrelationEvent, CorrelationSession, Link } from './model.ts';
@@ -159,6 +160,8 @@ async function writeLinks(tx: Queryable, sessionIds: string[], links: Link[]): P
   );
   await tx.query(deleteStale, [sessionIds, records]);
   if (links.length === 0) return 0;
+  // Retention may have dropped an empty day since the writer made it: make the days the links need.
+  await makePartitions(tx, claimedDays(links.map((l) => Date.parse(l.eventTime))));
   const made = (await tx.query(insertLinks, [records])).rowCount;
   await tx.query(keepLinked, [records]);
   return made;

@@ -116,6 +116,10 @@ export class RuntimeEventWriter {
     } finally {
       timer();
     }
+    // Retention keeps a partition while events for it arrive (a backfill stays until correlated).
+    await this.partitions.noteWrites(
+      stored.map((e) => ({ eventTimeMs: Date.parse(e.eventTime), receivedAtMs: Date.parse(e.receivedAt) })),
+    );
     const inserted = stored.filter((e) => insertedKeys.has(e.eventKey));
     for (const event of inserted) metrics.runtimeEventsStored.inc({ kind: event.kind });
     // Repeats inside the batch count as duplicates too, so the count does not depend on batching.

@@ -32,9 +32,13 @@ export interface Partition {
 
 const startOf = (ms: number, widthMs: number) => Math.floor(ms / widthMs) * widthMs;
 
+/** How often a partition's last write is recorded at most: retention counts in hours, not seconds. */
+const WRITE_NOTE_INTERVAL_MS = 60_000;
+
 /** Remembers which partitions exist, so a write asks the database only for new hours and days. */
 export class PartitionKeeper {
   private readonly known = new Set<string>();
+  private readonly notedAt = new Map<string, number>();
 
   constructor(private readonly db: Queryable) {}
 
@@ -60,11 +64,7 @@ export class PartitionKeeper {
     }
     if (wanted.length === 0) return;
     try {
-      await this.db.query(`SELECT exectrail_time_partition(p, t, w) FROM unnest($1::text[], $2::timestamptz[], $3::text[]) AS x(p, t, w)`, [
-        wanted.map((w) => partitionTiers[w.tier].parent),
-        wanted.map((w) => new Date(w.startMs).toISOString()),
-        wanted.map((w) => partitionTiers[w.tier].width),
-      ]);
+      await makePartitions(this.db, wanted);
     } catch (error) {
       for (const w of wanted) this.known.delete(`${w.tier}@${w.startMs}`);
       throw error;
@@ -78,9 +78,45 @@ export class PartitionKeeper {
     await this.ensureFor(times);
   }
 
+  /**
+   * Records when the partitions of these events (their transient hour, and the kept and links days that
+   * correlation moves them to) were last written for, by the time each event was received, after the
+   * write committed, at most once a minute per partition. Retention keeps a partition until nothing
+   * arrived for it for its limit, so a backfill of an old incident stays until correlation claims what
+   * its sessions ran, and the days it will move that to are not dropped as empty meanwhile.
+   */
+  async noteWrites(events: Iterable<{ eventTimeMs: number; receivedAtMs: number }>): Promise<void> {
+    const latest = new Map<string, { tier: PartitionTier; startMs: number; receivedAtMs: number }>();
+    for (const { eventTimeMs, receivedAtMs } of events) {
+      if (!Number.isFinite(eventTimeMs) || !Number.isFinite(receivedAtMs)) continue;
+      for (const tier of ['transient', 'kept', 'links'] as const) {
+        const startMs = startOf(eventTimeMs, partitionTiers[tier].widthMs);
+        const key = `${tier}@${startMs}`;
+        if (receivedAtMs - (this.notedAt.get(key) ?? -Infinity) < WRITE_NOTE_INTERVAL_MS) continue;
+        const seen = latest.get(key);
+        if (!seen || seen.receivedAtMs < receivedAtMs) latest.set(key, { tier, startMs, receivedAtMs });
+      }
+    }
+    if (latest.size === 0) return;
+    for (const [key, note] of latest) this.notedAt.set(key, note.receivedAtMs);
+    const notes = [...latest.values()];
+    await this.db.query(
+      `INSERT INTO runtime_partition_writes (partition, written_at)
+       SELECT exectrail_time_partition(p, t, w), r FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::timestamptz[]) AS x(p, t, w, r)
+       ON CONFLICT (partition) DO UPDATE SET written_at = greatest(runtime_partition_writes.written_at, EXCLUDED.written_at)`,
+      [
+        notes.map((n) => partitionTiers[n.tier].parent),
+        notes.map((n) => new Date(n.startMs).toISOString()),
+        notes.map((n) => partitionTiers[n.tier].width),
+        notes.map((n) => new Date(n.receivedAtMs).toISOString()),
+      ],
+    );
+  }
+
   /** After retention dropped partitions (or a write found one missing): ask again next time. */
   forget(): void {
     this.known.clear();
+    this.notedAt.clear();
   }
 }
 
@@ -103,9 +139,33 @@ export async function listPartitions(db: Queryable, tier: PartitionTier): Promis
   return partitions.sort((a, b) => a.fromMs - b.fromMs);
 }
 
+/** Creates these partitions where missing (idempotent, safe beside another processor doing the same). */
+export async function makePartitions(db: Queryable, wanted: readonly { tier: PartitionTier; startMs: number }[]): Promise<void> {
+  if (wanted.length === 0) return;
+  await db.query(`SELECT exectrail_time_partition(p, t, w) FROM unnest($1::text[], $2::timestamptz[], $3::text[]) AS x(p, t, w)`, [
+    wanted.map((w) => partitionTiers[w.tier].parent),
+    wanted.map((w) => new Date(w.startMs).toISOString()),
+    wanted.map((w) => partitionTiers[w.tier].width),
+  ]);
+}
+
+/** The kept and links days events at these times are moved into when a session claims them. */
+export function claimedDays(eventTimesMs: Iterable<number>): { tier: PartitionTier; startMs: number }[] {
+  const days = new Set<number>();
+  for (const ms of eventTimesMs) if (Number.isFinite(ms)) days.add(startOf(ms, partitionTiers.kept.widthMs));
+  return [...days].flatMap((startMs) => [{ tier: 'kept' as const, startMs }, { tier: 'links' as const, startMs }]);
+}
+
+/** When each partition was last written (noteTransientWrites), by name, in ms. */
+export async function lastWrites(db: Queryable): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ partition: string; written_at: string }>(`SELECT partition, written_at FROM runtime_partition_writes`);
+  return new Map(rows.map((r) => [r.partition, new Date(r.written_at).getTime()]));
+}
+
 /** Drops one partition; returns PostgreSQL's estimate of the rows it held (counting them would read them all). */
 export async function dropPartition(db: Queryable, partition: Partition): Promise<number> {
   const { rows } = await db.query<{ estimate: number }>(`SELECT greatest(reltuples, 0)::bigint AS estimate FROM pg_class WHERE oid = to_regclass($1)`, [partition.name]);
   await db.query(`DROP TABLE IF EXISTS "${partition.name.replace(/"/g, '')}"`);
+  await db.query(`DELETE FROM runtime_partition_writes WHERE partition = $1`, [partition.name]);
   return Number(rows[0]?.estimate ?? 0);
 }

@@ -1,18 +1,20 @@
 /**
  * Retention. Runtime events are the volume (thousands a second per node), so they go by whole partition
  * (src/store/partitions.ts), never by DELETE, which could not keep up:
- *   - unlinked logs (the transient hourly partitions) after -retention-unlinked, counted from the events'
- *     own time: by then no session has claimed them, and none will;
+ *   - unlinked logs (the transient hourly partitions) after -retention-unlinked: an hour goes once it is
+ *     that old and nothing was written into it for that long (a backfill of an old incident stays until
+ *     correlation has claimed what its sessions ran); by then no session has claimed them, and none will;
  *   - alerts and linked events (the kept daily partitions) with their links after -retention-runtime,
  *     counted from when they were stored: a day is dropped only once every event in it was stored that
- *     long ago, so a backfill of last year's incident stays.
+ *     long ago, so a backfill of last year's incident stays. An empty day a write has just made for
+ *     correlation to move events into stays too (runtime_partition_writes says when one was last wanted).
  * Sessions are kept forever unless asked, deleted in small batches (they are few), and only exectrail's
  * own EXEC rows are ever pruned (kubechronicle's admission rows in the same table are not ours).
  */
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { Database } from './database.ts';
-import { dropPartition, listPartitions, PartitionKeeper, type Partition } from './partitions.ts';
+import { dropPartition, lastWrites, listPartitions, PartitionKeeper, type Partition } from './partitions.ts';
 
 export interface RetentionPolicy {
   /** Keep alerts and linked runtime events this long after they were stored (ms); 0 keeps them forever. */
@@ -55,8 +57,8 @@ async function deleteInBatches(db: Database, statement: string, cutoff: string, 
 }
 
 /** The kept days whose every event was stored before the cutoff (a kept partition is small: alerts and linked events). */
-async function keptDaysToDrop(db: Database, cutoffMs: number): Promise<Partition[]> {
-  const days = (await listPartitions(db, 'kept')).filter((p) => p.toMs <= cutoffMs);
+async function keptDaysToDrop(db: Database, cutoffMs: number, written: Map<string, number>): Promise<Partition[]> {
+  const days = (await listPartitions(db, 'kept')).filter((p) => p.toMs <= cutoffMs && (written.get(p.name) ?? 0) <= cutoffMs);
   const doomed: Partition[] = [];
   for (const day of days) {
     const { rows } = await db.query<{ newest: string | null }>(`SELECT max(received_at)::text AS newest FROM "${day.name}"`);
@@ -78,19 +80,24 @@ export async function pruneOnce(db: Database, policy: RetentionPolicy, now = new
       metrics?.runtimeEventsDroppedByRetention.inc({ tier: partition.tier }, rows);
     }
   };
+  // When events for each partition last arrived: none is dropped while a backfill may still claim it.
+  const written = await lastWrites(db);
+  const quiet = (partition: Partition, cutoffMs: number) => partition.toMs <= cutoffMs && (written.get(partition.name) ?? 0) <= cutoffMs;
   if (policy.unlinkedMs > 0) {
     const cutoffMs = now.getTime() - policy.unlinkedMs;
-    for (const hour of await listPartitions(db, 'transient')) if (hour.toMs <= cutoffMs) await drop(hour);
+    for (const hour of await listPartitions(db, 'transient')) {
+      if (quiet(hour, cutoffMs)) await drop(hour);
+    }
   }
   if (policy.runtimeMs > 0) {
     const cutoffMs = now.getTime() - policy.runtimeMs;
-    const days = await keptDaysToDrop(db, cutoffMs);
+    const days = await keptDaysToDrop(db, cutoffMs, written);
     const dropped = new Set(days.map((d) => d.fromMs));
     const remaining = new Set((await listPartitions(db, 'kept')).map((d) => d.fromMs));
     for (const day of days) await drop(day);
     // A day's links go with its kept events; links of a day that has no kept events left go too.
     for (const links of await listPartitions(db, 'links')) {
-      if (links.toMs <= cutoffMs && (dropped.has(links.fromMs) || !remaining.has(links.fromMs))) await drop(links);
+      if (quiet(links, cutoffMs) && (dropped.has(links.fromMs) || !remaining.has(links.fromMs))) await drop(links);
     }
   }
   if (policy.sessionsMs > 0) {

@@ -161,6 +161,16 @@ export const runtimeEvents = pgTable(
 export type RuntimeEventRow = typeof runtimeEvents.$inferSelect;
 
 /**
+ * When each time partition of runtime_events was last written (src/store/partitions.ts). Retention keeps
+ * a partition until nothing was written into it for its tier's limit, so that a backfill of an old
+ * incident stays long enough for correlation to claim what its sessions ran.
+ */
+export const runtimePartitionWrites = pgTable('runtime_partition_writes', {
+  partition: text('partition').primaryKey(),
+  writtenAt: timestamp('written_at', { withTimezone: true, mode: 'string' }).defaultNow().notNull(),
+});
+
+/**
  * Which runtime events an exec session caused (src/correlate). Recomputed idempotently whenever either
  * side arrives. The view `exec_session_processes` (hand-written migration) joins it for SQL users.
  * Partitioned by RANGE on `event_time`, daily, beside the kept runtime events it points at.

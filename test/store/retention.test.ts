@@ -120,6 +120,36 @@ for (const backend of backends) {
       assert.equal(await count(db, `SELECT count(*)::int AS n FROM runtime_events WHERE kept`), 5, 'four linked events and the alert are kept');
     });
 
+    it('keeps an old hour a backfill is writing into until nothing arrived for it for -retention-unlinked', async () => {
+      const correlator = new Correlator({ db, skewMs: 2_000, logger: silentLogger, debounceMs: 60_000, now: () => now.getTime() });
+      // A session twenty hours ago, read from a backup only an hour ago: its unlinked gzip is still wanted.
+      const [backfilled] = sessionsAt(['55555555-0000-4000-8000-000000000005', ago(20 * HOUR)]);
+      await storeWorld(db, backfilled!, ago(HOUR), correlator);
+      await correlator.flush();
+      const gzipOfThatHour = `SELECT count(*)::int AS n FROM runtime_events WHERE resource LIKE '%gzip%' AND event_time < '${ago(19 * HOUR)}'`;
+      assert.equal(await count(db, gzipOfThatHour), 1);
+
+      await pruneOnce(db, { unlinkedMs: 6 * HOUR, runtimeMs: 30 * DAY, sessionsMs: 0 }, now, createMetrics());
+      assert.equal(await count(db, gzipOfThatHour), 1, 'an hour written an hour ago stays, however old its events');
+
+      const later = new Date(now.getTime() + 6 * HOUR);
+      await pruneOnce(db, { unlinkedMs: 6 * HOUR, runtimeMs: 30 * DAY, sessionsMs: 0 }, later, createMetrics());
+      assert.equal(await count(db, gzipOfThatHour), 0, 'six hours after its last write it goes');
+      assert.equal(await count(db, `SELECT count(*)::int AS n FROM exec_session_processes WHERE session_id LIKE '%55555555%'`), 2, 'what the session ran stays');
+    });
+
+    it('links a session whose kept and links days were dropped while empty (by another processor) before correlation ran', async () => {
+      const correlator = new Correlator({ db, skewMs: 2_000, logger: silentLogger, debounceMs: 60_000, now: () => now.getTime() });
+      const [session] = sessionsAt(['66666666-0000-4000-8000-000000000006', ago(3 * DAY)]);
+      await storeWorld(db, session!, ago(HOUR), correlator);
+      const day = Math.floor((now.getTime() - 3 * DAY) / DAY) * DAY;
+      for (const tier of ['kept', 'links'] as const) {
+        for (const p of await listPartitions(db, tier)) if (p.fromMs === day) await db.query(`DROP TABLE "${p.name}"`);
+      }
+      await correlator.flush();
+      assert.equal(await count(db, `SELECT count(*)::int AS n FROM exec_session_processes WHERE session_id LIKE '%66666666%'`), 2, 'bash and ls are linked');
+    });
+
     it('drops kept days with their links after -retention-runtime, but not a day a backfill stored recently', async () => {
       const correlator = new Correlator({ db, skewMs: 2_000, logger: silentLogger, debounceMs: 60_000, now: () => now.getTime() });
       // A session 40 days ago, stored 40 days ago; another 50 days ago, backfilled an hour ago.
