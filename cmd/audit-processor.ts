@@ -3,8 +3,8 @@
  * `audit-processor`: wires the sources, the audit transform and the store together. No logic of its
  * own beyond choosing what to start from the flags.
  */
-import { UsageError } from '../src/config/flags.ts';
-import { parseProcessorArgs, processorUsage, type ProcessorConfig } from '../src/config/options.ts';
+import { formatUsage, parseFlags, UsageError } from '../src/config/flags.ts';
+import { parseProcessorArgs, processorUsage, serveCommandFlags, type ProcessorConfig } from '../src/config/options.ts';
 import { startHttpServerFromFlags } from '../src/api/server.ts';
 import { subcommands } from '../src/timeline/commands.ts';
 import { extractContextFromFlags } from '../src/audit/extract.ts';
@@ -21,6 +21,7 @@ import { startRetention } from '../src/store/retention.ts';
 import { SessionWriter } from '../src/store/session-writer.ts';
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'serve') return serve(argv.slice(1));
   const subcommand = subcommands[argv[0] ?? ''];
   if (subcommand) return subcommand(argv.slice(1));
   let config: ProcessorConfig;
@@ -45,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
   const stopRequested = onceStopSignal(logger);
   const metrics = createMetrics({ processMetrics: !config.once });
   if (!config['audit-log-file'] && !config['audit-log-dir'] && !config['enable-webhook'] && !runtimeIngestWanted(config)) {
-    process.stderr.write('audit-processor: nothing to do: give -audit-log-file, -audit-log-dir, -enable-webhook, -kubearmor-addr, -kubearmor-discover or -kubearmor-file (see -h)\n');
+    process.stderr.write('audit-processor: nothing to do: give -audit-log-file, -audit-log-dir, -enable-webhook, -kubearmor-addr, -kubearmor-discover or -kubearmor-file; to only serve the API and page over a filled database: audit-processor serve (see -h)\n');
     return 2;
   }
 
@@ -118,6 +119,47 @@ async function main(argv: string[]): Promise<number> {
       await runtime?.stop();
       await retention?.stop();
       await correlator.close();
+      await http?.close();
+      await db.close();
+    });
+  }
+  return 0;
+}
+
+/**
+ * `audit-processor serve`: health, /metrics, the API and the page over a database another process fills
+ * (a read-only UI Deployment, or a finished `-once` backfill in the browser). Nothing is ingested.
+ */
+async function serve(argv: string[]): Promise<number> {
+  const command = 'audit-processor serve';
+  let flags;
+  try {
+    const parsed = parseFlags(serveCommandFlags, argv);
+    if (parsed.help) {
+      process.stdout.write(formatUsage(command, serveCommandFlags) + '\n');
+      return 0;
+    }
+    if (parsed.positionals.length) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
+    flags = parsed.values;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${command}: ${error.message}\n\n${formatUsage(command, serveCommandFlags)}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const logger = createLogger(flags['log-level']);
+  const stopRequested = onceStopSignal(logger);
+  const metrics = createMetrics({ processMetrics: true });
+  const db = await openDatabase({ databaseUrl: flags['database-url'] || undefined, dataDir: flags['data-dir'], command });
+  let http: Awaited<ReturnType<typeof startHttpServerFromFlags>> | undefined;
+  try {
+    logger.info({ backend: db.backend, location: db.location }, `serving ${db.backend === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'} at ${db.location}; nothing is ingested`);
+    http = await startHttpServerFromFlags(flags, { db, metrics, logger });
+    db.dataDirLock?.noteHttpPort(http.port);
+    await stopRequested;
+  } finally {
+    await stopWithin(flags['shutdown-timeout'], logger, async () => {
       await http?.close();
       await db.close();
     });

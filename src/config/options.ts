@@ -115,17 +115,27 @@ export const timelineCommandFlags = {
 };
 
 export const sessionsCommandFlags = {
-  user: flag.string('', 'only sessions opened by this user'),
+  user: flag.string('', 'only sessions of users whose name contains this, any case (alice finds alice@example.com)'),
   namespace: flag.string('', 'only sessions into this namespace'),
   pod: flag.string('', 'only sessions into this pod'),
-  since: timeFlag('24h', 'sessions started since (a duration before now or a time)'),
+  since: timeFlag('', 'only sessions started since (a duration before now or a time); without it the newest sessions, however old'),
   cluster: flag.string('', 'only this cluster (default every cluster)'),
   limit: flag.number(100, 'at most this many sessions, newest first', { min: 1, max: 10_000 }),
   format: flag.enumOf(outputFormats, 'text', 'output: text for a terminal, json, markdown for an incident report'),
   ...databaseFlags,
 };
 
+/** `serve`: the main HTTP port over a database another process fills, with no ingestion. */
+export const serveCommandFlags = {
+  'http-port': processorFlags['http-port'],
+  'api-token-file': processorFlags['api-token-file'],
+  ...databaseFlags,
+  'shutdown-timeout': processorFlags['shutdown-timeout'],
+  'log-level': processorFlags['log-level'],
+};
+
 export const subcommandSynopsis = [
+  'serve [-http-port 8080] [-database-url URL | -data-dir DIR] [-api-token-file PATH]',
   'timeline -namespace NS -pod POD [-since 1h | -from T -to T] [-format text|json|markdown]',
-  'sessions [-user U] [-since 24h] [-format text|json|markdown]',
+  'sessions [-user U] [-since 7d] [-format text|json|markdown]',
 ];

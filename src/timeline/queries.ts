@@ -89,12 +89,18 @@ export interface SessionFilter {
   cursor?: Cursor;
 }
 
+/** `text` as a LIKE pattern matching itself: its wildcards and the escape character escaped. */
+export function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
 /** Exec sessions, newest first. */
 export async function listSessions(db: Queryable, filter: SessionFilter): Promise<Page<SessionSummary>> {
   const where = new Conditions()
     .addRaw(`c.operation = 'EXEC'`)
     .add(filter.cluster, (p) => `c.cluster = ${p}`)
-    .add(filter.user, (p) => `c.actor->>'username' = ${p}`)
+    // A part of the name, any case: `alice` finds alice@example.com. % and _ typed by the user are literal.
+    .add(filter.user === undefined ? undefined : `%${escapeLike(filter.user)}%`, (p) => `c.actor->>'username' ILIKE ${p} ESCAPE '\\'`)
     // nodes/proxy sessions name their pod in exec_metadata.target (the kubelet path).
     .add(filter.namespace, (p) => `(c.namespace = ${p} OR c.exec_metadata->'target'->>'namespace' = ${p})`)
     .add(filter.pod, (p) => `((c.resource_kind = 'Pod' AND c.name = ${p}) OR c.exec_metadata->'target'->>'pod' = ${p})`)

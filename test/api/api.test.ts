@@ -81,6 +81,12 @@ for (const backend of backends) {
       );
       const names = async (query: string) => (await get<SessionsPage>(base, `/api/v1/sessions?${query}`)).body.sessions.map((s) => s.user);
       assert.deepEqual(await names('user=alice'), ['alice']);
+      // A part of the name, any case; % and _ are the characters themselves, not LIKE wildcards.
+      assert.deepEqual(await names('user=ALI'), ['alice']);
+      assert.deepEqual(await names('user=a'), ['carol', 'dave', 'alice']);
+      assert.deepEqual(await names('user=%25'), []);
+      assert.deepEqual(await names('user=_'), []);
+      assert.deepEqual(await names('user=%5C'), []);
       assert.deepEqual(await names('namespace=staging'), ['dave']);
       assert.deepEqual(await names('namespace=shop&pod=web-0'), ['carol', 'bob', 'alice']);
       assert.deepEqual(await names('allowed=false'), ['bob']);

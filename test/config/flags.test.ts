@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parseDuration, UsageError } from '../../src/config/flags.ts';
 import { parseProcessorArgs, processorFlags, processorUsage } from '../../src/config/options.ts';
@@ -62,5 +63,28 @@ describe('audit-processor command line', () => {
       assert.equal(result.code, 0);
       for (const name of Object.keys(processorFlags)) assert.match(result.stdout, new RegExp(`-${name}\\b`));
     }
+  });
+});
+
+describe("README's flag table", () => {
+  /** The flags named in the first column of the README's "## Flags" table (a row may name two). */
+  function readmeFlagNames(): Set<string> {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.split('\n## Flags\n')[1]!.split('\n## ')[0]!;
+    const names = section
+      .split('\n')
+      .filter((line) => line.startsWith('| `-'))
+      .flatMap((line) => [...line.split('|')[1]!.matchAll(/`-([a-z][a-z0-9-]*)/g)].map((m) => m[1]!));
+    return new Set(names);
+  }
+
+  it('has a row for every flag `audit-processor -h` prints, and no other', async () => {
+    const help = await runProcessor(['-h']);
+    assert.equal(help.code, 0);
+    const printed = [...help.stdout.matchAll(/^ {2}-([a-z][a-z0-9-]*)/gm)].map((m) => m[1]!);
+    assert.ok(printed.length >= 30, `-h printed ${printed.length} flags`);
+    const documented = readmeFlagNames();
+    assert.deepEqual(printed.filter((name) => !documented.has(name)), [], 'flags -h prints that the README table lacks');
+    assert.deepEqual([...documented].filter((name) => !printed.includes(name)), [], 'flags in the README table that -h does not print');
   });
 });

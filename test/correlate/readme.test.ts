@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { projectRoot, runProcessor } from '../support/cli.ts';
+import { collect, projectRoot, runProcessor, startProcessor, waitForLogLine } from '../support/cli.ts';
 import { createTestDatabaseTarget, preferredBackend, type TestDatabaseTarget } from '../support/databases.ts';
 
 /** The SQL blocks of the README's Correlation section, verbatim. */
@@ -66,6 +66,71 @@ function correlationQueries(): string[] {
       } finally {
         await db.close();
       }
+    });
+  });
+}
+
+/** The command lines of the first ```sh block of a README section, comments dropped. */
+function readmeCommands(heading: string, program: string): string[][] {
+  const readme = readFileSync(`${projectRoot}README.md`, 'utf8');
+  const section = readme.split(`## ${heading}`)[1]!.split('\n## ')[0]!;
+  const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  return blocks
+    .flatMap((block) => block.split('\n'))
+    .map((line) => line.replace(/\s+#.*$/, '').trim())
+    .filter((line) => line.startsWith(`${program} `) || line === program)
+    .map((line) => line.split(/\s+/).slice(1));
+}
+
+{
+  const backend = preferredBackend;
+  describe(`README "Answers" examples on the shipped examples, on ${backend}`, () => {
+    let target: TestDatabaseTarget;
+    before(async () => {
+      target = await createTestDatabaseTarget(backend);
+      const run = await runProcessor(['-once', '-audit-log-dir', 'examples/audit', '-kubearmor-file', 'examples/kubearmor/kubearmor.jsonl', ...target.flags]);
+      assert.equal(run.code, 0, run.stderr);
+    });
+    after(() => target?.destroy());
+
+    it('each command returns what its comment says', async () => {
+      const commands = readmeCommands('Answers: timelines, sessions, HTTP API and web page', 'audit-processor');
+      assert.deepEqual(commands.map((c) => c.join(' ')), [
+        'sessions',
+        'sessions -user alice -format json',
+        'sessions -since 2025-10-21T00:00:00Z',
+        'timeline -namespace shop -pod web-0 -from 2025-10-21T09:00:00Z -to 2025-10-21T10:00:00Z -format markdown',
+      ]);
+      const [all, alice, since, timeline] = await Promise.all(commands.map((args) => runProcessor([...args, ...target.flags])));
+      for (const run of [all, alice, since, timeline]) assert.equal(run!.code, 0, run!.stderr);
+      const rows = (text: string) => text.trimEnd().split('\n').slice(1);
+      // "the newest sessions, however old: all 10 of the examples" (2025 back to 2018).
+      assert.equal(rows(all!.stdout).length, 10);
+      assert.match(rows(all!.stdout).at(-1)!, /^2018-10-26T/);
+      // "alice@example.com's one session"
+      assert.deepEqual((JSON.parse(alice!.stdout) as { sessions: { user: string }[] }).sessions.map((s) => s.user), ['alice@example.com']);
+      // "the 6 sessions started since then"
+      assert.equal(rows(since!.stdout).length, 6);
+      // "its 4 sessions"
+      assert.match(timeline!.stdout, /^\| Sessions \| 4 \(2 interactive\) \|$/m);
+    });
+
+    it('its curl examples answer over `serve`', { timeout: 120_000 }, async () => {
+      const readme = readFileSync(`${projectRoot}README.md`, 'utf8').split('## Answers: timelines, sessions, HTTP API and web page')[1]!.split('\n## ')[0]!;
+      const paths = [...readme.matchAll(/^curl -s 'localhost:8080(\/[^']+)'/gm)].map((m) => m[1]!);
+      assert.equal(paths.length, 2);
+      const child = startProcessor(['serve', '-http-port', '0', ...target.flags]);
+      const exited = collect(child);
+      try {
+        const base = `http://127.0.0.1:${/HTTP on port (\d+)/.exec(await waitForLogLine(child, /HTTP on port \d+/))![1]}`;
+        const [timeline, blocked] = await Promise.all(paths.map(async (path) => (await fetch(base + path)).json() as Promise<any>));
+        assert.equal(timeline.sessions.length, 4, 'the timeline of shop/web-0 holds its 4 sessions');
+        // "the blocked apt-get"
+        assert.deepEqual(blocked.events.map((e: { action: string; resource: string }) => [e.action, e.resource]), [['Block', '/usr/bin/apt-get install -y nmap']]);
+      } finally {
+        child.kill('SIGTERM');
+      }
+      assert.equal((await exited).code, 0);
     });
   });
 }

@@ -85,14 +85,24 @@ function run(stage: Stage, command: string): void {
 }
 
 describe('Dockerfile', () => {
-  it('is multi-stage on Node 22 slim, installs production dependencies only, runs as non-root', () => {
+  it('is multi-stage on Node 20 slim, installs production dependencies only, runs as non-root', () => {
     assert.ok(stages.length >= 2, 'multi-stage');
-    for (const stage of stages) assert.match(stage, /^node:22[\w.-]*-slim\b/, 'Node 22 LTS slim base');
+    // package.json's engines is >=20.19 and the machines that test it run Node 20: the image runs the same line.
+    assert.match(readFileSync(join(projectRoot, 'package.json'), 'utf8'), /"node": ">=20\.19"/);
+    for (const stage of stages) assert.match(stage, /^node:20[\w.-]*-slim\b/, 'Node 20 slim base');
     assert.match(dockerfile, /npm ci --omit=dev/);
     assert.match(finalStage, /^USER (node|\d+)/m);
     assert.doesNotMatch(finalStage, /apt-get|build-essential|python3|make|g\+\+/, 'no build tools in the final image');
     assert.match(finalStage, /^COPY .*migrations/m, 'migrations ship with the image');
     assert.match(finalStage, /^VOLUME \["\/data"\]/m, 'data dir is a volume (read-only root filesystem)');
+    // /data exists and belongs to the runtime user before the volume is declared, so a fresh volume is writable by it.
+    const lines = finalStage.split('\n');
+    const at = (pattern: RegExp) => lines.findIndex((line) => pattern.test(line));
+    const user = /^USER (\S+)/m.exec(finalStage)![1]!;
+    assert.ok(at(/^RUN .*mkdir -p \/data\b/) !== -1, 'RUN mkdir -p /data');
+    assert.ok(at(new RegExp(`^RUN .*chown ${user}(:${user})? /data\\b`)) !== -1, `/data is chowned to ${user}`);
+    assert.ok(at(/chown .*\/data/) < at(/^USER /), 'chown before USER (it needs root)');
+    assert.ok(at(/^USER /) < at(/^VOLUME /), 'VOLUME after USER and the chown');
     const ignored = readFileSync(join(projectRoot, '.dockerignore'), 'utf8').split('\n');
     for (const entry of ['node_modules', '.git', 'dist']) assert.ok(ignored.includes(entry), `.dockerignore has ${entry}`);
   });

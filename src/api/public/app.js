@@ -1,38 +1,12 @@
 // exectrail web page: sessions with filters, one session's timeline, one pod's timeline.
 // Every value shown comes from audit and runtime events an attacker can shape (command lines, user
-// agents, paths), so the DOM is built with createElement/textContent only: no innerHTML anywhere.
+// agents, paths), so the DOM is built with createElement/textContent only (dom.js): no innerHTML anywhere.
+import { h } from './dom.js';
+import { markKind, swimlanes } from './swimlanes.js';
 
 const app = document.getElementById('app');
 
 // ------------------------------------------------------------------------------------------- helpers
-
-// C0 and C1 controls, DEL, and the Unicode bidi marks and overrides (same set as the CLI's output).
-const unsafeChars = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
-const namedEscapes = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-
-/** Text with control and bidi characters shown as escapes (`\x1b`, `\u202e`) instead of drawn or obeyed. */
-function visible(text) {
-  return text.replace(unsafeChars, (c) => {
-    if (namedEscapes[c]) return namedEscapes[c];
-    const code = c.charCodeAt(0);
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
-}
-
-/** h('td', { class: 'x' }, 'text', child): an element; strings become (visible) text nodes, never markup. */
-function h(tag, attrs, ...children) {
-  const el = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs ?? {})) {
-    if (value === undefined || value === null || value === false) continue;
-    if (name.startsWith('on')) el.addEventListener(name.slice(2), value);
-    else el.setAttribute(name, value === true ? '' : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === undefined || child === null || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(visible(String(child))));
-  }
-  return el;
-}
 
 /** argv as a shell would need it typed (same rule as the CLI). */
 function shellJoin(argv) {
@@ -119,12 +93,13 @@ function show(...nodes) {
 
 // --------------------------------------------------------------------------------------- sessions
 
+// Newest first whatever their age: a default window would show an empty page over an older backfill.
 const sinceChoices = [
+  ['', 'any time'],
   ['1h', 'last hour'],
   ['24h', 'last 24 hours'],
   ['7d', 'last 7 days'],
   ['30d', 'last 30 days'],
-  ['', 'any time'],
 ];
 
 function filterForm(values) {
@@ -145,7 +120,7 @@ function filterForm(values) {
       onsubmit: (event) => {
         event.preventDefault();
         const data = new URLSearchParams();
-        for (const [k, v] of new FormData(event.target)) if (v !== '' || k === 'since') data.set(k, String(v));
+        for (const [k, v] of new FormData(event.target)) if (v !== '') data.set(k, String(v));
         location.hash = `#/?${data}`;
       },
     },
@@ -162,33 +137,38 @@ function filterForm(values) {
   );
 }
 
+/** A table cell with its column name, which the narrow layout shows beside the value (style.css). */
+const cell = (label, attrs, ...children) => h('td', { ...attrs, 'data-label': label }, ...children);
+
+const sessionColumns = ['Started (UTC)', 'User', 'Access', 'Target', 'From', 'Tool', 'Outcome', 'Processes', 'Alerts', 'Command'];
+
 function sessionRow(s) {
+  const [started, user, access, target, from, tool, outcome, processes, alerts, command] = sessionColumns;
   return h(
     'tr',
     { class: s.allowed ? (s.blockCount ? 'blocked' : '') : 'denied', 'data-session-id': s.id },
-    h('td', {}, h('a', { href: sessionHref(s.id) }, time(s.startedAt))),
-    h('td', {}, s.user),
-    h('td', {}, accessKind(s)),
-    h('td', {}, s.pod ? h('a', { href: timelineHref({ namespace: s.namespace, pod: s.pod, from: shiftIso(s.startedAt, -15), to: shiftIso(s.endedAt ?? s.startedAt, 15) }) }, targetOf(s)) : targetOf(s)),
-    h('td', {}, s.sourceIp ?? ''),
-    h('td', {}, toolOf(s)),
-    h('td', { class: 'outcome' }, outcomeNode(s), s.auditIdReused ? h('span', { class: 'badge reused', title: 'another request used the same Audit-ID' }, 'Audit-ID reused') : null),
-    h('td', { class: 'num' }, String(s.processCount)),
-    h('td', { class: 'num' }, s.blockCount ? h('span', { class: 'badge block' }, `${s.alertCount} (${s.blockCount} Block)`) : String(s.alertCount)),
-    h('td', {}, h('code', {}, shellJoin(s.command))),
+    cell(started, {}, h('a', { href: sessionHref(s.id) }, time(s.startedAt))),
+    cell(user, {}, s.user),
+    cell(access, {}, accessKind(s)),
+    cell(target, {}, s.pod ? h('a', { href: timelineHref({ namespace: s.namespace, pod: s.pod, from: shiftIso(s.startedAt, -15), to: shiftIso(s.endedAt ?? s.startedAt, 15) }) }, targetOf(s)) : targetOf(s)),
+    cell(from, {}, s.sourceIp ?? ''),
+    cell(tool, {}, toolOf(s)),
+    cell(outcome, { class: 'outcome' }, outcomeNode(s), s.auditIdReused ? h('span', { class: 'badge reused', title: 'another request used the same Audit-ID' }, 'Audit-ID reused') : null),
+    cell(processes, { class: 'num' }, String(s.processCount)),
+    cell(alerts, { class: 'num' }, s.blockCount ? h('span', { class: 'badge block' }, `${s.alertCount} (${s.blockCount} Block)`) : String(s.alertCount)),
+    cell(command, {}, h('code', {}, shellJoin(s.command))),
   );
 }
 
 async function sessionsView(params) {
   const values = new URLSearchParams(params);
-  if (!values.has('since')) values.set('since', '24h');
   const query = Object.fromEntries(values);
   const body = h('tbody', {});
   const more = h('button', { type: 'button', class: 'more', hidden: true }, 'More sessions');
   const table = h(
     'table',
     { class: 'sessions' },
-    h('thead', {}, h('tr', {}, ['Started (UTC)', 'User', 'Access', 'Target', 'From', 'Tool', 'Outcome', 'Processes', 'Alerts', 'Command'].map((t) => h('th', {}, t)))),
+    h('thead', {}, h('tr', {}, sessionColumns.map((t) => h('th', {}, t)))),
     body,
   );
   const status = h('p', { class: 'muted' });
@@ -220,7 +200,7 @@ function eventLine(event, { inRow = false } = {}) {
     alert && why && h('span', { class: 'why' }, why),
   ].filter(Boolean);
   // Spaces between the parts, so that copied text reads as a line.
-  return h('div', { class: `event ${alert ? (isBlock(event) ? 'alert block' : 'alert') : ''}` }, parts.flatMap((part, i) => (i ? [' ', part] : [part])));
+  return h('div', { class: `event ${alert ? (isBlock(event) ? 'alert block' : 'alert') : ''}`, 'data-event': event.eventKey }, parts.flatMap((part, i) => (i ? [' ', part] : [part])));
 }
 
 function processTree(nodes, activity) {
@@ -242,10 +222,24 @@ function facts(rows) {
   );
 }
 
+/** One session's lane: its bar from start to end, its processes and alerts as marks. */
+function sessionLane(s, marks, { current = false } = {}) {
+  return { id: s.id, label: `${s.user} · ${accessKind(s)}`, href: sessionHref(s.id), start: s.startedAt, end: s.endedAt, denied: !s.allowed, current, marks };
+}
+
+/** The window a session's chart spans: its start to its end or last event, with a little room either side. */
+function sessionWindow(s, activity) {
+  const start = Date.parse(s.startedAt);
+  const end = Math.max(Date.parse(s.endedAt ?? s.startedAt), ...activity.map((e) => Date.parse(e.time)));
+  const pad = Math.max((end - start) * 0.03, 500);
+  return { from: new Date(start - pad).toISOString(), to: new Date(end + pad).toISOString() };
+}
+
 async function sessionView(id) {
   const detail = await api(`sessions/${encodeURIComponent(id)}`);
   const s = detail.session;
   const alerts = detail.activity.filter((e) => e.kind === 'alert');
+  const blocks = alerts.filter(isBlock).length;
   const context = h('section', { id: 'pod-context' }, h('p', { class: 'muted' }, 'Loading the pod timeline…'));
   show(
     h('p', {}, h('a', { href: '#/' }, '← all sessions')),
@@ -268,22 +262,16 @@ async function sessionView(id) {
       ['Terminal', s.tty ? 'yes (interactive)' : 'no'],
       ['Session', h('code', {}, s.id)],
     ]),
-    alerts.length
-      ? h(
-          'section',
-          { class: 'alerts' },
-          h('h2', {}, `Alerts (${alerts.length})`),
-          alerts.map((e) => eventLine(e)),
-        )
-      : null,
-    h('section', {}, h('h2', {}, `Commands, as a process tree (${s.processCount} processes)`), processTree(detail.processTree, detail.activity)),
     h(
-      'section',
-      {},
-      h('h2', {}, 'Everything linked to this session, in time order'),
-      detail.activity.length ? h('div', { class: 'activity' }, detail.activity.map((e) => eventLine(e))) : h('p', { class: 'muted' }, 'Nothing.'),
-      detail.truncated ? h('p', { class: 'warn' }, 'More events than the page shows: use /api/v1/runtime-events to page through them.') : null,
+      'p',
+      { class: 'summary' },
+      `${count(s.processCount, 'process', 'processes')}, ${count(alerts.length, 'alert')}`,
+      blocks ? h('span', { class: 'badge block' }, `${blocks} Block`) : null,
     ),
+    h('section', { class: 'chart' }, h('h2', {}, 'Over time'), swimlanes({ ...sessionWindow(s, detail.activity), lanes: [sessionLane(s, detail.activity, { current: true })] })),
+    // Every linked event once: processes as a tree, files, network and alerts under the process that made them.
+    h('section', { id: 'activity' }, h('h2', {}, 'What ran, as a process tree, with what each process did'), processTree(detail.processTree, detail.activity)),
+    detail.truncated ? h('p', { class: 'warn' }, 'More events than the page shows: use /api/v1/runtime-events to page through them.') : null,
     context,
   );
   if (s.pod) {
@@ -291,7 +279,8 @@ async function sessionView(id) {
     const timeline = await api('timeline', window);
     context.replaceChildren(
       h('h2', {}, `Around it in pod ${s.namespace}/${s.pod} (15 minutes either side)`),
-      timelineTable(timeline, s.id),
+      h('p', { class: 'muted' }, 'Other sessions, denied attempts and alerts; this session\'s own events are above.'),
+      timelineTable(timeline, { current: s.id }),
       h('p', {}, h('a', { href: timelineHref(window) }, 'Open the pod timeline')),
     );
   } else context.replaceChildren();
@@ -299,61 +288,124 @@ async function sessionView(id) {
 
 // --------------------------------------------------------------------------------------- timeline
 
-function timelineTable(timeline, highlightId) {
+const timelineColumns = ['Time (UTC)', 'Event', 'User', 'Detail'];
+
+/** The pod's entries as a table; with `current`, that session's runtime events are left out (shown above). */
+function timelineTable(timeline, { current } = {}) {
   const sessions = new Map(timeline.sessions.map((s) => [s.id, s]));
-  const rows = timeline.entries.map((entry) => {
+  const [when, what, who, detailColumn] = timelineColumns;
+  const entries = timeline.entries.filter((entry) => !(current && entry.event && entry.sessionId === current));
+  const rows = entries.map((entry) => {
     if (!entry.event) {
       const s = sessions.get(entry.sessionId);
       const link = h('a', { href: sessionHref(s.id) }, s.user);
-      const what = { 'session-start': 'session opened', 'session-end': 'session ended', denied: 'DENIED attempt' }[entry.kind];
+      const label = { 'session-start': 'session opened', 'session-end': 'session ended', denied: 'DENIED attempt' }[entry.kind];
       const detail =
         entry.kind === 'session-end'
           ? outcomeOf(s)
           : [`${accessKind(s)} into ${targetOf(s)} from ${s.sourceIp ?? 'unknown address'} with ${toolOf(s)}: `, h('code', {}, shellJoin(s.command)), entry.kind === 'denied' ? ` — ${outcomeOf(s)}` : ''];
       return h(
         'tr',
-        { class: `${entry.kind}${s.id === highlightId ? ' current' : ''}` },
-        h('td', {}, time(entry.time)),
-        h('td', {}, entry.kind === 'denied' ? h('span', { class: 'badge denied' }, what) : what),
-        h('td', {}, link),
-        h('td', {}, detail),
+        { class: `${entry.kind}${s.id === current ? ' current' : ''}` },
+        cell(when, {}, time(entry.time)),
+        cell(what, {}, entry.kind === 'denied' ? h('span', { class: 'badge denied' }, label) : label),
+        cell(who, {}, link),
+        cell(detailColumn, {}, detail),
       );
     }
     const s = entry.sessionId ? sessions.get(entry.sessionId) : undefined;
     return h(
       'tr',
-      { class: `${entry.kind}${isBlock(entry.event) ? ' block' : ''}${entry.sessionId && entry.sessionId === highlightId ? ' current' : ''}` },
-      h('td', {}, time(entry.time)),
-      h('td', {}, entry.kind === 'alert' ? h('span', { class: `badge ${isBlock(entry.event) ? 'block' : 'audit'}` }, `ALERT ${entry.event.action ?? ''}`) : entry.kind),
-      h('td', {}, s ? h('a', { href: sessionHref(s.id) }, s.user) : h('span', { class: 'muted' }, 'no session')),
+      { class: `${entry.kind}${isBlock(entry.event) ? ' block' : ''}` },
+      cell(when, {}, time(entry.time)),
+      cell(what, {}, entry.kind === 'alert' ? h('span', { class: `badge ${isBlock(entry.event) ? 'block' : 'audit'}` }, `ALERT ${entry.event.action ?? ''}`) : entry.kind),
+      cell(who, {}, s ? h('a', { href: sessionHref(s.id) }, s.user) : h('span', { class: 'muted' }, 'no session')),
       // Indentation by class: the page's CSP allows no inline style attributes.
-      h('td', { class: `depth-${Math.min(entry.depth, 8)}` }, eventLine(entry.event, { inRow: true })),
+      cell(detailColumn, { class: `depth-${Math.min(entry.depth, 8)}` }, eventLine(entry.event, { inRow: true })),
     );
   });
-  if (!rows.length) return h('p', { class: 'muted' }, 'No sessions, denied attempts or alerts in this window.');
+  if (!rows.length) return h('p', { class: 'muted' }, current ? 'Nothing else in this pod around it.' : 'No sessions, denied attempts or alerts in this window.');
+  return h('table', { class: 'timeline' }, h('thead', {}, h('tr', {}, timelineColumns.map((t) => h('th', {}, t)))), h('tbody', {}, rows));
+}
+
+/** The pod's sessions as swimlanes; alerts no session explains get a lane of their own. */
+function podLanes(timeline) {
+  const marks = new Map(timeline.sessions.map((s) => [s.id, []]));
+  const unattributed = [];
+  for (const entry of timeline.entries) {
+    if (!entry.event || !markKind(entry.event)) continue;
+    if (entry.sessionId && marks.has(entry.sessionId)) marks.get(entry.sessionId).push(entry.event);
+    else if (entry.kind === 'alert') unattributed.push(entry.event);
+  }
+  return swimlanes({
+    from: timeline.target.from,
+    to: timeline.target.to,
+    lanes: timeline.sessions.map((s) => sessionLane(s, marks.get(s.id))),
+    extraLane: { label: 'alerts no session explains', marks: unattributed },
+  });
+}
+
+/** Pod, namespace and window of the pod timeline; times as RFC 3339 or a duration before now. */
+function timelineForm(values) {
+  const field = (name, label, placeholder) => h('label', {}, label, h('input', { name, value: values.get(name) ?? '', placeholder, autocomplete: 'off', required: name === 'namespace' || name === 'pod' }));
   return h(
-    'table',
-    { class: 'timeline' },
-    h('thead', {}, h('tr', {}, ['Time (UTC)', 'Event', 'User', 'Detail'].map((t) => h('th', {}, t)))),
-    h('tbody', {}, rows),
+    'form',
+    {
+      class: 'filters',
+      id: 'timeline-filters',
+      onsubmit: (event) => {
+        event.preventDefault();
+        const data = new URLSearchParams();
+        for (const [k, v] of new FormData(event.target)) if (String(v).trim() !== '') data.set(k, String(v).trim());
+        location.hash = `#/timeline?${data}`;
+      },
+    },
+    field('namespace', 'Namespace', 'shop'),
+    field('pod', 'Pod', 'web-0'),
+    field('from', 'From', '1h, 7d or 2025-10-19T14:00:00Z'),
+    field('to', 'To', 'now'),
+    h('button', { type: 'submit' }, 'Show'),
   );
 }
 
+/** The same length of window just before or after this one. */
+function shiftedWindow(target, direction) {
+  const from = Date.parse(target.from);
+  const to = Date.parse(target.to);
+  const span = to - from;
+  const at = (ms) => new Date(ms).toISOString();
+  return { namespace: target.namespace, pod: target.pod, from: at(from + direction * span), to: at(to + direction * span) };
+}
+
 async function timelineView(params) {
-  const query = Object.fromEntries(new URLSearchParams(params));
-  const timeline = await api('timeline', query);
+  const values = new URLSearchParams(params);
+  if (!values.get('namespace') || !values.get('pod')) {
+    show(h('h1', {}, 'Pod timeline'), timelineForm(values), h('p', { class: 'muted' }, 'Give the namespace and the pod; the window is the last hour unless you give From (and To).'));
+    return;
+  }
+  const timeline = await api('timeline', Object.fromEntries(values));
   const t = timeline.target;
   const s = timeline.summary;
   show(
     h('p', {}, h('a', { href: '#/' }, '← all sessions')),
     h('h1', {}, `Pod ${t.namespace}/${t.pod}`),
-    h('p', { class: 'muted' }, `${t.from} – ${t.to} (UTC)`),
+    timelineForm(values),
+    h(
+      'p',
+      { class: 'window' },
+      h('a', { href: timelineHref(shiftedWindow(t, -1)), class: 'earlier' }, '← earlier'),
+      ' ',
+      h('span', { class: 'muted' }, `${t.from} – ${t.to} (UTC)`),
+      ' ',
+      h('a', { href: timelineHref(shiftedWindow(t, 1)), class: 'later' }, 'later →'),
+    ),
     h(
       'p',
       { class: 'summary' },
       `${count(s.sessions, 'session')} (${s.interactive} interactive), ${count(s.denied, 'denied attempt')}, ${count(s.processes, 'process', 'processes')}, ${count(s.alerts, 'alert')}`,
       s.blocked ? h('span', { class: 'badge block' }, `${s.blocked} Block`) : null,
     ),
+    timeline.sessions.length || s.alerts ? h('section', { class: 'chart' }, podLanes(timeline)) : null,
     timelineTable(timeline),
     timeline.truncated ? h('p', { class: 'warn' }, 'More runtime events than the limit: narrow the window to see them all.') : null,
   );
