@@ -6,7 +6,9 @@
  * PGlite and Postgres.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Correlator } from '../../src/correlate/correlator.ts';
@@ -16,7 +18,8 @@ import { timeOfUnixNano } from '../../src/runtime/otlp.ts';
 import type { Database } from '../../src/store/database.ts';
 import { nodeProxyAndDebug, overlappingSessions, World } from '../correlate/scenario.ts';
 import { scenarioWriters } from '../correlate/support.ts';
-import { backends, createTestDatabase, skipReason } from '../support/databases.ts';
+import { runProcessor } from '../support/cli.ts';
+import { backends, createTestDatabase, createTestDatabaseTarget, preferredBackend, skipReason } from '../support/databases.ts';
 
 const fixturesDir = fileURLToPath(new URL('../fixtures/kubearmor/', import.meta.url));
 const context = { cluster: 'otlp', receivedAt: '2026-01-01T00:00:00.000Z' };
@@ -39,7 +42,7 @@ function keyValues(object: Record<string, unknown>): { key: string; value: Recor
 }
 
 /** KubeArmor JSON lines as OTLP/JSON documents of up to `perDocument` records each. */
-export function otlpLines(nativeLines: readonly string[], perDocument = 3): string[] {
+function otlpLines(nativeLines: readonly string[], perDocument = 3): string[] {
   const lines: string[] = [];
   for (let i = 0; i < nativeLines.length; i += perDocument) {
     const logRecords = nativeLines.slice(i, i + perDocument).map((line) => {
@@ -133,3 +136,30 @@ for (const backend of backends) {
     });
   });
 }
+
+describe(`audit-processor -kubearmor-file with a collector's OTLP/JSON file, ${preferredBackend}`, () => {
+  it('stores every record of every document, as many events as the relay JSON of the same events', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'exectrail-otlp-'));
+    const target = await createTestDatabaseTarget(preferredBackend);
+    try {
+      const native = fixtureLines('relay-exec-session.jsonl');
+      const path = join(dir, 'kubearmor-otlp.jsonl');
+      const lines = otlpLines(native, 4);
+      writeFileSync(path, lines.join('\n') + '\n');
+      // The fixture events are months old: retention would prune them as they land.
+      const result = await runProcessor(['-kubearmor-file', path, '-once', '-cluster', 'otlp-file', '-retention-runtime', 'off', ...target.flags]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, new RegExp(`from ${lines.length} KubeArmor lines of ${path} \\(${native.length} events, 0 relay log or blank lines skipped, 0 bad\\)`));
+      const db = await target.open();
+      try {
+        const stored = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM runtime_events WHERE cluster = 'otlp-file'`);
+        assert.equal(stored.rows[0]!.n, native.length);
+      } finally {
+        await db.close();
+      }
+    } finally {
+      await target.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
