@@ -137,7 +137,6 @@ function describeChar(ch: string): string {
   return code >= 0x21 && code < 0x7f ? `"${ch}"` : `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
-
 function notAnEventDetail(candidate: unknown): string {
   if (Array.isArray(candidate)) return 'nested too deep: an array inside envelopes';
   return `a JSON ${candidate === null ? 'null' : Array.isArray(candidate) ? 'array' : typeof candidate} without auditID, stage or requestURI`;

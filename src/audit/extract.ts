@@ -87,15 +87,15 @@ export function extractStage(event: AuditEvent, context: ExtractContext): Extrac
   let name = ref.name ?? '';
   // A Cloud Audit Logs entry has no query string: no command, container or stream flags to read.
   const hasQuery = event[CLOUD_AUDIT_LOG_KEY] !== true;
-  if ((kind === 'pod-exec' || kind === 'pod-attach') && hasQuery) {
-    if (kind === 'pod-exec') execMetadata.command = redactArgv(query.getAll('command'), redaction);
-    execMetadata.container = query.get('container') ?? undefined;
-    execMetadata.stdin = flagOf(query, 'stdin');
-    execMetadata.stdout = flagOf(query, 'stdout');
-    execMetadata.stderr = flagOf(query, 'stderr');
-    execMetadata.tty = flagOf(query, 'tty');
-  } else if (kind === 'pod-exec' || kind === 'pod-attach') {
-    // Cloud Audit Logs: nothing more than the target.
+  if (kind === 'pod-exec' || kind === 'pod-attach') {
+    if (hasQuery) {
+      if (kind === 'pod-exec') execMetadata.command = redactArgv(query.getAll('command'), redaction);
+      execMetadata.container = query.get('container') ?? undefined;
+      execMetadata.stdin = flagOf(query, 'stdin');
+      execMetadata.stdout = flagOf(query, 'stdout');
+      execMetadata.stderr = flagOf(query, 'stderr');
+      execMetadata.tty = flagOf(query, 'tty');
+    }
   } else if (kind === 'pod-portforward') {
     const ports = query.getAll('ports');
     if (ports.length) execMetadata.ports = ports;
@@ -112,13 +112,11 @@ export function extractStage(event: AuditEvent, context: ExtractContext): Extrac
       execMetadata.kubelet_path = kubelet.path;
       execMetadata.target = kubelet.target ? { ...kubelet.target } : undefined;
       execMetadata.container = kubelet.target?.container;
-      if (!hasQuery) {
-        // Cloud Audit Logs: the kubelet path, not its query.
-      } else if (kubelet.action === 'run') {
+      if (hasQuery && kubelet.action === 'run') {
         // kubelet handleRun: `strings.Split(cmd, " ")`.
         const cmd = query.get('cmd');
         if (cmd !== null) execMetadata.command = redactArgv(cmd.split(' '), redaction);
-      } else if (kubelet.action === 'exec' || kubelet.action === 'attach') {
+      } else if (hasQuery && (kubelet.action === 'exec' || kubelet.action === 'attach')) {
         if (kubelet.action === 'exec') execMetadata.command = redactArgv(query.getAll('command'), redaction);
         execMetadata.stdin = flagOf(query, 'input');
         execMetadata.stdout = flagOf(query, 'output');
