@@ -56,11 +56,12 @@ async function main(argv: string[]): Promise<number> {
   if (stale) logger.warn({ pid: stale.pid }, `took over the lock on -data-dir ${db.location} left by ${stale.command} (pid ${stale.pid}), which is gone`);
   // Links sessions to runtime events whenever either side is committed (background, never blocks ingestion).
   const correlator = new Correlator({ db, skewMs: config['correlation-skew'], logger, metrics });
-  const files = createAuditFileSource({ db, flags: config, metrics, logger, context: extractContextFromFlags(config), writer: new SessionWriter(db, { onCommitted: correlator.onSessionsCommitted }) });
+  const auditWanted = Boolean(config['audit-log-file'] || config['audit-log-dir']);
+  const files = !auditWanted ? undefined : createAuditFileSource({ db, flags: config, metrics, logger, context: extractContextFromFlags(config), writer: new SessionWriter(db, { onCommitted: correlator.onSessionsCommitted }) });
   // What /readyz reports on both ports: the database and the audit files from the start (the files
   // say "starting" until their first pass), the runtime sources once started.
   const readiness: ReadinessContributor[] = [databaseReadiness(db)];
-  if (config['audit-log-file'] || config['audit-log-dir']) readiness.push(auditFileReadiness(config, files));
+  if (files) readiness.push(auditFileReadiness(config, files));
   // Health, metrics, API and page answer from the start, while a long first read is still going on.
   const http = config.once ? undefined : await startHttpServerFromFlags(config, { db, metrics, logger, readiness });
   // A second process refused the -data-dir is told where to ask instead.
@@ -76,9 +77,8 @@ async function main(argv: string[]): Promise<number> {
   let retention: { stop(): Promise<void> } | undefined;
   try {
     if (config.once) {
-      const auditWanted = Boolean(config['audit-log-file'] || config['audit-log-dir']);
       const readEverything = async () => {
-        const stats = auditWanted ? await files.runOnce() : undefined;
+        const stats = await files?.runOnce();
         const runtimeSummary = await runtime?.readOnce();
         await correlator.flush();
         const where = `into ${db.backend} at ${db.location}`;
@@ -108,14 +108,14 @@ async function main(argv: string[]): Promise<number> {
     }
     retention = startRetention(db, { runtimeMs: config['retention-runtime'], unlinkedMs: config['retention-unlinked'], sessionsMs: config['retention-sessions'] }, logger, metrics);
     // The first read of a backlog may be long; a stop request ends it early (checkpoints hold what committed).
-    await Promise.race([files.start().then(async () => logger.info(`${await summarize(metrics)} into ${db.backend} at ${db.location}`)), stopRequested]);
+    if (files) await Promise.race([files.start().then(async () => logger.info(`${await summarize(metrics)} into ${db.backend} at ${db.location}`)), stopRequested]);
     await stopRequested;
   } finally {
     await stopWithin(config['shutdown-timeout'], logger, async () => {
       // Intake first, while the database is still open: the webhook finishes the batches in flight,
       // the file source commits its last batch and checkpoint, runtime streams flush their queue.
       await webhook?.stop();
-      await files.stop();
+      await files?.stop();
       await runtime?.stop();
       await retention?.stop();
       await correlator.close();
