@@ -65,7 +65,7 @@ function eventsOf(world: World): RuntimeEvent[] {
 /** Times the pure decision over the world's events, in milliseconds. */
 export function timeDecision(world: World): { ms: number; links: number } {
   const sessions = sessionsOf(world)
-    .map((row) => correlationSession({ ...row, resource_kind: row.resourceKind, exec_metadata: row.execMetadata }))
+    .map(correlationSession)
     .filter((s): s is CorrelationSession => s !== undefined);
   const events = eventsOf(world).map(toCorrelationEvent);
   correlate(sessions, events, options); // warm-up

@@ -10,7 +10,8 @@ import { kubeletRequestOf, nodeNameOf } from './kubelet.ts';
 import { defaultRedaction, parseRedaction, redactArgv, type Redaction } from './redact.ts';
 import { queryOf } from './request-uri.ts';
 import { sanitizeSessionRow, type SanitizeReason } from './sanitize.ts';
-import { isAllowedCode, requestKeyOf, sessionId, type Actor, type ExecMetadata, type SessionRow, type Source } from './session.ts';
+import type { Actor, ExecMetadata, Source } from './session-documents.ts';
+import { isAllowedCode, requestKeyOf, sessionId, type SessionRow } from './session.ts';
 import { detectTool } from './tool.ts';
 import { millisBetween, normalizeTime } from './time.ts';
 

@@ -1,9 +1,9 @@
 /**
- * The README's table of session fields, generated from the zod schemas in session.ts (the one place the
+ * The README's table of session fields, generated from the zod schemas in session-documents.ts (the one place the
  * shape is declared): test/audit/readme-fields.test.ts checks the README holds exactly this table.
  */
 import type { z } from 'zod';
-import { actorSchema, execMetadataSchema, sourceSchema } from './session.ts';
+import { actorSchema, execMetadataSchema, sourceSchema } from './session-documents.ts';
 
 interface Def {
   type: string;

@@ -9,21 +9,13 @@
  *   debug fields src/audit extracts from the patch.
  * Denied sessions never reached a container, and port-forwards start no process: neither is correlated.
  */
+import type { ChangeEventRow } from '../store/schema.ts';
 import { isoToMicros } from '../time/micros.ts';
 import type { CorrelationSession } from './model.ts';
 
-/** The columns of change_events correlation reads. */
-export interface StoredSession {
-  id: string;
-  cluster: string;
-  resource_kind: string;
-  namespace: string;
-  name: string;
-  allowed: boolean;
-  /** change_events.timestamp as ISO 8601 (the session start). */
-  timestamp: string;
-  exec_metadata: Record<string, unknown> | null;
-}
+/** The columns of change_events correlation reads, named and typed as the schema declares them. */
+export const storedSessionKeys = ['id', 'cluster', 'resourceKind', 'namespace', 'name', 'allowed', 'execMetadata', 'timestamp'] as const;
+export type StoredSession = Pick<ChangeEventRow, (typeof storedSessionKeys)[number]>;
 
 const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
 const record = (value: unknown): Record<string, unknown> | undefined =>
@@ -35,7 +27,7 @@ export function ephemeralContainerName(meta: Record<string, unknown>): string | 
 }
 
 export function correlationSession(row: StoredSession): CorrelationSession | undefined {
-  const meta = row.exec_metadata ?? {};
+  const meta: Record<string, unknown> = row.execMetadata ?? {};
   if (!row.allowed) return undefined;
   const startedAt = text(meta.started_at) ?? row.timestamp;
   const endedAt = text(meta.ended_at);
@@ -52,7 +44,7 @@ export function correlationSession(row: StoredSession): CorrelationSession | und
   const base = { id: row.id, cluster: row.cluster, command, tty, startUs, endUs };
   const subresource = text(meta.subresource);
 
-  if (row.resource_kind === 'Node' || meta.target_type === 'node') {
+  if (row.resourceKind === 'Node' || meta.target_type === 'node') {
     const target = record(meta.target);
     const namespace = text(target?.namespace);
     const pod = text(target?.pod);

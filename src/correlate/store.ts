@@ -11,10 +11,10 @@ import type { Queryable, Database } from '../store/database.ts';
 import { correlate, endOf, FRESH_CONTAINER_US, reachOf } from './correlate.ts';
 import { selectColumns } from '../store/columns.ts';
 import { claimedDays, makePartitions } from '../store/partitions.ts';
-import { runtimeEvents, type RuntimeEventRow } from '../store/schema.ts';
-import { isoMicrosSql, isoToMicros, microsToIso } from '../time/micros.ts';
+import { changeEvents, runtimeEvents, type RuntimeEventRow } from '../store/schema.ts';
+import { isoToMicros, microsToIso } from '../time/micros.ts';
 import type { CorrelateOptions, CorrelationEvent, CorrelationSession, Link } from './model.ts';
-import { correlationSession, type StoredSession } from './session-target.ts';
+import { correlationSession, storedSessionKeys, type StoredSession } from './session-target.ts';
 
 /** A pod and a time range in it where something new arrived. */
 export interface CorrelationScope {
@@ -41,7 +41,9 @@ const MAX_WIDENINGS = 8;
 // that owns its processes may have started long before.
 // Two indexed lookups instead of one OR: the planner cannot use an index for the OR, and in a table
 // filled since the last ANALYZE it scanned every exec row (31 ms at 9k rows vs 1.5 ms, bench).
-const sessionColumns = `id, cluster, resource_kind, namespace, name, allowed, exec_metadata, ${isoMicrosSql('"timestamp"')} AS "timestamp"`;
+/** The change_events columns correlation reads, as StoredSession. */
+export const sessionColumnsSql = (alias: string) => selectColumns(changeEvents, storedSessionKeys, alias);
+const sessionColumns = sessionColumnsSql('change_events');
 const sessionStillRelevant = `"timestamp" <= $5::timestamptz
     AND (exec_metadata->>'ended_at' IS NULL
       OR (exec_metadata->>'ended_at')::timestamptz >= $4::timestamptz
@@ -213,8 +215,7 @@ export async function scopesToCorrelate(db: Queryable, scopes: readonly Correlat
 export async function scopesOfSessions(db: Queryable, ids: readonly string[], nowUs: number): Promise<CorrelationScope[]> {
   if (ids.length === 0) return [];
   const { rows } = await db.query<StoredSession>(
-    `SELECT id, cluster, resource_kind, namespace, name, allowed, exec_metadata, ${isoMicrosSql('"timestamp"')} AS "timestamp"
-     FROM change_events WHERE id = ANY($1::text[])`,
+    `SELECT ${sessionColumns} FROM change_events WHERE id = ANY($1::text[])`,
     [ids],
   );
   const scopes: CorrelationScope[] = [];

@@ -25,6 +25,29 @@ export function selectColumns<T extends PgTable, K extends keyof InferSelectMode
     .join(', ');
 }
 
+/**
+ * For rows sent as one jsonb parameter, keyed as the schema names them (`JSON.stringify(rows)`):
+ * `definition` is the record type of `jsonb_to_recordset(...) AS r(<definition>)`, `names` the target
+ * columns of an INSERT, and `values(alias)` the matching select list.
+ */
+export function recordset<T extends PgTable, K extends keyof InferSelectModel<T> & string>(
+  table: T,
+  keys: readonly K[],
+): { definition: string; names: string; values(alias: string): string; column(key: K): string } {
+  const columns = getTableColumns(table) as Record<string, Column>;
+  const column = (key: K) => {
+    const found = columns[key];
+    if (!found) throw new Error(`${key} is not a column of the table`);
+    return found;
+  };
+  return {
+    definition: keys.map((key) => `"${key}" ${column(key).getSQLType()}`).join(', '),
+    names: keys.map((key) => `"${column(key).name}"`).join(', '),
+    values: (alias) => keys.map((key) => `${alias}."${key}"`).join(', '),
+    column: (key) => `"${column(key).name}"`,
+  };
+}
+
 export interface WriteColumn<Row> {
   /** The column's name in SQL. */
   name: string;

@@ -20,6 +20,7 @@ import {
   uniqueIndex,
   varchar,
 } from 'drizzle-orm/pg-core';
+import type { Actor, ExecMetadata, Source } from '../audit/session-documents.ts';
 
 export const changeEvents = pgTable(
   'change_events',
@@ -30,13 +31,14 @@ export const changeEvents = pgTable(
     resourceKind: varchar('resource_kind', { length: 100 }).notNull(),
     namespace: varchar('namespace', { length: 255 }).notNull(),
     name: varchar('name', { length: 255 }).notNull(),
-    actor: jsonb('actor').notNull(),
-    source: jsonb('source').notNull(),
+    // kubechronicle's admission rows hold other documents here; an EXEC row holds ours (src/audit/session-documents.ts).
+    actor: jsonb('actor').$type<Actor>().notNull(),
+    source: jsonb('source').$type<Source>().notNull(),
     diff: jsonb('diff'),
     objectSnapshot: jsonb('object_snapshot'),
     allowed: boolean('allowed').notNull().default(true),
     blockPattern: varchar('block_pattern', { length: 255 }),
-    execMetadata: jsonb('exec_metadata'),
+    execMetadata: jsonb('exec_metadata').$type<ExecMetadata>(),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'string' }).defaultNow(),
     // exectrail's own columns. NULL for kubechronicle's admission rows.
     auditId: varchar('audit_id', { length: 255 }),
@@ -59,6 +61,9 @@ export const changeEvents = pgTable(
     index('idx_change_events_exec_metadata_gin').using('gin', t.execMetadata),
   ],
 );
+
+/** A change_events row as the schema declares it (src/audit/session.ts SessionRow is the EXEC row). */
+export type ChangeEventRow = typeof changeEvents.$inferSelect;
 
 /**
  * Read positions of audit log files, keyed by a fingerprint of the file's content (not its path:

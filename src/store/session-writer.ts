@@ -21,7 +21,9 @@
  * split in halves, down to single sessions; a single one still refused is counted and skipped.
  */
 import { canonicalJson, mergeSessions, mergeStages, reusedSessionId, sessionIdentity, type SessionRow } from '../audit/session.ts';
+import { recordset, selectColumns } from './columns.ts';
 import type { Database, Queryable } from './database.ts';
+import { changeEvents } from './schema.ts';
 import { storeSplitting } from './split-on-refusal.ts';
 
 export interface SessionWriteResult {
@@ -37,80 +39,34 @@ export interface SessionWriteResult {
   refusedCodes: string[];
 }
 
-interface StoredRow {
-  id: string;
-  cluster: string;
-  audit_id: string;
-  request_key: string;
-  timestamp: string;
-  operation: 'EXEC';
-  resource_kind: 'Pod' | 'Node';
-  namespace: string;
-  name: string;
-  actor: SessionRow['actor'];
-  source: SessionRow['source'];
-  allowed: boolean;
-  exec_metadata: SessionRow['execMetadata'];
-}
-
-const toStored = (row: SessionRow): StoredRow => ({
-  id: row.id,
-  cluster: row.cluster,
-  audit_id: row.auditId,
-  request_key: row.requestKey,
-  timestamp: row.timestamp,
-  operation: row.operation,
-  resource_kind: row.resourceKind,
-  namespace: row.namespace,
-  name: row.name,
-  actor: row.actor,
-  source: row.source,
-  allowed: row.allowed,
-  exec_metadata: row.execMetadata,
-});
-
-const fromStored = (row: StoredRow): SessionRow => ({
-  id: row.id,
-  cluster: row.cluster,
-  auditId: row.audit_id,
-  requestKey: row.request_key,
-  timestamp: row.exec_metadata?.started_at ?? row.timestamp,
-  operation: 'EXEC',
-  resourceKind: row.resource_kind,
-  namespace: row.namespace,
-  name: row.name,
-  actor: row.actor,
-  source: row.source,
-  allowed: row.allowed,
-  execMetadata: row.exec_metadata,
-});
-
+// What the writer stores of a session: every column of SessionRow, named as the schema names them.
+const SESSION_KEYS = [
+  'id', 'cluster', 'auditId', 'requestKey', 'timestamp', 'operation', 'resourceKind', 'namespace', 'name', 'actor', 'source', 'allowed', 'execMetadata',
+] as const satisfies readonly (keyof SessionRow)[];
 // The batch travels as one jsonb parameter: one round trip whatever its size, on Postgres 15 and PGlite.
-const recordColumns = `id text, cluster text, audit_id text, request_key text, "timestamp" timestamptz, operation text,
-  resource_kind text, namespace text, name text, actor jsonb, source jsonb, allowed boolean, exec_metadata jsonb`;
-const storedColumns = 'id, cluster, audit_id, request_key, "timestamp", operation, resource_kind, namespace, name, actor, source, allowed, exec_metadata';
+const records = recordset(changeEvents, SESSION_KEYS);
 
 const insertNew = `
-  INSERT INTO change_events (${storedColumns})
-  SELECT ${storedColumns} FROM jsonb_to_recordset($1::jsonb) AS r(${recordColumns})
-  ORDER BY id
+  INSERT INTO change_events (${records.names})
+  SELECT ${records.values('r')} FROM jsonb_to_recordset($1::jsonb) AS r(${records.definition})
+  ORDER BY r."id"
   -- No conflict target: the row is unique on id AND on (cluster, audit_id, request_key); a concurrent
   -- first insert of the same session can trip either index, and another request holding the id trips
   -- the first: the rows not returned are sorted out by key below.
   ON CONFLICT DO NOTHING
-  RETURNING cluster, audit_id, request_key`;
+  RETURNING cluster, audit_id AS "auditId", request_key AS "requestKey"`;
 
 const lockExisting = `
-  SELECT ${storedColumns} FROM change_events
-  WHERE (cluster, audit_id, request_key) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))
-  ORDER BY id FOR UPDATE`;
+  SELECT ${selectColumns(changeEvents, SESSION_KEYS, 'c')} FROM change_events c
+  WHERE (c.cluster, c.audit_id, c.request_key) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))
+  ORDER BY c.id FOR UPDATE`;
 
 const updateMerged = `
   UPDATE change_events AS c SET
-    "timestamp" = r."timestamp", namespace = r.namespace, name = r.name, actor = r.actor, source = r.source,
-    allowed = r.allowed, exec_metadata = r.exec_metadata, updated_at = now()
-  FROM jsonb_to_recordset($1::jsonb) AS r(${recordColumns})
-  WHERE c.id = r.id`;
+    "timestamp" = r."timestamp", namespace = r."namespace", name = r."name", actor = r."actor", source = r."source",
+    allowed = r."allowed", exec_metadata = r."execMetadata", updated_at = now()
+  FROM jsonb_to_recordset($1::jsonb) AS r(${records.definition})
+  WHERE c.id = r."id"`;
 
 // Every row of an auditID that another request reused says so (a tampering signal the API and page show).
 const markReused = `
@@ -189,8 +145,8 @@ async function writeSessions(tx: Queryable, batch: SessionRow[]): Promise<BatchO
     pending.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     // Two requests of one auditID in the same batch share a candidate id: only one of them is inserted,
     // so what was inserted is told by key, not by id.
-    const insertedRows = await tx.query<{ cluster: string; audit_id: string; request_key: string }>(insertNew, [JSON.stringify(pending.map(toStored))]);
-    const inserted = new Set(insertedRows.rows.map((r) => sessionIdentity({ cluster: r.cluster, auditId: r.audit_id, requestKey: r.request_key })));
+    const insertedRows = await tx.query<Pick<SessionRow, 'cluster' | 'auditId' | 'requestKey'>>(insertNew, [JSON.stringify(pending)]);
+    const inserted = new Set(insertedRows.rows.map(sessionIdentity));
     const rest: SessionRow[] = [];
     for (const session of pending) {
       if (!inserted.has(sessionIdentity(session))) rest.push(session);
@@ -202,8 +158,8 @@ async function writeSessions(tx: Queryable, batch: SessionRow[]): Promise<BatchO
     }
     if (rest.length === 0) break;
 
-    const existing = await tx.query<StoredRow>(lockExisting, [rest.map((s) => s.cluster), rest.map((s) => s.auditId), rest.map((s) => s.requestKey)]);
-    const stored = new Map(existing.rows.map((row) => [sessionIdentity(fromStored(row)), fromStored(row)]));
+    const existing = await tx.query<SessionRow>(lockExisting, [rest.map((s) => s.cluster), rest.map((s) => s.auditId), rest.map((s) => s.requestKey)]);
+    const stored = new Map(existing.rows.map((row) => [sessionIdentity(row), row]));
     const changed: SessionRow[] = [];
     pending = [];
     for (const session of rest) {
@@ -219,7 +175,7 @@ async function writeSessions(tx: Queryable, batch: SessionRow[]): Promise<BatchO
       if (canonicalJson(merged) !== canonicalJson(before)) changed.push(merged);
     }
     if (changed.length > 0) {
-      await tx.query(updateMerged, [JSON.stringify(changed.map(toStored))]);
+      await tx.query(updateMerged, [JSON.stringify(changed)]);
       outcome.updated += changed.length;
     }
   }

@@ -121,7 +121,7 @@ export async function listSessions(db: Queryable, filter: SessionFilter): Promis
   const last = page.at(-1);
   return {
     items: page.map(sessionFromRow),
-    nextCursor: rows.length > filter.limit && last ? encodeCursor({ time: last.started_at, id: last.id }) : null,
+    nextCursor: rows.length > filter.limit && last ? encodeCursor({ time: last.timestamp, id: last.id }) : null,
   };
 }
 

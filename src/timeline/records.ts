@@ -6,10 +6,9 @@
  * The SQL fragments here select the columns these records need; times come out of Postgres as canonical
  * UTC text with microseconds (`2025-10-21T09:00:00.100000Z`) so they sort as text and lose nothing.
  */
-import type { Actor, ExecMetadata, Source } from '../audit/session.ts';
+import type { ExecMetadata } from '../audit/session-documents.ts';
 import { selectColumns } from '../store/columns.ts';
-import { runtimeEvents, type RuntimeEventRow } from '../store/schema.ts';
-import { isoMicrosSql } from '../time/micros.ts';
+import { changeEvents, runtimeEvents, type ChangeEventRow, type RuntimeEventRow } from '../store/schema.ts';
 
 export interface SessionSummary {
   /** `EXEC:<cluster>:<auditID>` (change_events.id); `...:reuse-<key>` for a request that reused an Audit-ID. */
@@ -77,12 +76,13 @@ export type RuntimeEventRecord = Pick<RuntimeEventRow, ShownRuntimeFields> & {
   links: SessionLink[];
 };
 
+const sessionKeys = ['id', 'cluster', 'auditId', 'timestamp', 'resourceKind', 'namespace', 'name', 'actor', 'source', 'allowed', 'execMetadata'] as const;
+
 /** Columns of change_events c that make a SessionSummary, with the link counts of each session. */
 export const sessionColumnsSql = `
-  c.id, c.cluster, c.audit_id, ${isoMicrosSql('c."timestamp"')} AS started_at, c.resource_kind, c.namespace, c.name,
-  c.actor, c.source, c.allowed, c.exec_metadata,
-  COALESCE(counts.processes, 0) AS process_count, COALESCE(counts.alerts, 0) AS alert_count,
-  COALESCE(counts.blocks, 0) AS block_count`;
+  ${selectColumns(changeEvents, sessionKeys, 'c')},
+  COALESCE(counts.processes, 0) AS "processCount", COALESCE(counts.alerts, 0) AS "alertCount",
+  COALESCE(counts.blocks, 0) AS "blockCount"`;
 
 /** Joins the per-session counts of linked runtime events (uses the links' primary key). */
 export const sessionCountsJoinSql = `
@@ -95,36 +95,26 @@ export const sessionCountsJoinSql = `
     WHERE l.session_id = c.id
   ) counts ON true`;
 
-export interface SessionSqlRow {
-  id: string;
-  cluster: string;
-  audit_id: string | null;
-  started_at: string;
-  resource_kind: string;
-  namespace: string;
-  name: string;
-  actor: Actor;
-  source: Source;
-  allowed: boolean;
-  exec_metadata: ExecMetadata | null;
-  process_count: number | string;
-  alert_count: number | string;
-  block_count: number | string;
-}
+/** A change_events row as sessionColumnsSql reads it: the schema's row, with the link counts (bigint: text on pg). */
+export type SessionSqlRow = Pick<ChangeEventRow, (typeof sessionKeys)[number]> & {
+  processCount: number | string;
+  alertCount: number | string;
+  blockCount: number | string;
+};
 
 const text = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
 
 /** One change_events row (with its counts) as people read it. */
 export function sessionFromRow(row: SessionSqlRow): SessionSummary {
-  const meta: Partial<ExecMetadata> = row.exec_metadata ?? {};
-  const isNode = row.resource_kind === 'Node' || meta.target_type === 'node';
+  const meta: Partial<ExecMetadata> = row.execMetadata ?? {};
+  const isNode = row.resourceKind === 'Node' || meta.target_type === 'node';
   const refused = !row.allowed && text(meta.response_message);
   return {
     id: row.id,
     cluster: row.cluster,
-    auditId: row.audit_id,
+    auditId: row.auditId,
     auditIdReused: meta.audit_id_reused === true,
-    startedAt: meta.started_at ?? row.started_at,
+    startedAt: meta.started_at ?? row.timestamp,
     endedAt: meta.ended_at ?? null,
     durationMs: meta.duration_ms ?? null,
     user: row.actor?.username ?? '',
@@ -146,9 +136,9 @@ export function sessionFromRow(row: SessionSqlRow): SessionSummary {
     allowed: row.allowed,
     responseCode: meta.response_code ?? null,
     reason: refused || text(meta.reason),
-    processCount: Number(row.process_count),
-    alertCount: Number(row.alert_count),
-    blockCount: Number(row.block_count),
+    processCount: Number(row.processCount),
+    alertCount: Number(row.alertCount),
+    blockCount: Number(row.blockCount),
   };
 }
 

@@ -9,7 +9,8 @@ import { decodeAuditText, decodeAuditValue, decodeInteractiveCandidates } from '
 import type { ExtractContext } from '../../src/audit/extract.ts';
 import { sessionsFromLine, type LineOutcome } from '../../src/audit/input.ts';
 import { mayBeInteractiveAccess } from '../../src/audit/prefilter.ts';
-import { actorSchema, execMetadataSchema, mergeStages, sourceSchema } from '../../src/audit/session.ts';
+import { actorSchema, execMetadataSchema, sourceSchema } from '../../src/audit/session-documents.ts';
+import { mergeStages } from '../../src/audit/session.ts';
 import { documentOutcome, pick } from './support.ts';
 
 export const contexts: ExtractContext[] = [{ cluster: 'fuzz' }, { cluster: 'fuzz', nodeProxy: 'all' }];

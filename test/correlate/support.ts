@@ -12,7 +12,7 @@ import { sessionId } from '../../src/audit/session.ts';
 import { correlate } from '../../src/correlate/correlate.ts';
 import type { CorrelationEvent, CorrelationSession } from '../../src/correlate/model.ts';
 import { correlationSession, type StoredSession } from '../../src/correlate/session-target.ts';
-import { eventColumnsSql, toCorrelationEvent, type EventRow } from '../../src/correlate/store.ts';
+import { eventColumnsSql, sessionColumnsSql, toCorrelationEvent, type EventRow } from '../../src/correlate/store.ts';
 import { createAuditIntake } from '../../src/ingest/audit-intake.ts';
 import { createAuditSink } from '../../src/ingest/audit-sink.ts';
 import type { LineBatch } from '../../src/ingest/line-sink.ts';
@@ -23,7 +23,7 @@ import { runtimeEventFromLine } from '../../src/runtime/json-lines.ts';
 import { RuntimeEventWriter, type RuntimeCommitHook } from '../../src/runtime/writer.ts';
 import type { Database, Queryable } from '../../src/store/database.ts';
 import { SessionWriter } from '../../src/store/session-writer.ts';
-import { isoMicrosSql, isoToMicros } from '../../src/time/micros.ts';
+import { isoToMicros } from '../../src/time/micros.ts';
 
 export interface CommitHooks {
   /** Called with the ids of the sessions each SessionWriter batch committed (Correlator.onSessionsCommitted). */
@@ -82,7 +82,7 @@ export function truthByKey(lines: readonly { line: string; truth: string | null 
 
 // Read back as src/correlate/store.ts reads them for a pass (its column lists), for the whole cluster.
 const selectSessions = `
-  SELECT id, cluster, resource_kind, namespace, name, allowed, exec_metadata, ${isoMicrosSql('"timestamp"')} AS "timestamp"
+  SELECT ${sessionColumnsSql('change_events')}
   FROM change_events WHERE operation = 'EXEC' AND cluster = $1 ORDER BY "timestamp", id`;
 const selectEvents = `SELECT ${eventColumnsSql('r')} FROM runtime_events r WHERE r.cluster = $1 ORDER BY r.event_time, r.event_key`;
 
