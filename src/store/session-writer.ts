@@ -22,6 +22,7 @@
  */
 import { canonicalJson, mergeSessions, mergeStages, reusedSessionId, sessionIdentity, type SessionRow } from '../audit/session.ts';
 import type { Database, Queryable } from './database.ts';
+import type { SessionChange, SessionChangeHook } from './session-changes.ts';
 import { storeSplitting } from './split-on-refusal.ts';
 
 export interface SessionWriteResult {
@@ -129,6 +130,11 @@ export interface SessionWriterOptions {
    * rows are committed whatever the hook does.
    */
   onCommitted?: (sessionIds: string[]) => void;
+  /**
+   * Called inside each batch's transaction with the sessions it opened, ended or changed (the export
+   * outbox, src/export/outbox.ts): its rows commit with the sessions or not at all.
+   */
+  inTransaction?: SessionChangeHook;
 }
 
 export class SessionWriter {
@@ -157,7 +163,7 @@ export class SessionWriter {
     await storeSplitting(
       sessions,
       async (batch) => {
-        const outcome = await withRetryOnConflict(() => this.db.transaction((tx) => writeSessions(tx, batch)));
+        const outcome = await withRetryOnConflict(() => this.db.transaction((tx) => writeSessions(tx, batch, this.options.inTransaction)));
         total.inserted += outcome.inserted;
         total.updated += outcome.updated;
         total.auditIdReused += outcome.auditIdReused;
@@ -179,8 +185,12 @@ interface BatchOutcome {
   ids: string[];
 }
 
-async function writeSessions(tx: Queryable, batch: SessionRow[]): Promise<BatchOutcome> {
+/** A session is over once it has its end or was refused (a refusal has no later stage). */
+const isOver = (s: SessionRow) => !s.allowed || Boolean(s.execMetadata?.ended_at);
+
+async function writeSessions(tx: Queryable, batch: SessionRow[], inTransaction?: SessionChangeHook): Promise<BatchOutcome> {
   const outcome: BatchOutcome = { inserted: 0, updated: 0, auditIdReused: 0, ids: [] };
+  const changes: SessionChange[] = [];
   const firstIds = new Map(batch.map((s) => [sessionIdentity(s), s.id]));
   const reusedIds: SessionRow[] = [];
   let pending = [...batch];
@@ -197,6 +207,8 @@ async function writeSessions(tx: Queryable, batch: SessionRow[]): Promise<BatchO
       else {
         outcome.inserted++;
         outcome.ids.push(session.id);
+        // Seen whole at once (a log read after the fact), a session's first document is already its end.
+        changes.push({ sessionId: session.id, event: isOver(session) ? 'ended' : 'opened' });
         if (round > 0) reusedIds.push(session);
       }
     }
@@ -216,7 +228,10 @@ async function writeSessions(tx: Queryable, batch: SessionRow[]): Promise<BatchO
       outcome.ids.push(before.id);
       const merged = mergeSessions(before, { ...session, id: before.id });
       // canonicalJson sorts keys: jsonb reorders them, so plain JSON.stringify cannot tell "unchanged".
-      if (canonicalJson(merged) !== canonicalJson(before)) changed.push(merged);
+      if (canonicalJson(merged) !== canonicalJson(before)) {
+        changed.push(merged);
+        changes.push({ sessionId: before.id, event: isOver(merged) && !isOver(before) ? 'ended' : 'updated' });
+      }
     }
     if (changed.length > 0) {
       await tx.query(updateMerged, [JSON.stringify(changed.map(toStored))]);
@@ -227,6 +242,7 @@ async function writeSessions(tx: Queryable, batch: SessionRow[]): Promise<BatchO
     outcome.auditIdReused = reusedIds.length;
     await tx.query(markReused, [reusedIds.map((s) => s.cluster), reusedIds.map((s) => s.auditId)]);
   }
+  if (inTransaction && changes.length > 0) await inTransaction(tx, changes);
   return outcome;
 }
 

@@ -1,0 +1,44 @@
+/**
+ * What every export output is to the delivery loop (src/export/delivery.ts): a stable name, how it
+ * batches, which documents it takes, and a send that says delivered, retry or park.
+ */
+import { createHash } from 'node:crypto';
+import type { SessionDocument } from '../document.ts';
+
+export type SendResult = { outcome: 'delivered' } | { outcome: 'retry'; error: string } | { outcome: 'park'; error: string };
+
+export interface ExportOutput {
+  /** Stored in export_deliveries.output and used as the metrics label: never a secret (URLs are hashed). */
+  readonly id: string;
+  /** Most documents per send. */
+  readonly batchSize: number;
+  /** A batch smaller than batchSize goes once its oldest document has waited this long. */
+  readonly batchDelayMs: number;
+  /** Documents it takes; the others are marked skipped for it (Slack takes one message per session). */
+  wants(document: Pick<SessionDocument, 'event'>): boolean;
+  send(documents: readonly SessionDocument[]): Promise<SendResult>;
+  close(): Promise<void>;
+}
+
+/**
+ * The name of a URL output: the host, which is safe to show, and a hash of the whole URL (a Slack
+ * webhook URL is itself the secret; a collector URL may carry a token in its query).
+ */
+export function urlOutputId(kind: 'url' | 'slack', url: string): string {
+  const host = new URL(url).host;
+  return `${kind}:${host}:${createHash('sha256').update(url).digest('hex').slice(0, 12)}`;
+}
+
+/** What an HTTP answer means for the documents sent: 2xx delivered; 408, 429 and 5xx retried; other 4xx parked. */
+export function classifyStatus(status: number): SendResult {
+  if (status >= 200 && status < 300) return { outcome: 'delivered' };
+  if (status === 408 || status === 429 || status >= 500) return { outcome: 'retry', error: `HTTP ${status}` };
+  return { outcome: 'park', error: `HTTP ${status}` };
+}
+
+/** A failed request as a log line may show it: the error code, never a body or the URL. */
+export function describeSendError(error: unknown): string {
+  const err = error as { name?: string; code?: string; cause?: { code?: string } };
+  if (err?.name === 'TimeoutError' || err?.name === 'AbortError') return 'timed out';
+  return err?.cause?.code ?? err?.code ?? 'request failed';
+}
