@@ -3,6 +3,7 @@
  * documents in its body), and can misbehave the ways collectors do: answer 503 to its first requests, be
  * slow, or read a request and drop the connection without answering (a lost acknowledgement).
  */
+import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -83,3 +84,36 @@ export async function startReceiver(behaviour: ReceiverBehaviour = {}): Promise<
 export function readJsonLines(text: string): Record<string, any>[] {
   return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, any>);
 }
+
+export type Doc = Record<string, any>;
+
+/** The documents of each session, in arrival order. */
+export function bySession(documents: readonly Doc[]): Map<string, Doc[]> {
+  const out = new Map<string, Doc[]>();
+  for (const d of documents) out.set(d.session.id, [...(out.get(d.session.id) ?? []), d]);
+  return out;
+}
+
+export const lastOf = (docs: readonly Doc[]) => docs.reduce((a, b) => (b.sequence > a.sequence ? b : a));
+export const activityKeys = (doc: Doc) => (doc.activity as Doc[]).map((e) => `${e.eventKey}@${e.time}`).sort();
+
+/** Sequence order, and repeats only as the same deliveryId with the same content. */
+export function assertOrderedAndDeduplicated(name: string, documents: readonly Doc[]): void {
+  const byId = new Map<string, string>();
+  for (const d of documents) {
+    const text = JSON.stringify(d);
+    const seen = byId.get(d.deliveryId);
+    if (seen !== undefined) assert.equal(text, seen, `${name}: a repeat of ${d.deliveryId} differs from the first`);
+    byId.set(d.deliveryId, text);
+  }
+  for (const [session, docs] of bySession(documents)) {
+    const sequences = docs.map((d) => d.sequence as number);
+    for (let i = 1; i < sequences.length; i++) {
+      assert.ok(sequences[i]! >= sequences[i - 1]!, `${name}: ${session} documents out of order: ${sequences.join(',')}`);
+      if (sequences[i] === sequences[i - 1]) assert.equal(docs[i]!.deliveryId, docs[i - 1]!.deliveryId, `${name}: two documents with sequence ${sequences[i]} for ${session}`);
+    }
+    const distinct = [...new Set(sequences)];
+    assert.deepEqual(distinct, distinct.map((_, i) => i + 1), `${name}: ${session} has sequences ${sequences.join(',')}, not 1..n`);
+  }
+}
+

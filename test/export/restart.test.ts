@@ -17,42 +17,10 @@ import { scrapeMetrics } from '../support/metrics.ts';
 import { waitFor } from '../support/wait.ts';
 import { exampleWorld } from '../correlate/examples-world.ts';
 import { idempotencyKey } from '../../src/export/outputs/http.ts';
-import { readJsonLines, startReceiver, type Receiver } from './receiver.ts';
+import { activityKeys, assertOrderedAndDeduplicated, bySession, lastOf, readJsonLines, startReceiver, type Doc, type Receiver } from './receiver.ts';
 
 const auditDir = join(projectRoot, 'examples/audit');
 const kubearmorFile = join(projectRoot, 'examples/kubearmor/kubearmor.jsonl');
-
-type Doc = Record<string, any>;
-
-/** The documents of each session, in arrival order. */
-function bySession(documents: readonly Doc[]): Map<string, Doc[]> {
-  const out = new Map<string, Doc[]>();
-  for (const d of documents) out.set(d.session.id, [...(out.get(d.session.id) ?? []), d]);
-  return out;
-}
-
-const lastOf = (docs: readonly Doc[]) => docs.reduce((a, b) => (b.sequence > a.sequence ? b : a));
-const activityKeys = (doc: Doc) => (doc.activity as Doc[]).map((e) => `${e.eventKey}@${e.time}`).sort();
-
-/** Sequence order, and repeats only as the same deliveryId with the same content. */
-function assertOrderedAndDeduplicated(name: string, documents: readonly Doc[]): void {
-  const byId = new Map<string, string>();
-  for (const d of documents) {
-    const text = JSON.stringify(d);
-    const seen = byId.get(d.deliveryId);
-    if (seen !== undefined) assert.equal(text, seen, `${name}: a repeat of ${d.deliveryId} differs from the first`);
-    byId.set(d.deliveryId, text);
-  }
-  for (const [session, docs] of bySession(documents)) {
-    const sequences = docs.map((d) => d.sequence as number);
-    for (let i = 1; i < sequences.length; i++) {
-      assert.ok(sequences[i]! >= sequences[i - 1]!, `${name}: ${session} documents out of order: ${sequences.join(',')}`);
-      if (sequences[i] === sequences[i - 1]) assert.equal(docs[i]!.deliveryId, docs[i - 1]!.deliveryId, `${name}: two documents with sequence ${sequences[i]} for ${session}`);
-    }
-    const distinct = [...new Set(sequences)];
-    assert.deepEqual(distinct, distinct.map((_, i) => i + 1), `${name}: ${session} has sequences ${sequences.join(',')}, not 1..n`);
-  }
-}
 
 for (const backend of backends) {
   describe(`export survives 503s, a SIGKILL and a restart, on ${backend}`, { skip: skipReason(backend) }, () => {
