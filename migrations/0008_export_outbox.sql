@@ -17,7 +17,7 @@ CREATE TABLE "export_documents" (
 	"event" varchar(16) NOT NULL,
 	"delivery_id" uuid NOT NULL,
 	"created_at" timestamp(6) with time zone DEFAULT now() NOT NULL,
-	"document" jsonb,
+	"document" json,
 	"selected" boolean,
 	CONSTRAINT "export_documents_session_id_sequence_pk" PRIMARY KEY("session_id","sequence")
 );

@@ -103,9 +103,10 @@ const selectDocumentsSql = `
   ORDER BY x.session_id, x.sequence`;
 
 // The first renderer wins: a document rendered by another output or process meanwhile is kept as it is.
+// json, not jsonb, all the way: jsonb would reorder the document's keys.
 const storeRenderedSql = `
   UPDATE export_documents x SET document = r.document, selected = r.selected
-  FROM jsonb_to_recordset($1::jsonb) AS r(session_id text, sequence int, document jsonb, selected boolean)
+  FROM json_to_recordset($1::json) AS r(session_id text, sequence int, document json, selected boolean)
   WHERE x.session_id = r.session_id AND x.sequence = r.sequence AND x.selected IS NULL`;
 
 const settleSql = (set: string) => `

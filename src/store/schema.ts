@@ -12,6 +12,7 @@ import {
   boolean,
   index,
   integer,
+  json,
   jsonb,
   pgTable,
   primaryKey,
@@ -217,8 +218,8 @@ export const exportDocuments = pgTable(
     event: varchar('event', { length: 16 }).$type<'opened' | 'ended' | 'updated'>().notNull(),
     deliveryId: uuid('delivery_id').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'string', precision: 6 }).defaultNow().notNull(),
-    /** Null until first claimed; then the session document as delivered (src/export/document.ts). */
-    document: jsonb('document'),
+    /** Null until first claimed; then the session document as delivered (src/export/document.ts). json, not jsonb: its keys keep the API's order. */
+    document: json('document'),
     /** Null until rendered; false when the export selection (-export-namespaces, -export-denied, -export-alerts) leaves it out. */
     selected: boolean('selected'),
   },
