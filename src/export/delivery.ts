@@ -69,6 +69,7 @@ export class Exporter {
 
   start(): void {
     for (const output of this.options.outputs) this.loops.push(this.run(output));
+    this.loops.push(this.pruneLoop());
     this.options.logger.info({ outputs: this.outputIds }, `exporting sessions to ${this.outputIds.join(', ')}`);
   }
 
@@ -113,6 +114,20 @@ export class Exporter {
         this.options.logger.warn({ output: output.id, err: describeDatabaseError(error), retryInMs: delay }, 'export could not read the outbox; retrying (check that the database is reachable)');
         await sleepUnlessAborted(delay, signal);
       }
+    }
+  }
+
+  /** Deletes long-settled documents now and then (the first time a minute after start). */
+  private async pruneLoop(): Promise<void> {
+    const signal = this.abort.signal;
+    await sleepUnlessAborted(60_000, signal);
+    while (!signal.aborted) {
+      try {
+        while ((await this.store.prune()) > 0 && !signal.aborted);
+      } catch (error) {
+        this.options.logger.warn({ err: describeDatabaseError(error) }, 'deleting old export documents failed; trying again in an hour');
+      }
+      await sleepUnlessAborted(3_600_000, signal);
     }
   }
 

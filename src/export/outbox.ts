@@ -121,6 +121,24 @@ export interface OutputBacklog {
   oldestPendingSeconds: number;
 }
 
+/** How long settled documents are kept (for a look at what was sent) before they are deleted. */
+export const KEEP_SETTLED_DAYS = 7;
+
+// Documents none of whose deliveries is pending and whose last one settled long enough ago; their
+// deliveries go with them. export_sequences stays: a session's next document continues its numbering.
+const pruneSql = `
+  WITH old AS (
+    SELECT x.session_id, x.sequence FROM export_documents x
+    WHERE x.created_at < now() - make_interval(days => $1)
+      AND NOT EXISTS (
+        SELECT 1 FROM export_deliveries d
+        WHERE d.session_id = x.session_id AND d.sequence = x.sequence
+          AND (d.state = 'pending' OR d.done_at >= now() - make_interval(days => $1)))
+    LIMIT 1000),
+  gone AS (
+    DELETE FROM export_deliveries d USING old WHERE d.session_id = old.session_id AND d.sequence = old.sequence)
+  DELETE FROM export_documents x USING old WHERE x.session_id = old.session_id AND x.sequence = old.sequence`;
+
 /** The delivery loop's side of the outbox, for one database. */
 export class OutboxStore {
   constructor(private readonly db: Queryable) {}
@@ -169,6 +187,11 @@ export class OutboxStore {
     if (keys.length) {
       await this.db.query(settleSql(`next_attempt_at = now() + make_interval(secs => $3), last_error = $4`), [output, keysJson(keys), delayMs / 1000, error]);
     }
+  }
+
+  /** Deletes up to 1000 documents settled more than KEEP_SETTLED_DAYS ago; returns how many. */
+  async prune(days = KEEP_SETTLED_DAYS): Promise<number> {
+    return (await this.db.query(pruneSql, [days])).rowCount;
   }
 
   /** Pending and parked counts and the oldest pending age of each output. */
