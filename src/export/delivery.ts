@@ -139,7 +139,8 @@ export class Exporter {
     const documents = await this.rendered(claimed);
     const order = new Map(claimed.map((c, i) => [`${c.sessionId}\u0000${c.sequence}`, i]));
     documents.sort((a, b) => order.get(`${a.sessionId}\u0000${a.sequence}`)! - order.get(`${b.sessionId}\u0000${b.sequence}`)!);
-    const toSend = documents.filter((d) => d.selected && d.document && output.wants(d));
+    const deliveredBefore = output.onePerSession ? await this.store.sessionsDelivered(output.id, documents.map((d) => d.sessionId)) : new Set<string>();
+    const toSend = documents.filter((d) => d.selected && d.document && output.wants(d.document as unknown as SessionDocument, deliveredBefore.has(d.sessionId)));
     const skipped = documents.filter((d) => !toSend.includes(d));
     await this.store.skipped(output.id, skipped);
     if (toSend.length === 0) return 0;

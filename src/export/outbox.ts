@@ -170,6 +170,16 @@ export class OutboxStore {
     return this.documents(rendered);
   }
 
+  /** Which of these sessions already had a document delivered on `output`. */
+  async sessionsDelivered(output: string, sessionIds: readonly string[]): Promise<Set<string>> {
+    if (sessionIds.length === 0) return new Set();
+    const { rows } = await this.db.query<{ session_id: string }>(
+      `SELECT DISTINCT session_id FROM export_deliveries WHERE output = $1 AND session_id = ANY($2::text[]) AND state = 'delivered'`,
+      [output, [...new Set(sessionIds)]],
+    );
+    return new Set(rows.map((r) => r.session_id));
+  }
+
   async delivered(output: string, keys: readonly { sessionId: string; sequence: number }[]): Promise<void> {
     if (keys.length) await this.db.query(settleSql(`state = 'delivered', done_at = now(), last_error = NULL`), [output, keysJson(keys)]);
   }

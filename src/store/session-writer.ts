@@ -117,7 +117,8 @@ const updateMerged = `
 const markReused = `
   UPDATE change_events SET exec_metadata = exec_metadata || '{"audit_id_reused": true}'::jsonb, updated_at = now()
   WHERE (cluster, audit_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-    AND operation = 'EXEC' AND NOT coalesce((exec_metadata->>'audit_id_reused')::boolean, false)`;
+    AND operation = 'EXEC' AND NOT coalesce((exec_metadata->>'audit_id_reused')::boolean, false)
+  RETURNING id`;
 
 /** Rounds of step 3 per batch: each takes the next candidate id; only a deliberate collision needs more than one. */
 const MAX_ID_ROUNDS = 8;
@@ -240,7 +241,8 @@ async function writeSessions(tx: Queryable, batch: SessionRow[], inTransaction?:
   }
   if (reusedIds.length > 0) {
     outcome.auditIdReused = reusedIds.length;
-    await tx.query(markReused, [reusedIds.map((s) => s.cluster), reusedIds.map((s) => s.auditId)]);
+    const marked = await tx.query<{ id: string }>(markReused, [reusedIds.map((s) => s.cluster), reusedIds.map((s) => s.auditId)]);
+    for (const { id } of marked.rows) changes.push({ sessionId: id, event: 'updated' });
   }
   if (inTransaction && changes.length > 0) await inTransaction(tx, changes);
   return outcome;

@@ -4,7 +4,7 @@
  * to a Slack-compatible webhook and an HTTP collector listening on loopback.
  *   - the Slack message says who, where, the command, the processes and Block alerts, links to the page,
  *     and shows control characters and Slack markup in commands escaped;
- *   - one Slack message per session (its `ended` document), while the collector gets every document;
+ *   - one Slack message per session (its first document once it is over), while the collector gets every document;
  *   - a collector answering 400 parks the documents (metrics, /readyz detail) and holds nothing else up;
  *   - -export-namespaces leaves other namespaces out.
  */
@@ -75,6 +75,17 @@ describe('the Slack message', () => {
     assert.ok(lines.includes(':rotating_light: Blocked by `block-*pkg*`: `/usr/bin/apt-get install ˋnmapˋ`'));
     assert.equal(lines.at(-1), '<https://exectrail.example.com/#/session/EXEC%3A%3Aa1|Open the session>');
     assert.ok(!slackMessage(document).text.includes('Open the session'), 'no link without -public-url');
+  });
+
+  it('is sent once per session, for its first document once the session is over', () => {
+    const output = new SlackOutput({ url: 'https://hooks.slack.com/services/T/B/X', publicUrl: '', timeoutMs: 1000 });
+    const open = { ...document, event: 'opened' as const, session: session({ endedAt: null }) };
+    assert.equal(output.wants(open, false), false, 'an open session: not yet');
+    assert.equal(output.wants(document, false), true, 'ended');
+    assert.equal(output.wants({ ...document, event: 'updated' }, false), true, 'the first exported document after the end (-export-alerts)');
+    assert.equal(output.wants(document, true), false, 'a message was sent already');
+    assert.equal(output.wants({ ...open, session: session({ endedAt: null, allowed: false }) }, false), true, 'denied');
+    assert.doesNotMatch(output.id, /services|\/T\/B\/X/, 'the webhook URL, a secret, is not in the output name');
   });
 
   it('says a denied attempt was denied, and why', () => {

@@ -11,6 +11,7 @@ import { describeSendError, type ExportOutput, type SendResult } from './output.
 export class FileOutput implements ExportOutput {
   readonly id: string;
   readonly batchSize = 500;
+  readonly onePerSession = false;
   readonly batchDelayMs = 0;
 
   constructor(private readonly path: string) {

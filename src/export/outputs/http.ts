@@ -32,6 +32,7 @@ export function idempotencyKey(documents: readonly Pick<SessionDocument, 'delive
 export class HttpOutput implements ExportOutput {
   readonly id: string;
   readonly batchSize: number;
+  readonly onePerSession = false;
   readonly batchDelayMs: number;
 
   constructor(private readonly options: HttpOutputOptions) {

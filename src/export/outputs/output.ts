@@ -14,8 +14,13 @@ export interface ExportOutput {
   readonly batchSize: number;
   /** A batch smaller than batchSize goes once its oldest document has waited this long. */
   readonly batchDelayMs: number;
-  /** Documents it takes; the others are marked skipped for it (Slack takes one message per session). */
-  wants(document: Pick<SessionDocument, 'event'>): boolean;
+  /** Whether wants() needs to know if the session already had a document delivered here (costs a query). */
+  readonly onePerSession: boolean;
+  /**
+   * Documents it takes; the others are marked skipped for it (Slack takes one message per session).
+   * `deliveredBefore`: an earlier document of the session was delivered on this output.
+   */
+  wants(document: SessionDocument, deliveredBefore: boolean): boolean;
   send(documents: readonly SessionDocument[]): Promise<SendResult>;
   close(): Promise<void>;
 }

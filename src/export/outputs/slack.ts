@@ -1,9 +1,10 @@
 /**
  * -export-slack-url URL: one human message per session to a Slack- or Mattermost-compatible incoming
  * webhook (`{"text": ...}`): who, where, the command, the first processes and any Block alert, and a
- * link to the session's page when -public-url is set. Sent for the session's `ended` document (a
- * refused attempt's first document is `ended`); opened and updated documents are skipped for it, so a
- * session still open sends nothing yet, and an alert linked after the message does not send another.
+ * link to the session's page when -public-url is set. Sent for the first exported document of the
+ * session once it is over (ended, or refused): a session still open sends nothing yet; with
+ * -export-alerts, the document that brings the first alert after the end; an alert linked after the
+ * message does not send another.
  *
  * Everything in the message but our own words comes from the audit log or KubeArmor: commands are typed
  * by the person being audited. So every such value goes in a code span (no bold, links or mentions
@@ -74,14 +75,15 @@ export interface SlackOutputOptions {
 export class SlackOutput implements ExportOutput {
   readonly id: string;
   readonly batchSize = 1;
+  readonly onePerSession = true;
   readonly batchDelayMs = 0;
 
   constructor(private readonly options: SlackOutputOptions) {
     this.id = urlOutputId('slack', options.url);
   }
 
-  wants(document: Pick<SessionDocument, 'event'>): boolean {
-    return document.event === 'ended';
+  wants(document: SessionDocument, deliveredBefore: boolean): boolean {
+    return !deliveredBefore && (document.session.endedAt !== null || !document.session.allowed);
   }
 
   async send(documents: readonly SessionDocument[]): Promise<SendResult> {
