@@ -17,8 +17,9 @@ const podConnect: Record<string, AccessKind> = { exec: 'pod-exec', attach: 'pod-
 /** The kind of interactive access this event records, or undefined when it is none. */
 export function classifyRequest(event: AuditEvent, nodeProxy: NodeProxyMode = 'interactive'): AccessKind | undefined {
   const ref = event.objectRef;
-  // Only the core group has pods and nodes; a CRD called "pods" elsewhere is not a pod.
-  if (!ref || ref.apiGroup) return undefined;
+  // Only the core group has pods and nodes; a CRD called "pods" elsewhere is not a pod. The apiserver
+  // writes the core group as ""; converters of GKE entries (Sysdig's bridge) write "core".
+  if (!ref || (ref.apiGroup && ref.apiGroup !== 'core')) return undefined;
   const { resource, subresource } = ref;
   const verb = event.verb;
   if (resource === 'pods' && subresource) {

@@ -1,16 +1,19 @@
 /**
- * From raw text to audit events: unwraps the envelopes the same event arrives in (a bare Event, an
- * EventList, a JSON array, AKS Event Hubs `records[].properties.log` as a JSON string, a UTF-8 BOM in
- * front, `--audit-log-format=legacy` text lines) and validates each event. Never throws: a bad input is
- * reported with a reason and skipped.
+ * From raw text to audit events: unwraps the envelopes the same event arrives in (envelopes.ts: the
+ * apiserver's, EKS CloudWatch, AKS diagnostics, GKE Cloud Audit Logs; a UTF-8 BOM in front; a CloudWatch
+ * S3 export's time prefix; `--audit-log-format=legacy` text lines) and validates each event. Never
+ * throws: a bad input is reported with a reason and skipped.
  *
  * Details never quote the input: a rejected exec line may hold a secret in its command.
  */
 import { classifyRequest, type NodeProxyMode } from './classify.ts';
 import { auditEventSchema, passesAuditEventSchema, type AuditEvent } from './event.ts';
+import { endsTruncated, exportTimePrefixLength, jsonErrorDetail, splitConcatenatedJson, unwrapEnvelope as unwrapCandidates, type EnvelopeRejectReason } from './envelopes.ts';
 import { eventFromLegacyLine } from './legacy.ts';
 
-export type BadInputReason = 'not-json' | 'not-an-event' | 'bad-field';
+export { jsonErrorDetail };
+
+export type BadInputReason = EnvelopeRejectReason;
 
 export interface Rejected {
   reason: BadInputReason;
@@ -24,26 +27,41 @@ export interface DecodeResult {
 }
 
 const BOM = '\uFEFF';
-/** Envelopes nest at most: array → AKS records → properties.log → EventList → items. */
-const MAX_ENVELOPE_DEPTH = 6;
 
 /** Decodes one line (or one webhook body, or one whole document) of text. */
 export function decodeAuditText(text: string): DecodeResult {
-  const body = text.startsWith(BOM) ? text.slice(1) : text;
+  let body = text.startsWith(BOM) ? text.slice(1) : text;
   const trimmed = body.trimStart();
   const first = trimmed[0];
   if (first !== '{' && first !== '[') {
     const legacy = first !== undefined && first >= '0' && first <= '9' ? eventFromLegacyLine(trimmed) : undefined;
     if (legacy) return decodeAuditValue(legacy);
-    return rejectedOnly('not-json', first === undefined ? 'empty input' : `starts with ${describeChar(first)}, not { or [`);
+    // A CloudWatch export to S3: `<RFC 3339 time> <event JSON>`.
+    const prefix = exportTimePrefixLength(trimmed);
+    if (prefix === 0) return rejectedOnly('not-json', first === undefined ? 'empty input' : `starts with ${describeChar(first)}, not { or [`);
+    body = trimmed.slice(prefix);
   }
   let value: unknown;
   try {
     value = JSON.parse(body);
   } catch (error) {
+    if (endsTruncated(body)) return rejectedOnly('truncated', jsonErrorDetail(body, error));
+    const parts = splitConcatenatedJson(body);
+    if (parts) return decodeConcatenated(parts);
     return rejectedOnly('not-json', jsonErrorDetail(body, error));
   }
   return decodeParsed(value);
+}
+
+/** Documents written back to back (a Firehose object): each decoded on its own. */
+function decodeConcatenated(parts: string[]): DecodeResult {
+  const result: DecodeResult = { events: [], rejected: [] };
+  for (const part of parts) {
+    const decoded = decodeAuditText(part);
+    result.events.push(...decoded.events);
+    result.rejected.push(...decoded.rejected);
+  }
+  return result;
 }
 
 /** Decodes an already parsed JSON value. */
@@ -119,23 +137,7 @@ function describeChar(ch: string): string {
   return code >= 0x21 && code < 0x7f ? `"${ch}"` : `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
-function describeJsonType(value: unknown): string {
-  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
-}
-
-/** V8's JSON.parse messages quote the input; keep only the position. */
-export function jsonErrorDetail(body: string, error: unknown): string {
-  if (/\[Truncated\.\.\.\]\s*$/.test(body)) return 'truncated event (ends in [Truncated...], as CloudWatch cuts oversized messages)';
-  const message = error instanceof Error ? error.message : '';
-  const position = /position (\d+)/.exec(message)?.[1];
-  if (/Unexpected end of JSON input/.test(message)) return 'invalid JSON: ends early (a cut line?)';
-  return position ? `invalid JSON at character ${position}` : 'invalid JSON';
-}
-
 function notAnEventDetail(candidate: unknown): string {
-  if (isObject(candidate) && isObject(candidate.protoPayload)) {
-    return 'a GKE Cloud Audit Logs entry (protoPayload), which has no requestURI, stage or code; export the apiserver audit events instead';
-  }
   if (Array.isArray(candidate)) return 'nested too deep: an array inside envelopes';
   return `a JSON ${candidate === null ? 'null' : Array.isArray(candidate) ? 'array' : typeof candidate} without auditID, stage or requestURI`;
 }
@@ -145,50 +147,5 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 function* unwrapEnvelope(value: unknown, result: DecodeResult, depth: number): Generator<unknown> {
-  if (depth > MAX_ENVELOPE_DEPTH) {
-    yield value;
-    return;
-  }
-  if (Array.isArray(value)) {
-    for (const item of value) yield* unwrapEnvelope(item, result, depth + 1);
-    return;
-  }
-  if (!isObject(value)) {
-    yield value;
-    return;
-  }
-  // Webhook body: {"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[...]}.
-  if (value.kind === 'EventList' || (Array.isArray(value.items) && !('auditID' in value))) {
-    if (Array.isArray(value.items)) yield* unwrapEnvelope(value.items, result, depth + 1);
-    // `"items": null` is how Go writes an empty list; anything else is not a list of events.
-    else if (value.items !== null && value.items !== undefined) result.rejected.push({ reason: 'not-an-event', detail: `an EventList whose items is ${describeJsonType(value.items)}, not an array` });
-    return;
-  }
-  if (Array.isArray(value.records)) {
-    for (const record of value.records) yield* unwrapAksRecord(record, result, depth + 1);
-    return;
-  }
-  if (isObject(value.properties) && typeof value.properties.log === 'string') {
-    yield* unwrapAksRecord(value, result, depth + 1);
-    return;
-  }
-  yield value;
-}
-
-/** AKS diagnostic records carry the event as a JSON string in properties.log. */
-function* unwrapAksRecord(record: unknown, result: DecodeResult, depth: number): Generator<unknown> {
-  const log = isObject(record) && isObject(record.properties) ? record.properties.log : undefined;
-  if (typeof log !== 'string') {
-    yield record;
-    return;
-  }
-  const text = log.startsWith(BOM) ? log.slice(1) : log;
-  let inner: unknown;
-  try {
-    inner = JSON.parse(text);
-  } catch (error) {
-    result.rejected.push({ reason: 'not-json', detail: `properties.log: ${jsonErrorDetail(text, error)}` });
-    return;
-  }
-  yield* unwrapEnvelope(inner, result, depth + 1);
+  yield* unwrapCandidates(value, result.rejected, depth);
 }

@@ -4,6 +4,7 @@
  */
 import type { AuditEvent } from './event.ts';
 import { LEGACY_FORMAT_KEY } from './event.ts';
+import { CLOUD_AUDIT_LOG_KEY } from './gke.ts';
 import { classifyRequest, type AccessKind, type NodeProxyMode } from './classify.ts';
 import { kubeletRequestOf, nodeNameOf } from './kubelet.ts';
 import { defaultRedaction, parseRedaction, redactArgv, type Redaction } from './redact.ts';
@@ -75,17 +76,26 @@ export function extractStage(event: AuditEvent, context: ExtractContext): Extrac
     stages: [stage],
   };
   if (event[LEGACY_FORMAT_KEY] === true) execMetadata.audit_format = 'legacy';
+  if (event[CLOUD_AUDIT_LOG_KEY] === true) {
+    execMetadata.audit_format = 'gke-cloud-audit-log';
+    // A Cloud Audit Logs entry names no stage; it is not the apiserver's ResponseComplete.
+    execMetadata.stages = [];
+  }
 
   let resourceKind: SessionRow['resourceKind'] = 'Pod';
   let namespace = ref.namespace ?? '';
   let name = ref.name ?? '';
+  // A Cloud Audit Logs entry has no query string: no command, container or stream flags to read.
+  const hasQuery = event[CLOUD_AUDIT_LOG_KEY] !== true;
   if (kind === 'pod-exec' || kind === 'pod-attach') {
-    if (kind === 'pod-exec') execMetadata.command = redactArgv(query.getAll('command'), redaction);
-    execMetadata.container = query.get('container') ?? undefined;
-    execMetadata.stdin = flagOf(query, 'stdin');
-    execMetadata.stdout = flagOf(query, 'stdout');
-    execMetadata.stderr = flagOf(query, 'stderr');
-    execMetadata.tty = flagOf(query, 'tty');
+    if (hasQuery) {
+      if (kind === 'pod-exec') execMetadata.command = redactArgv(query.getAll('command'), redaction);
+      execMetadata.container = query.get('container') ?? undefined;
+      execMetadata.stdin = flagOf(query, 'stdin');
+      execMetadata.stdout = flagOf(query, 'stdout');
+      execMetadata.stderr = flagOf(query, 'stderr');
+      execMetadata.tty = flagOf(query, 'tty');
+    }
   } else if (kind === 'pod-portforward') {
     const ports = query.getAll('ports');
     if (ports.length) execMetadata.ports = ports;
@@ -102,11 +112,11 @@ export function extractStage(event: AuditEvent, context: ExtractContext): Extrac
       execMetadata.kubelet_path = kubelet.path;
       execMetadata.target = kubelet.target ? { ...kubelet.target } : undefined;
       execMetadata.container = kubelet.target?.container;
-      if (kubelet.action === 'run') {
+      if (hasQuery && kubelet.action === 'run') {
         // kubelet handleRun: `strings.Split(cmd, " ")`.
         const cmd = query.get('cmd');
         if (cmd !== null) execMetadata.command = redactArgv(cmd.split(' '), redaction);
-      } else if (kubelet.action === 'exec' || kubelet.action === 'attach') {
+      } else if (hasQuery && (kubelet.action === 'exec' || kubelet.action === 'attach')) {
         if (kubelet.action === 'exec') execMetadata.command = redactArgv(query.getAll('command'), redaction);
         execMetadata.stdin = flagOf(query, 'input');
         execMetadata.stdout = flagOf(query, 'output');

@@ -5,11 +5,11 @@
  * sanitise and identify, and report what they skipped or repaired. Pure.
  *
  * The line path's pre-filter keeps JSON.parse off the ~99 % of lines that are not interactive access,
- * and bad input is judged from the first bytes of a dropped line, without parsing it.
+ * and bad input is judged from the first and last bytes of a dropped line, without parsing it.
  */
 import { decodeAuditText, decodeInteractiveCandidates, jsonErrorDetail, type Rejected } from './decode.ts';
 import { extractStage, type ExtractContext } from './extract.ts';
-import { badInputWithoutParsing, mayBeInteractiveAccess } from './prefilter.ts';
+import { badInputWithoutParsing, firstContentByte, mayBeInteractiveAccess } from './prefilter.ts';
 import type { SanitizeReason } from './sanitize.ts';
 import type { SessionRow } from './session.ts';
 
@@ -37,15 +37,21 @@ export interface BodyRefused {
 
 // Shared, never mutated: the dropped-line path allocates nothing.
 const nothing: LineOutcome = Object.freeze({ rows: [], rejected: [], repaired: [] }) as unknown as LineOutcome;
-const notJson: LineOutcome = Object.freeze({
-  rows: [],
-  rejected: [Object.freeze({ reason: 'not-json', detail: 'not a JSON object or array, nor a legacy-format audit line' })],
-  repaired: [],
-}) as unknown as LineOutcome;
+const droppedAs = (reason: Rejected['reason'], detail: string): LineOutcome =>
+  Object.freeze({ rows: [], rejected: [Object.freeze({ reason, detail })], repaired: [] }) as unknown as LineOutcome;
+const notJson = droppedAs('not-json', 'not a JSON object or array, nor a legacy-format audit line');
+const cutLine = droppedAs('not-json', 'starts a JSON object or array but does not end it (a cut line?)');
+const truncated = droppedAs('truncated', 'ends in [Truncated...] (CloudWatch cuts messages over 256 KiB)');
 
-/** The session stages in one line of an audit log (JSON lines, any envelope, or legacy text). */
+/** The session stages in one line of an audit log (JSON lines, any envelope of envelopes.ts, or legacy text). */
 export function sessionsFromLine(line: Buffer, context: ExtractContext): LineOutcome {
-  if (!mayBeInteractiveAccess(line)) return badInputWithoutParsing(line) ? notJson : nothing;
+  if (!mayBeInteractiveAccess(line)) {
+    const bad = badInputWithoutParsing(line);
+    if (bad === undefined) return nothing;
+    if (bad === 'truncated') return truncated;
+    const first = line[firstContentByte(line)];
+    return first === 0x7b || first === 0x5b ? cutLine : notJson;
+  }
   try {
     const decoded = decodeAuditText(line.toString('utf8'));
     const outcome: LineOutcome = { rows: [], rejected: decoded.rejected, repaired: [] };
@@ -63,7 +69,8 @@ export function sessionsFromLine(line: Buffer, context: ExtractContext): LineOut
 
 /**
  * The session stages in a whole document: a webhook body (an EventList, a bare Event, a JSON array, an
- * AKS `records` batch), plain or with a BOM. No pre-filter (a document is parsed once anyway); events
+ * AKS `records` batch, a CloudWatch subscription document, a `gcloud logging read` array, a Pub/Sub
+ * push), plain or with a BOM. No pre-filter (a document is parsed once anyway); events
  * that pass a cheap check and are not interactive access are only counted, not copied by the schema.
  */
 export function sessionsFromBody(body: Buffer | string, context: ExtractContext): BodyOutcome | BodyRefused {

@@ -69,6 +69,13 @@ export function legacyFields(line: string): Map<string, string> | undefined {
   return fields;
 }
 
+/**
+ * Before 1.8 (OpenShift 3.x's master log too) `method=` held the HTTP method, not the verb: POST for an
+ * exec over SPDY. Mapped as the apiserver maps them (a GET may also be list or watch, which are never
+ * interactive access, so `get` is the one that matters).
+ */
+const verbOfHttpMethod: Record<string, string> = { POST: 'create', GET: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
+
 /** `"a","b"` (auditStringSlice) → ['a', 'b']; `<none>` / `<lookup>` → undefined. */
 function stringSlice(text: string | undefined): string[] | undefined {
   if (text === undefined || text.startsWith('<')) return undefined;
@@ -103,7 +110,7 @@ export function eventFromLegacyLine(line: string): Record<string, unknown> | und
     auditID: fields.get('id'),
     stage: fields.get('stage'),
     requestURI: uri,
-    verb: fields.get('method'),
+    verb: verbOfHttpMethod[fields.get('method') ?? ''] ?? fields.get('method'),
     user: username && username !== '<none>' ? { username, groups: stringSlice(fields.get('groups')) } : undefined,
     impersonatedUser: as && as !== '<self>' ? { username: as, groups: stringSlice(fields.get('asgroups')) } : undefined,
     sourceIPs: ip && ip !== '<unknown>' ? [ip] : undefined,

@@ -14,6 +14,11 @@
  *
  * `--audit-log-format=legacy` lines carry no objectRef: the subresource is only in `uri="..."`, possibly
  * percent-encoded, so such a line passes when it holds a bare marker word or any `%`.
+ *
+ * A GKE Cloud Audit Logs entry has no objectRef either: its `methodName` says it
+ * (`io.k8s.core.v1.pods.exec.create`, `...nodes.proxy.get`), so a line passes when it holds
+ * `.core.v1.` followed by `pods.<word>.` or `nodes.proxy.`. The other envelopes (EKS CloudWatch
+ * messages, AKS records, S3 export prefixes) keep the event's own `subresource` key, escaped or not.
  */
 import type { BadInputReason } from './decode.ts';
 
@@ -26,6 +31,10 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const PERCENT = 0x25;
 const legacyMarker = Buffer.from(' AUDIT: ');
+const cloudAuditCoreMethod = Buffer.from('.core.v1.');
+const cloudAuditPods = Buffer.from('pods.');
+const cloudAuditNodesProxy = Buffer.from('nodes.proxy.');
+const truncatedMark = Buffer.from('[Truncated...]');
 /** `2024-05-02T09:15:01.104512Z AUDIT: ` fits well within this many bytes. */
 const LEGACY_PREFIX_BYTES = 64;
 
@@ -34,6 +43,9 @@ export function mayBeInteractiveAccess(line: Buffer): boolean {
   // Most lines have no subresource at all: one native search decides them.
   for (let at = line.indexOf(subresourceKey); at !== -1; at = line.indexOf(subresourceKey, at + subresourceKey.length)) {
     if (subresourceValueIsMarker(line, at + subresourceKey.length)) return true;
+  }
+  for (let at = line.indexOf(cloudAuditCoreMethod); at !== -1; at = line.indexOf(cloudAuditCoreMethod, at + cloudAuditCoreMethod.length)) {
+    if (cloudAuditMethodIsMarker(line, at + cloudAuditCoreMethod.length)) return true;
   }
   if (!isLegacyLine(line)) return false;
   for (const word of words) if (line.indexOf(word) !== -1) return true;
@@ -68,6 +80,19 @@ function subresourceValueIsMarker(line: Buffer, from: number): boolean {
   return false;
 }
 
+/** After `.core.v1.` in a GKE methodName: `pods.<word>.` or `nodes.proxy.`. */
+function cloudAuditMethodIsMarker(line: Buffer, at: number): boolean {
+  if (startsWithAt(line, cloudAuditNodesProxy, at)) return true;
+  if (!startsWithAt(line, cloudAuditPods, at)) return false;
+  const i = at + cloudAuditPods.length;
+  for (const word of words) if (startsWithAt(line, word, i) && line[i + word.length] === 0x2e /* . */) return true;
+  return false;
+}
+
+function startsWithAt(line: Buffer, word: Buffer, at: number): boolean {
+  return at + word.length <= line.length && line.compare(word, 0, word.length, at, at + word.length) === 0;
+}
+
 /** Index of the first byte after an optional UTF-8 BOM and ASCII whitespace. */
 export function firstContentByte(line: Buffer): number {
   let i = line[0] === 0xef && line[1] === 0xbb && line[2] === 0xbf ? 3 : 0;
@@ -88,15 +113,48 @@ export function isLegacyLine(line: Buffer): boolean {
   return at !== -1 && at - start <= LEGACY_PREFIX_BYTES;
 }
 
+/** Index after the last byte that is not ASCII whitespace. */
+function contentEnd(line: Buffer): number {
+  let end = line.length;
+  while (end > 0) {
+    const b = line[end - 1]!;
+    if (b !== 0x20 && b !== 0x09 && b !== 0x0d && b !== 0x0a) break;
+    end--;
+  }
+  return end;
+}
+
+/** `2024-10-29T12:21:44.189Z {`: a CloudWatch S3 export line (digits, a time without spaces, one space). */
+function isExportLine(line: Buffer, start: number): boolean {
+  const space = line.indexOf(0x20, start);
+  return space !== -1 && space - start <= 40 && (line[space + 1] === 0x7b || line[space + 1] === 0x5b) && line[start + 4] === 0x2d /* - */;
+}
+
 /**
- * For a line the pre-filter dropped: is it bad input? Decided from its first bytes only, so normal
- * non-interactive lines are never parsed. A line that does not start with `{` or `[` (after an optional
- * BOM and whitespace) and is not a legacy-format line is `not-json`; blank lines are nothing.
+ * For a line the pre-filter dropped: is it bad input? Decided from its first and last bytes and one
+ * search, so normal non-interactive lines are never parsed:
+ * - blank: nothing;
+ * - anything holding CloudWatch's `[Truncated...]` mark: `truncated` (an oversized event, maybe inside
+ *   an envelope's message);
+ * - not starting with `{` or `[` (after an optional BOM and whitespace), and neither a legacy-format
+ *   line nor an S3 export line: `not-json`;
+ * - starting with `{` but not ending with `}`, or `[` but not `]`: `not-json` (a cut line).
+ * A dropped line that is well-formed at both ends but invalid inside is not counted: the README says so.
  */
 export function badInputWithoutParsing(line: Buffer): BadInputReason | undefined {
   const start = firstContentByte(line);
-  const first = line[start];
-  if (first === undefined || first === 0x7b /* { */ || first === 0x5b /* [ */) return undefined;
-  if (isLegacyLine(line)) return undefined;
-  return 'not-json';
+  let first = line[start];
+  if (first === undefined) return undefined;
+  if (line.indexOf(truncatedMark, start) !== -1) return 'truncated';
+  let from = start;
+  if (first !== 0x7b /* { */ && first !== 0x5b /* [ */) {
+    if (isLegacyLine(line)) return undefined;
+    if (first < 0x30 || first > 0x39 || !isExportLine(line, start)) return 'not-json';
+    from = line.indexOf(0x20, start) + 1;
+    first = line[from]!;
+  }
+  const last = line[contentEnd(line) - 1];
+  if (first === 0x7b && last !== 0x7d /* } */) return 'not-json';
+  if (first === 0x5b && last !== 0x5d /* ] */) return 'not-json';
+  return undefined;
 }

@@ -85,7 +85,10 @@ export const execMetadataSchema = z.looseObject({
     .boolean()
     .optional()
     .describe('true when another request carried the same auditID: each is its own session (see "Session identity"); a client sets the Audit-ID header, so treat it as a tampering signal'),
-  audit_format: z.literal('legacy').optional().describe('`legacy` when read from `--audit-log-format=legacy` text: no end time, no decision'),
+  audit_format: z
+    .enum(['legacy', 'gke-cloud-audit-log'])
+    .optional()
+    .describe('`legacy` when read from `--audit-log-format=legacy` text: no end time, no decision; `gke-cloud-audit-log` when rebuilt from a GKE Cloud Audit Logs entry: no command, container, stdin/tty, stage or end time'),
 });
 
 export type Actor = z.infer<typeof actorSchema>;

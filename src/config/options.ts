@@ -6,12 +6,14 @@ import { z } from 'zod';
 import { outputFormats } from '../timeline/format.ts';
 import { parseTimeBound, timeBoundHint } from '../timeline/time-bounds.ts';
 import { builtinRedactionSummary, parseRedaction } from '../audit/redact.ts';
+import { DEFAULT_AUDIT_DIR_PATTERNS_TEXT } from '../ingest/dir-discovery.ts';
 import { flag, formatUsage, parseFlags, type FlagSpec, type FlagValues } from './flags.ts';
 
 export const processorFlags = {
   // Sources
   'audit-log-file': flag.string('', 'follow one audit log file (kube-apiserver --audit-log-path)'),
   'audit-log-dir': flag.string('', 'ingest every audit log in a directory, rotated backups included, then follow it'),
+  'audit-log-dir-pattern': { ...flag.list(`file names -audit-log-dir reads, as shell globs (*.jsonl, 0*.gz); replaces the default set; files not taken are said once at start`), defaultText: DEFAULT_AUDIT_DIR_PATTERNS_TEXT },
   once: flag.boolean(false, 'read what the sources hold now, store it, print a summary and exit'),
 
   // Audit log files (src/ingest/file-source.ts)

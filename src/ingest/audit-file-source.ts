@@ -10,7 +10,7 @@ import { SessionWriter } from '../store/session-writer.ts';
 import { createAuditIntake } from './audit-intake.ts';
 import { createAuditSink } from './audit-sink.ts';
 import { CheckpointStore } from './checkpoints.ts';
-import type { FileSpec } from './dir-discovery.ts';
+import { dirNameFilter, type FileSpec } from './dir-discovery.ts';
 import type { ReadinessContributor } from '../observe/readiness.ts';
 import { FileSource, fileSourceReadiness, type FileSourceStats } from './file-source.ts';
 import { formatDuration } from '../time/duration.ts';
@@ -19,6 +19,8 @@ import { BacklogProgress, megabytes } from './progress.ts';
 export interface AuditFileFlags {
   'audit-log-file': string;
   'audit-log-dir': string;
+  /** Globs of the names -audit-log-dir reads; empty for the default set. */
+  'audit-log-dir-pattern'?: readonly string[];
   'start-at': 'beginning' | 'end';
   'max-line-bytes': number;
   /** Milliseconds; 0 for none. */
@@ -29,9 +31,9 @@ export interface AuditFileFlags {
   cluster: string;
 }
 
-export function auditFileSpecs(flags: Pick<AuditFileFlags, 'audit-log-file' | 'audit-log-dir'>): FileSpec[] {
+export function auditFileSpecs(flags: Pick<AuditFileFlags, 'audit-log-file' | 'audit-log-dir' | 'audit-log-dir-pattern'>): FileSpec[] {
   const specs: FileSpec[] = [];
-  if (flags['audit-log-dir']) specs.push({ dir: flags['audit-log-dir'] });
+  if (flags['audit-log-dir']) specs.push({ dir: flags['audit-log-dir'], accept: dirNameFilter(flags['audit-log-dir-pattern'] ?? []) });
   if (flags['audit-log-file']) specs.push({ file: flags['audit-log-file'] });
   return specs;
 }

@@ -46,6 +46,47 @@ export function isAuditLogName(name: string): boolean {
   return /\.log(?:\.\d+)?(?:\.gz)?$/.test(name) && !name.startsWith('.');
 }
 
+/**
+ * What -audit-log-dir reads without -audit-log-dir-pattern: the apiserver's logs and their backups
+ * (isAuditLogName), and the names managed clusters' exports get: `*.json` / `*.jsonl` / `*.ndjson`
+ * (an AKS storage export, a GKE sink's dated `.jsonl`), plain or gzipped, and any `*.gz` (a CloudWatch
+ * export to S3 writes `000000.gz`).
+ */
+export function isDefaultAuditDirName(name: string): boolean {
+  if (name.startsWith('.')) return false;
+  return isAuditLogName(name) || /\.(?:json|jsonl|ndjson)$/.test(name) || name.endsWith('.gz');
+}
+
+/** What -h shows as the default of -audit-log-dir-pattern. */
+export const DEFAULT_AUDIT_DIR_PATTERNS_TEXT = '*.log *.log.N *.json *.jsonl *.ndjson *.gz';
+
+/** A shell glob (`*`, `?`, `[abc]`, `[!a-z]`) on a file name, as a regular expression. */
+export function globToRegExp(glob: string): RegExp {
+  let out = '';
+  for (let i = 0; i < glob.length; i++) {
+    const ch = glob[i]!;
+    if (ch === '*') out += '[^/]*';
+    else if (ch === '?') out += '[^/]';
+    else if (ch === '[') {
+      const close = glob.indexOf(']', i + 2);
+      if (close === -1) out += '\\[';
+      else {
+        const inner = glob.slice(i + 1, close);
+        out += `[${inner.startsWith('!') ? '^' + inner.slice(1).replace(/[\\^]/g, '\\$&') : inner.replace(/[\\^]/g, '\\$&')}]`;
+        i = close;
+      }
+    } else out += ch.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return new RegExp(`^${out}$`);
+}
+
+/** The names a directory spec reads: the default set, or any of the given globs (-audit-log-dir-pattern). */
+export function dirNameFilter(patterns: readonly string[]): (name: string) => boolean {
+  if (patterns.length === 0) return isDefaultAuditDirName;
+  const expressions = patterns.map(globToRegExp);
+  return (name) => expressions.some((re) => re.test(name));
+}
+
 /** The rotation time encoded in a lumberjack backup name, in ms since the epoch. */
 export function backupTimeMs(name: string): number | undefined {
   const m = lumberjackTime.exec(name);
@@ -72,6 +113,8 @@ export interface RefusedLink {
 export interface Discovery {
   files: FileCandidate[];
   refusedLinks: RefusedLink[];
+  /** Files in a directory whose names the directory's patterns do not take (hidden ones left out). */
+  skipped: { dir: string; name: string }[];
 }
 
 export interface DiscoveryOptions {
@@ -123,6 +166,7 @@ async function realpathOrUndefined(path: string): Promise<string | undefined> {
 export async function discoverFiles(specs: readonly FileSpec[], options: DiscoveryOptions = {}): Promise<Discovery> {
   const found = new Map<string, FileCandidate>();
   const refusedLinks: RefusedLink[] = [];
+  const skipped: Discovery['skipped'] = [];
   const add = (candidate: FileCandidate) => {
     if (!found.has(candidate.inode)) found.set(candidate.inode, candidate);
   };
@@ -153,10 +197,13 @@ export async function discoverFiles(specs: readonly FileSpec[], options: Discove
         { cause: error },
       );
     }
-    const accept = spec.accept ?? isAuditLogName;
+    const accept = spec.accept ?? isDefaultAuditDirName;
     let dirReal: string | undefined;
     for (const entry of entries) {
-      if (!accept(entry.name)) continue;
+      if (!accept(entry.name)) {
+        if (!entry.name.startsWith('.') && (entry.isFile() || entry.isSymbolicLink())) skipped.push({ dir: spec.dir, name: entry.name });
+        continue;
+      }
       const path = join(spec.dir, entry.name);
       let openPath = path;
       if (entry.isSymbolicLink()) {
@@ -173,7 +220,7 @@ export async function discoverFiles(specs: readonly FileSpec[], options: Discove
       if (stats) add(candidateOf(path, openPath, stats));
     }
   }
-  return { files: oldestFirst([...found.values()]), refusedLinks };
+  return { files: oldestFirst([...found.values()]), refusedLinks, skipped };
 }
 
 export function oldestFirst(candidates: FileCandidate[]): FileCandidate[] {

@@ -90,6 +90,7 @@ export class FileSourceEvents {
   private readonly counters: LineCounters;
   private readonly garbageWarnings = new Map<string, number>();
   private readonly linksReported = new Set<string>();
+  private readonly namesReported = new Set<string>();
 
   constructor(private readonly options: FileSourceEventsOptions) {
     this.logger = options.logger;
@@ -130,6 +131,30 @@ export class FileSourceEvents {
   fileMissing(path: string, flag: string): void {
     if (this.phase === 'once') this.logger.warn({ file: path }, `${path} does not exist: nothing read from it; check ${flag}`);
     else this.logger.info({ file: path }, `${path} does not exist yet; it is read from its first line as soon as it appears`);
+  }
+
+  /** At start-up: the files the first pass reads. */
+  filesFound(paths: readonly string[]): void {
+    const shown = paths.slice(0, 20).join(', ');
+    const more = paths.length > 20 ? ` and ${paths.length - 20} more` : '';
+    this.logger.info({ files: paths.length }, `reading ${paths.length} file${paths.length === 1 ? '' : 's'}${paths.length ? `: ${shown}${more}` : ''}`);
+  }
+
+  /** Files in a directory whose names its patterns do not take: each said once. */
+  namesNotRead(skipped: readonly { dir: string; name: string }[]): void {
+    const fresh = skipped.filter(({ dir, name }) => {
+      const key = `${dir}\0${name}`;
+      if (this.namesReported.has(key)) return false;
+      this.namesReported.add(key);
+      return true;
+    });
+    if (fresh.length === 0) return;
+    const names = fresh.slice(0, 20).map((s) => s.name).join(', ');
+    const more = fresh.length > 20 ? ` and ${fresh.length - 20} more` : '';
+    this.logger.info(
+      { dir: fresh[0]!.dir, skipped: fresh.length },
+      `not reading ${fresh.length} file${fresh.length === 1 ? '' : 's'} in ${fresh[0]!.dir} whose names no -audit-log-dir-pattern takes: ${names}${more}`,
+    );
   }
 
   /** Said once per link (and again if it changes target). */

@@ -30,7 +30,7 @@ import type { Metrics } from '../observe/metrics.ts';
 import type { ReadinessContributor } from '../observe/readiness.ts';
 import { Backoff, sleepUnlessAborted } from '../time/backoff.ts';
 import type { CheckpointStore } from './checkpoints.ts';
-import { isAuditLogName, type FileSpec } from './dir-discovery.ts';
+import { isDefaultAuditDirName, type FileSpec } from './dir-discovery.ts';
 import { FileCheckpointer } from './file-checkpointer.ts';
 import type { ReaderContext } from './file-reader.ts';
 import { FileSourceEvents, type FileSourcePhase, type FileSourceStats, type LineCounters } from './file-source-events.ts';
@@ -248,7 +248,7 @@ export class FileSource {
     const dirs = new Map<string, (name: string) => boolean>();
     for (const spec of this.options.files) {
       if ('file' in spec) files.add(resolve(spec.file));
-      else dirs.set(resolve(spec.dir), spec.accept ?? isAuditLogName);
+      else dirs.set(resolve(spec.dir), spec.accept ?? isDefaultAuditDirName);
     }
     const watched = new Set([...dirs.keys(), ...[...files].map((f) => dirname(f))]);
     this.watcher = watch([...watched], { ignoreInitial: true, depth: 0, ignorePermissionErrors: true, followSymlinks: this.options.followSymlinks ?? false });

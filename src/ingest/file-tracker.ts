@@ -58,8 +58,10 @@ export class FileTracker {
 
   /** Lists the files and reads each to its end (see file-source.ts); throws when a read or commit fails. */
   async pass(initial: boolean): Promise<void> {
-    const { files: candidates, refusedLinks } = await discoverFiles(this.options.files, { followSymlinks: this.options.followSymlinks });
+    const { files: candidates, refusedLinks, skipped } = await discoverFiles(this.options.files, { followSymlinks: this.options.followSymlinks });
     for (const refused of refusedLinks) this.events.symlinkNotFollowed(refused.link, refused.target, refused.dir);
+    this.events.namesNotRead(skipped);
+    if (initial) this.events.filesFound(candidates.map((c) => c.path));
     if (initial) this.reportMissingFiles(candidates);
     this.forgetWhatIsGone(candidates);
     const listed = new Set(candidates.map((c) => c.inode));

@@ -12,6 +12,7 @@ export const badInputReasons = {
   'not-json': 'a line or body that is not JSON (nor a legacy-format audit line)',
   'not-an-event': 'JSON that is not an audit event or a list of them',
   'bad-field': 'an audit event with a field of the wrong type or form',
+  truncated: 'an audit event CloudWatch cut at 256 KiB (it ends in `[Truncated...]`), skipped',
   // Repaired and stored (src/audit/sanitize.ts): the event is kept, the repair counted.
   'forbidden-characters': 'NUL or an unpaired surrogate in a value, replaced by U+FFFD; the event is stored',
   'too-long': 'an identifier or text past its bound, shortened (identifiers keep a hash of the whole); the event is stored',
@@ -35,7 +36,7 @@ export const badInputReasons = {
   // KubeArmor runtime events (src/runtime).
   'runtime-bad-json': 'a -kubearmor-file line that is not a JSON object',
   'runtime-not-an-object': 'a feeder message or JSON line that is not an object',
-  'runtime-bad-time': 'a runtime event whose UpdatedTime and Timestamp are both invalid',
+  'runtime-bad-time': 'a runtime event whose UpdatedTime and Timestamp are both invalid or both absent (an OTLP record then takes its timeUnixNano)',
   'runtime-rejected-by-database': 'a runtime event the database refused on its own, after its batch was split',
 } as const satisfies Record<string, string>;
 

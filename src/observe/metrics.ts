@@ -20,7 +20,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
     sessionsStored: counter('sessions_stored_total', 'session rows inserted or updated (committed)'),
     sessionsNew: counter('sessions_new_total', 'sessions stored for the first time (committed inserts): how many distinct sessions were found'),
     auditIdReuse: counter('audit_id_reuse_total', 'sessions stored under an Audit-ID another request already used (a client sets that header: a tampering signal)'),
-    badInput: counter('bad_input_total', 'input rejected, by reason', ['reason']),
+    badInput: counter('bad_input_total', 'input rejected, by reason (README "Bad input": a log line the pre-filter drops is judged by its first and last bytes and a [Truncated...] search, not parsed)', ['reason']),
     eventsDropped: counter('events_dropped_total', 'events lost (must stay 0)'),
     // File sources (src/ingest/file-source-events.ts)
     checkpointLagBytes: new Gauge({

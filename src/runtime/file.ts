@@ -20,7 +20,7 @@ import type { Database } from '../store/database.ts';
 import { Backoff } from '../time/backoff.ts';
 import type { Redaction } from '../audit/redact.ts';
 import type { RawKept, RuntimeEvent } from './event.ts';
-import { runtimeEventFromLine } from './json-lines.ts';
+import { runtimeEventsFromLine } from './json-lines.ts';
 import type { RuntimeEventWriter } from './writer.ts';
 
 /** Bad lines logged at warn before falling back to one in a thousand (the counters keep counting). */
@@ -50,18 +50,19 @@ export function createRuntimeLineSink(options: { writer: Pick<RuntimeEventWriter
       const events: RuntimeEvent[] = [];
       for (const line of batch.lines) {
         stats.lines++;
-        const outcome = runtimeEventFromLine(line, { cluster, receivedAt, redaction, raw });
-        if (outcome.kind === 'event') {
-          events.push(outcome.event);
-          for (const reason of outcome.repaired) metrics.badInput.inc({ reason });
-        } else if (outcome.kind === 'skipped') stats.skipped++;
-        else {
-          stats.rejected++;
-          metrics.badInput.inc({ reason: outcome.reason });
-          const fields = { file: batch.path, reason: outcome.reason, detail: outcome.detail };
-          if (stats.rejected <= WARN_FIRST_BAD_LINES || stats.rejected % 1000 === 0)
-            logger.warn(fields, `skipped a line of ${batch.path} that is not a KubeArmor event (${outcome.reason}: ${outcome.detail}); the lines after it are read`);
-          else logger.debug(fields, 'skipped bad KubeArmor line');
+        for (const outcome of runtimeEventsFromLine(line, { cluster, receivedAt, redaction, raw })) {
+          if (outcome.kind === 'event') {
+            events.push(outcome.event);
+            for (const reason of outcome.repaired) metrics.badInput.inc({ reason });
+          } else if (outcome.kind === 'skipped') stats.skipped++;
+          else {
+            stats.rejected++;
+            metrics.badInput.inc({ reason: outcome.reason });
+            const fields = { file: batch.path, reason: outcome.reason, detail: outcome.detail };
+            if (stats.rejected <= WARN_FIRST_BAD_LINES || stats.rejected % 1000 === 0)
+              logger.warn(fields, `skipped a line of ${batch.path} that is not a KubeArmor event (${outcome.reason}: ${outcome.detail}); the lines after it are read`);
+            else logger.debug(fields, 'skipped bad KubeArmor line');
+          }
         }
       }
       stats.events += events.length;

@@ -1,14 +1,18 @@
 /**
- * One line of KubeArmor JSON output → a runtime event, or the reason it is not one.
+ * One line of KubeArmor JSON output → runtime events, or the reason each is not one: the one door for
+ * runtime lines (runtimeEventsFromLine).
  *
  * Lines come from the relay's stdout (`ENABLE_STDOUT_ALERTS/LOGS=true`), `karmor logs --json`,
- * `kubectl logs` of the relay (optionally with `--timestamps`), or the node daemon's file output.
+ * `kubectl logs` of the relay (optionally with `--timestamps`), the node daemon's file output, or an
+ * OpenTelemetry collector's file exporter (OTLP/JSON, otlp.ts: one document, many records).
  * `kubectl logs` mixes in the relay's own zap log lines (`{"level":"info","ts":1705058469.1,...}`):
- * only objects with a Timestamp or UpdatedTime are events (../shared/reference/kubearmor-feeder.md).
+ * only objects with a Timestamp or UpdatedTime are events (../shared/reference/kubearmor-feeder.md);
+ * an object with an Operation but neither time is an event that cannot be placed, and is counted.
  */
 import { jsonErrorDetail } from '../audit/decode.ts';
 import type { SanitizeReason } from '../audit/sanitize.ts';
 import { looksLikeRuntimeEvent, normalizeRuntimeEvent, type NormalizeContext, type RuntimeEvent } from './event.ts';
+import { isOtlpLogsDocument, otlpLogRecords } from './otlp.ts';
 
 /** A rejected line's detail never quotes it: a command line in it may hold a secret. */
 export type RuntimeLineOutcome =
@@ -21,10 +25,49 @@ export type RuntimeLineOutcome =
 const TIMESTAMP_MARK = Buffer.from('imestamp"');
 const UPDATED_TIME_MARK = Buffer.from('pdatedTime"');
 const UPDATED_TIME_MARK_LOWER = Buffer.from('pdatedtime"');
+const OPERATION_MARK = Buffer.from('peration"');
+const RESOURCE_LOGS_MARK = Buffer.from('"resourceLogs"');
 const OPEN_BRACE = 0x7b;
 
 // `kubectl logs --timestamps` prefixes each line with the kubelet's RFC 3339 time and a space.
 const kubeletPrefix = /^\d{4}-\d{2}-\d{2}T[0-9:.]+(?:Z|[+-]\d{2}:\d{2}) $/;
+
+/** Every runtime event of one line: one for KubeArmor's JSON, one per log record for an OTLP document. */
+export function runtimeEventsFromLine(line: Buffer | string, context: NormalizeContext): RuntimeLineOutcome[] {
+  const bytes = typeof line === 'string' ? Buffer.from(line) : line;
+  if (bytes.indexOf(RESOURCE_LOGS_MARK) === -1) return [runtimeEventFromLine(bytes, context)];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return [runtimeEventFromLine(bytes, context)];
+  }
+  if (!isOtlpLogsDocument(parsed)) return [runtimeEventFromLine(bytes, context)];
+  return runtimeEventsFromOtlp(parsed, context);
+}
+
+/** The events of a parsed OTLP logs document (a line of a collector's file, an OTLP/HTTP body). */
+export function runtimeEventsFromOtlp(document: { resourceLogs: unknown[] }, context: NormalizeContext): RuntimeLineOutcome[] {
+  const outcomes: RuntimeLineOutcome[] = [];
+  for (const record of otlpLogRecords(document)) {
+    const event = record.event;
+    if (!event) {
+      outcomes.push({ kind: 'rejected', reason: 'runtime-not-an-object', detail: 'an OTLP log record whose body is not a key-value list (kvlistValue)' });
+      continue;
+    }
+    if (!looksLikeRuntimeEvent(event)) {
+      // The record's own time stands in when the body has none.
+      if (record.recordTime === undefined) {
+        outcomes.push({ kind: 'rejected', reason: 'runtime-bad-time', detail: 'an OTLP log record without UpdatedTime or Timestamp in its body, nor a timeUnixNano' });
+        continue;
+      }
+      event.UpdatedTime = record.recordTime;
+    }
+    const outcome = normalizeRuntimeEvent(event, context);
+    outcomes.push(outcome.ok ? { kind: 'event', event: outcome.event, repaired: outcome.repaired } : { kind: 'rejected', reason: outcome.reason, detail: outcome.detail });
+  }
+  return outcomes;
+}
 
 export function runtimeEventFromLine(line: Buffer | string, context: NormalizeContext): RuntimeLineOutcome {
   let bytes = typeof line === 'string' ? Buffer.from(line) : line;
@@ -40,7 +83,7 @@ export function runtimeEventFromLine(line: Buffer | string, context: NormalizeCo
   }
   bytes = bytes.subarray(start);
   if (bytes.indexOf(TIMESTAMP_MARK) === -1 && bytes.indexOf(UPDATED_TIME_MARK) === -1 && bytes.indexOf(UPDATED_TIME_MARK_LOWER) === -1) {
-    return { kind: 'skipped', reason: 'relay-log-line' };
+    return bytes.indexOf(OPERATION_MARK) === -1 ? { kind: 'skipped', reason: 'relay-log-line' } : withoutTime(bytes);
   }
   let parsed: unknown;
   try {
@@ -56,4 +99,20 @@ export function runtimeEventFromLine(line: Buffer | string, context: NormalizeCo
   const outcome = normalizeRuntimeEvent(parsed, context);
   if (!outcome.ok) return { kind: 'rejected', reason: outcome.reason, detail: outcome.detail };
   return { kind: 'event', event: outcome.event, repaired: outcome.repaired };
+}
+
+/** A line with an Operation key but no time key: an event that cannot be placed in time, or a log line after all. */
+function withoutTime(bytes: Buffer): RuntimeLineOutcome {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return { kind: 'skipped', reason: 'relay-log-line' };
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { kind: 'skipped', reason: 'relay-log-line' };
+  const keys = Object.keys(parsed).map((key) => key.toLowerCase());
+  const isEvent = keys.includes('operation') && (keys.includes('pid') || keys.includes('hostpid') || keys.includes('processname'));
+  return isEvent
+    ? { kind: 'rejected', reason: 'runtime-bad-time', detail: 'a KubeArmor event without UpdatedTime or Timestamp: it cannot be placed in time' }
+    : { kind: 'skipped', reason: 'relay-log-line' };
 }

@@ -8,6 +8,7 @@
 import type { ExtractContext } from '../../src/audit/extract.ts';
 import { sessionsFromLine } from '../../src/audit/input.ts';
 import type { SessionRow } from '../../src/audit/session.ts';
+import { gkeLogEntry } from './managed-shapes.ts';
 import { pick, shuffle } from './support.ts';
 
 type Random = () => number;
@@ -240,7 +241,19 @@ export function legacyLine(event: AuditEventObject): string {
   );
 }
 
-export type Envelope = 'bare' | 'EventList' | 'array' | 'aks-records' | 'aks-record' | 'legacy';
+export type Envelope =
+  | 'bare'
+  | 'EventList'
+  | 'array'
+  | 'aks-records'
+  | 'aks-record'
+  | 'aks-record-object'
+  | 'legacy'
+  | 'eks-log-event'
+  | 'eks-subscription'
+  | 's3-export'
+  | 'gke'
+  | 'gke-array';
 
 /** One line holding the events, in a random envelope and style, sometimes behind a BOM. */
 export function serializeLine(random: Random, events: AuditEventObject[], envelope: Envelope, style: JsonStyle): Buffer {
@@ -249,7 +262,16 @@ export function serializeLine(random: Random, events: AuditEventObject[], envelo
   else if (envelope === 'bare') text = toJson(random, events[0], style);
   else if (envelope === 'EventList') text = toJson(random, { kind: 'EventList', apiVersion: 'audit.k8s.io/v1', metadata: {}, items: events }, style);
   else if (envelope === 'array') text = toJson(random, events, style);
-  else {
+  else if (envelope === 'eks-log-event') text = toJson(random, { logStreamName: 'kube-apiserver-audit-0f1e', timestamp: 1730204504189, message: toJson(random, events[0], style), ingestionTime: 1730204505000, eventId: '37' }, style);
+  else if (envelope === 'eks-subscription') {
+    const logEvents = events.map((event, n) => ({ id: String(n), timestamp: 1730204504189, message: toJson(random, event, style) }));
+    text = toJson(random, { messageType: 'DATA_MESSAGE', owner: '1', logGroup: '/aws/eks/x/cluster', logStream: 'kube-apiserver-audit-0f1e', subscriptionFilters: ['f'], logEvents }, style);
+  } else if (envelope === 's3-export') text = `2024-10-29T12:21:44.189Z ${toJson(random, events[0], style)}`;
+  else if (envelope === 'gke') text = toJson(random, gkeLogEntry(events[0] as AuditEventObject & { auditID: string }), style);
+  else if (envelope === 'gke-array') text = toJson(random, events.map((event) => gkeLogEntry(event as AuditEventObject & { auditID: string })), style);
+  else if (envelope === 'aks-record-object') {
+    text = toJson(random, { category: 'kube-audit', properties: { log: events[0], stream: 'stdout' }, time: '2020-05-08T22:44:17Z' }, style);
+  } else {
     const record = (event: AuditEventObject) => ({
       operationName: 'Microsoft.ContainerService/managedClusters/diagnosticLogs/Read',
       category: 'kube-audit',

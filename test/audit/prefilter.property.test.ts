@@ -1,8 +1,10 @@
 /**
- * The byte-level pre-filter never drops a line the classifier accepts (acceptance 4): 12,000 generated
+ * The byte-level pre-filter never drops a line the classifier accepts (acceptance 4): 18,000 generated
  * lines (interactive requests and traps; reordered keys, spaces after colons, `\u0026` and `\/`
  * escapes, `\uXXXX` non-ASCII, v1/v1beta1/no apiVersion/legacy timestamp; bare, EventList, array, AKS
- * records with properties.log as a JSON string, legacy text lines; with and without a BOM). The oracle
+ * records with properties.log as a JSON string or object, legacy text lines, EKS CloudWatch log events and
+ * subscription documents, S3 export lines, GKE Cloud Audit Logs entries alone and in a `gcloud` array;
+ * with and without a BOM). The oracle
  * decodes every line without the pre-filter and classifies with -node-proxy=all, the widest mode.
  */
 import assert from 'node:assert/strict';
@@ -13,8 +15,11 @@ import { badInputWithoutParsing, mayBeInteractiveAccess } from '../../src/audit/
 import { generateEvent, randomStyle, serializeLine, type Envelope } from './generate.ts';
 import { pick, seededRandom, testSeed } from './support.ts';
 
-const CASES = 12_000;
-const envelopes: Envelope[] = ['bare', 'bare', 'bare', 'EventList', 'array', 'aks-records', 'aks-record', 'legacy'];
+const CASES = 18_000;
+const envelopes: Envelope[] = [
+  'bare', 'bare', 'bare', 'EventList', 'array', 'aks-records', 'aks-record', 'aks-record-object', 'legacy',
+  'eks-log-event', 'eks-subscription', 's3-export', 'gke', 'gke-array',
+];
 
 describe('byte-level pre-filter', () => {
   it(`accepts every line the classifier accepts (${CASES} generated cases)`, () => {
@@ -26,7 +31,8 @@ describe('byte-level pre-filter', () => {
     const envelopeSeen = new Map<string, number>();
     for (let i = 0; i < CASES; i++) {
       const envelope = pick(random, envelopes);
-      const count = envelope === 'bare' || envelope === 'legacy' || envelope === 'aks-record' ? 1 : 1 + Math.floor(random() * 3);
+      const single: Envelope[] = ['bare', 'legacy', 'aks-record', 'aks-record-object', 'eks-log-event', 's3-export', 'gke'];
+      const count = single.includes(envelope) ? 1 : 1 + Math.floor(random() * 3);
       const generated = Array.from({ length: count }, () => generateEvent(random));
       const line = serializeLine(random, generated.map((g) => g.event), envelope, randomStyle(random));
 
