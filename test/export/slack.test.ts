@@ -104,7 +104,7 @@ for (const backend of backends) {
     let refusing: Receiver;
     before(async () => {
       ({ db, close } = await createTestDatabase(backend));
-      [slack, collector, refusing] = await Promise.all([startReceiver(), startReceiver(), startReceiver({ status: 400 })]);
+      [slack, collector, refusing] = await Promise.all([startReceiver(), startReceiver({ failFirst: 1 }), startReceiver({ status: 400 })]);
     });
     after(async () => {
       await Promise.all([slack, collector, refusing].map((r) => r?.close()));
@@ -133,7 +133,7 @@ for (const backend of backends) {
       await writer.write(rowsOf(execStages({ auditID: 'slack-2', namespace: 'staging', command: ['sh'] })));
       exporter.start();
       try {
-        await waitFor('the message, the documents and the parked ones', async () => {
+        await waitFor('the message, the documents (after one 503) and the parked ones', async () => {
           const parked = parseMetrics(await metrics.registry.metrics()).get('exectrail_export_parked_total') ?? 0;
           return slack.requests.length === 1 && collector.accepted().length === 2 && parked === 2;
         });
@@ -166,6 +166,14 @@ for (const backend of backends) {
       assert.equal(refused.lastError?.error, 'HTTP 400');
       assert.ok(!JSON.stringify(detail).includes(refusing.url), 'the URL (a secret for Slack) is not shown');
       assert.equal(readiness.ready, true, 'a refusing receiver does not make the process unready');
+      // What /metrics says, by output: the collector's first answer was a 503 (retried), the refusing one parked.
+      const scraped = parseMetrics(await metrics.registry.metrics());
+      const series = (name: string, output: string) => scraped.get(`${name}{output="${output}"}`);
+      assert.equal(series('exectrail_export_delivered_total', collectorOutput.id), 2);
+      assert.ok((series('exectrail_export_retried_total', collectorOutput.id) ?? 0) >= 1);
+      assert.equal(series('exectrail_export_parked_total', refusingOutput.id), 2);
+      assert.equal(series('exectrail_export_delivered_total', refusingOutput.id), undefined);
+      assert.equal(collector.requests[0]!.answer, 503);
     });
   });
 }
