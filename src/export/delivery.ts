@@ -75,9 +75,16 @@ export class Exporter {
 
   /** Resolves once no document is pending on any output (for -once), or when stopped. */
   async drain(): Promise<void> {
+    let lastReportMs = Date.now();
     while (!this.abort.signal.aborted) {
       const backlog = await this.store.backlog(this.outputIds);
-      if ([...backlog.values()].every((b) => b.pending === 0)) return;
+      const waiting = [...backlog].filter(([, b]) => b.pending > 0);
+      if (waiting.length === 0) return;
+      if (Date.now() - lastReportMs >= 10_000) {
+        lastReportMs = Date.now();
+        const text = waiting.map(([output, b]) => `${b.pending} to ${output}${this.status.get(output)?.lastError ? ` (last error: ${this.status.get(output)!.lastError!.error})` : ''}`).join(', ');
+        this.options.logger.info({ waiting: Object.fromEntries(waiting.map(([o, b]) => [o, b.pending])) }, `waiting for session documents to go out: ${text}; SIGTERM stops waiting (the next run sends them)`);
+      }
       await sleepUnlessAborted(250, this.abort.signal);
     }
   }
@@ -160,7 +167,7 @@ export class Exporter {
       logger.error({ output: output.id, error: result.error, documents: toSend.length }, `${output.id} refused ${toSend.length} session documents (${result.error}): parked, not retried; fix the output's configuration (URL, headers, token), then see export_deliveries rows with state 'parked'`);
       return 0;
     }
-    const delay = backoff.next();
+    const delay = Math.max(backoff.next(), result.retryAfterMs ?? 0);
     await this.store.retryLater(output.id, toSend, delay, result.error);
     metrics.exportRetried.inc(labels, toSend.length);
     const log = backoff.failures === 1 ? logger.warn.bind(logger) : logger.debug.bind(logger);

@@ -3,7 +3,7 @@
  * -public-url, the selection and batch flags): the outputs, checked before anything starts, and the
  * Exporter over them; undefined when no output is asked for (then no outbox row is ever written).
  */
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { Database } from '../store/database.ts';
@@ -93,6 +93,15 @@ export async function exporterFromFlags(flags: ExportFlags, deps: { db: Database
     ),
     ...flags['export-slack-url'].map((url) => new SlackOutput({ url: checkUrl('-export-slack-url', url), publicUrl: flags['public-url'], timeoutMs })),
   ];
+  for (const path of flags['export-file'].filter((p) => p !== '-')) {
+    // Checked now, so a wrong path is a start-up error instead of retries forever.
+    await open(path, 'a').then(
+      (handle) => handle.close(),
+      (error: NodeJS.ErrnoException) => {
+        throw new Error(`-export-file ${path} cannot be opened for appending (${error.code ?? 'error'}); check that its directory exists and is writable`);
+      },
+    );
+  }
   const ids = outputs.map((o) => o.id);
   const repeated = ids.find((id, i) => ids.indexOf(id) !== i);
   if (repeated) throw new Error(`the export output ${repeated} is given twice; give each file or URL once`);

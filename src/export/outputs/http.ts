@@ -69,7 +69,7 @@ export async function postBody(url: string, body: string, headers: Record<string
       signal: AbortSignal.timeout(timeoutMs),
     });
     await response.arrayBuffer().catch(() => undefined);
-    return classifyStatus(response.status);
+    return classifyStatus(response.status, response.headers.get('retry-after'));
   } catch (error) {
     return { outcome: 'retry', error: describeSendError(error) };
   }

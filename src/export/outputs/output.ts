@@ -5,7 +5,21 @@
 import { createHash } from 'node:crypto';
 import type { SessionDocument } from '../document.ts';
 
-export type SendResult = { outcome: 'delivered' } | { outcome: 'retry'; error: string } | { outcome: 'park'; error: string };
+export type SendResult =
+  | { outcome: 'delivered' }
+  /** retryAfterMs: the receiver's Retry-After, when it gave one (waited at least, instead of a shorter backoff). */
+  | { outcome: 'retry'; error: string; retryAfterMs?: number }
+  | { outcome: 'park'; error: string };
+
+/** Longest Retry-After honoured: a receiver cannot stop an output for longer than the backoff's own maximum would. */
+const MAX_RETRY_AFTER_MS = 60_000;
+
+/** Retry-After as seconds or an HTTP date (RFC 9110), in milliseconds from `nowMs`; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, nowMs = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const ms = /^\d+$/.test(value.trim()) ? Number(value.trim()) * 1000 : Date.parse(value) - nowMs;
+  return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS) : undefined;
+}
 
 export interface ExportOutput {
   /** Stored in export_deliveries.output and used as the metrics label: never a secret (URLs are hashed). */
@@ -35,9 +49,12 @@ export function urlOutputId(kind: 'url' | 'slack', url: string): string {
 }
 
 /** What an HTTP answer means for the documents sent: 2xx delivered; 408, 429 and 5xx retried; other 4xx parked. */
-export function classifyStatus(status: number): SendResult {
+export function classifyStatus(status: number, retryAfter: string | null = null): SendResult {
   if (status >= 200 && status < 300) return { outcome: 'delivered' };
-  if (status === 408 || status === 429 || status >= 500) return { outcome: 'retry', error: `HTTP ${status}` };
+  if (status === 408 || status === 429 || status >= 500) {
+    const retryAfterMs = parseRetryAfter(retryAfter);
+    return retryAfterMs === undefined ? { outcome: 'retry', error: `HTTP ${status}` } : { outcome: 'retry', error: `HTTP ${status}`, retryAfterMs };
+  }
   return { outcome: 'park', error: `HTTP ${status}` };
 }
 
