@@ -28,7 +28,7 @@ describe('two processors on one PostgreSQL export each document once', { skip: s
   before(async () => {
     target = await createTestDatabaseTarget('postgres');
     db = await target.open();
-    receiver = await startReceiver({ dropRequests: [DROPPED], delayMs: 50 });
+    receiver = await startReceiver({ dropRequests: [DROPPED], delayMs: 150 });
   });
   after(async () => {
     await receiver?.close();
