@@ -16,14 +16,13 @@
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { ReadinessContributor } from '../observe/readiness.ts';
-import { describeDatabaseError, type Database } from '../store/database.ts';
+import { describeDatabaseError, type Database, type Queryable } from '../store/database.ts';
 import type { SessionChange } from '../store/session-changes.ts';
 import { Backoff, sleepUnlessAborted } from '../time/backoff.ts';
 import { renderDocument, type SessionDocument } from './document.ts';
 import { OutboxStore, recordChanges, type StoredDocument } from './outbox.ts';
 import type { ExportOutput } from './outputs/output.ts';
 import { compileSelection, type ExportSelection } from './select.ts';
-import type { Queryable } from '../store/database.ts';
 
 export interface ExporterOptions {
   db: Database;
