@@ -63,11 +63,12 @@ async function main(argv: string[]): Promise<number> {
   // Links sessions to runtime events whenever either side is committed (background, never blocks ingestion).
   const correlator = new Correlator({ db, skewMs: config['correlation-skew'], logger, metrics, inTransaction: exporter?.record });
   const sessionWriterOptions = { onCommitted: correlator.onSessionsCommitted, inTransaction: exporter?.record };
-  const files = createAuditFileSource({ db, flags: config, metrics, logger, context: extractContextFromFlags(config), writer: new SessionWriter(db, sessionWriterOptions) });
+  const auditWanted = Boolean(config['audit-log-file'] || config['audit-log-dir']);
+  const files = !auditWanted ? undefined : createAuditFileSource({ db, flags: config, metrics, logger, context: extractContextFromFlags(config), writer: new SessionWriter(db, sessionWriterOptions) });
   // What /readyz reports on both ports: the database and the audit files from the start (the files
   // say "starting" until their first pass), the runtime sources once started.
   const readiness: ReadinessContributor[] = [databaseReadiness(db)];
-  if (config['audit-log-file'] || config['audit-log-dir']) readiness.push(auditFileReadiness(config, files));
+  if (files) readiness.push(auditFileReadiness(config, files));
   if (exporter) readiness.push(exporter.readiness());
   // Health, metrics, API and page answer from the start, while a long first read is still going on.
   const http = config.once ? undefined : await startHttpServerFromFlags(config, { db, metrics, logger, readiness });
@@ -85,9 +86,8 @@ async function main(argv: string[]): Promise<number> {
   let retention: { stop(): Promise<void> } | undefined;
   try {
     if (config.once) {
-      const auditWanted = Boolean(config['audit-log-file'] || config['audit-log-dir']);
       const readEverything = async () => {
-        const stats = auditWanted ? await files.runOnce() : undefined;
+        const stats = await files?.runOnce();
         const runtimeSummary = await runtime?.readOnce();
         await correlator.flush();
         // -once with -export-*: everything recorded goes out before the summary (a stop request ends the wait).
@@ -119,14 +119,14 @@ async function main(argv: string[]): Promise<number> {
     }
     retention = startRetention(db, { runtimeMs: config['retention-runtime'], unlinkedMs: config['retention-unlinked'], sessionsMs: config['retention-sessions'] }, logger, metrics);
     // The first read of a backlog may be long; a stop request ends it early (checkpoints hold what committed).
-    await Promise.race([files.start().then(async () => logger.info(`${await summarize(metrics)} into ${db.backend} at ${db.location}`)), stopRequested]);
+    if (files) await Promise.race([files.start().then(async () => logger.info(`${await summarize(metrics)} into ${db.backend} at ${db.location}`)), stopRequested]);
     await stopRequested;
   } finally {
     await stopWithin(config['shutdown-timeout'], logger, async () => {
       // Intake first, while the database is still open: the webhook finishes the batches in flight,
       // the file source commits its last batch and checkpoint, runtime streams flush their queue.
       await webhook?.stop();
-      await files.stop();
+      await files?.stop();
       await runtime?.stop();
       await retention?.stop();
       await correlator.close();

@@ -69,10 +69,11 @@ async function startWebhookProcess(flags: string[]): Promise<{ child: ChildProce
         await locker.query('LOCK TABLE change_events IN EXCLUSIVE MODE');
         const inFlight = request(url, batchOf('cli-in-flight'));
         inFlight.catch(() => undefined);
-        // The batch has reached the writer: the processor's insert waits on the lock.
+        // The batch has reached the writer: the processor's insert waits on the lock. (pg_locks, not
+        // pg_stat_activity: inside a transaction the latter is a snapshot taken at its first read.)
         await waitFor('the batch to wait on the locked table', async () => {
           const { rows } = await locker.query<{ n: number }>(
-            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`,
+            `SELECT count(*)::int AS n FROM pg_locks WHERE relation = 'change_events'::regclass AND NOT granted`,
           );
           return rows[0]!.n > 0;
         });
