@@ -10,7 +10,6 @@
  * decision labels, and at Request level the body (`request`). What it lacks: the request URI's query, hence command, container and the stdin/tty
  * flags; the stage and the end time. Those stay empty; the row says `audit_format: gke-cloud-audit-log`.
  */
-import type { EnvelopeRejected } from './envelopes.ts';
 
 /** Marks an event rebuilt from a Cloud Audit Logs entry (read by extract.ts). */
 export const CLOUD_AUDIT_LOG_KEY = 'exectrailCloudAuditLog';
@@ -24,7 +23,13 @@ const httpStatusOfRpcCode: Record<number, number> = { 1: 499, 2: 500, 3: 400, 4:
 // `core/v1/namespaces/NS/pods/POD/exec`, `core/v1/nodes/NODE/proxy/...` (group/version/[namespaces/NS/]resource/name/subresource...).
 const resourceNamePattern = /^([^/]+)\/([^/]+)\/(?:namespaces\/([^/]+)\/)?([^/]+)\/([^/]+)(?:\/([^/]+)(\/.*)?)?$/;
 
-export type CloudAuditLogConversion = { event: Record<string, unknown> } | { rejected?: EnvelopeRejected };
+/** An entry that names an interactive request but cannot become an event (envelopes.ts counts it). */
+export interface CloudAuditLogRejected {
+  reason: 'not-an-event' | 'bad-field';
+  detail: string;
+}
+
+export type CloudAuditLogConversion = { event: Record<string, unknown> } | { rejected?: CloudAuditLogRejected };
 
 /**
  * The audit Event inside a Cloud Audit Logs entry. An entry about anything but the Kubernetes API

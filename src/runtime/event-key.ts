@@ -11,10 +11,10 @@
  * JSON prints (PPID, UID) and the JSON forms drop what proto sends as "".
  */
 import { createHash } from 'node:crypto';
-import type { RuntimeEvent } from './event.ts';
+import type { RuntimeEventRow } from '../store/schema.ts';
 
 type KeyedFields = Pick<
-  RuntimeEvent,
+  RuntimeEventRow,
   | 'cluster'
   | 'kind'
   | 'eventTime'
