@@ -14,6 +14,7 @@ import { createLogger, type Logger } from '../src/observe/log.ts';
 import { counterByLabel, counterValue, createMetrics, type Metrics } from '../src/observe/metrics.ts';
 import type { ReadinessContributor } from '../src/observe/readiness.ts';
 import { Correlator } from '../src/correlate/correlator.ts';
+import { exporterFromFlags } from '../src/export/start.ts';
 import { runtimeIngestWanted, startRuntimeIngestFromFlags } from '../src/runtime/start.ts';
 import { openDatabase } from '../src/store/database.ts';
 import { databaseReadiness } from '../src/store/readiness.ts';
@@ -54,18 +55,26 @@ async function main(argv: string[]): Promise<number> {
   logger.info({ backend: db.backend, location: db.location }, `database ready: ${db.backend === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'} at ${db.location}`);
   const stale = db.dataDirLock?.tookOverFrom;
   if (stale) logger.warn({ pid: stale.pid }, `took over the lock on -data-dir ${db.location} left by ${stale.command} (pid ${stale.pid}), which is gone`);
+  // Session documents out (-export-*): recorded in the outbox inside the session and link transactions.
+  const exporter = await exporterFromFlags(config, { db, logger, metrics }).catch(async (error: Error) => {
+    await db.close();
+    throw error;
+  });
   // Links sessions to runtime events whenever either side is committed (background, never blocks ingestion).
-  const correlator = new Correlator({ db, skewMs: config['correlation-skew'], logger, metrics });
+  const correlator = new Correlator({ db, skewMs: config['correlation-skew'], logger, metrics, inTransaction: exporter?.record });
+  const sessionWriterOptions = { onCommitted: correlator.onSessionsCommitted, inTransaction: exporter?.record };
   const auditWanted = Boolean(config['audit-log-file'] || config['audit-log-dir']);
-  const files = !auditWanted ? undefined : createAuditFileSource({ db, flags: config, metrics, logger, context: extractContextFromFlags(config), writer: new SessionWriter(db, { onCommitted: correlator.onSessionsCommitted }) });
+  const files = !auditWanted ? undefined : createAuditFileSource({ db, flags: config, metrics, logger, context: extractContextFromFlags(config), writer: new SessionWriter(db, sessionWriterOptions) });
   // What /readyz reports on both ports: the database and the audit files from the start (the files
   // say "starting" until their first pass), the runtime sources once started.
   const readiness: ReadinessContributor[] = [databaseReadiness(db)];
   if (files) readiness.push(auditFileReadiness(config, files));
+  if (exporter) readiness.push(exporter.readiness());
   // Health, metrics, API and page answer from the start, while a long first read is still going on.
   const http = config.once ? undefined : await startHttpServerFromFlags(config, { db, metrics, logger, readiness });
   // A second process refused the -data-dir is told where to ask instead.
   if (http) db.dataDirLock?.noteHttpPort(http.port);
+  exporter?.start();
   // Sessions whose pass the last run may have missed (it stopped right after a commit) are redone.
   await correlator.catchUp().catch((error: Error) => logger.warn({ err: error.message }, 'correlation catch-up failed; links follow with the next arrivals'));
 
@@ -81,6 +90,8 @@ async function main(argv: string[]): Promise<number> {
         const stats = await files?.runOnce();
         const runtimeSummary = await runtime?.readOnce();
         await correlator.flush();
+        // -once with -export-*: everything recorded goes out before the summary (a stop request ends the wait).
+        await exporter?.drain();
         const where = `into ${db.backend} at ${db.location}`;
         const lines = [];
         if (stats) lines.push(`audit: ${await summarize(metrics)} ${where}`, `audit files: ${describeFileIngest(stats)}`);
@@ -102,7 +113,7 @@ async function main(argv: string[]): Promise<number> {
     }
     // The apiserver's audit webhook: a batch is acknowledged once its sessions are committed.
     if (config['enable-webhook']) {
-      const writer = new SessionWriter(db, { onCommitted: correlator.onSessionsCommitted });
+      const writer = new SessionWriter(db, sessionWriterOptions);
       const settings = { ...webhookSettingsFromConfig(config), shutdownGraceMs: config['shutdown-timeout'] * 0.6 };
       webhook = await startWebhook(settings, { db, writer, metrics, logger, context: extractContextFromFlags(config), readiness });
     }
@@ -119,6 +130,7 @@ async function main(argv: string[]): Promise<number> {
       await runtime?.stop();
       await retention?.stop();
       await correlator.close();
+      await exporter?.stop();
       await http?.close();
       await db.close();
     });

@@ -23,6 +23,8 @@ export interface FlagSpec<T = unknown> {
   values?: readonly string[];
   /** kind 'number': the whole numbers it takes, for the message when it gets another. */
   range?: { min: number; max: number };
+  /** kind 'list': each occurrence is one value, commas included (URLs, headers). */
+  wholeValues?: boolean;
 }
 
 function spec<T>(kind: FlagKind, schema: z.ZodType<T>, defaultText: string, help: string, env?: string): FlagSpec<T> {
@@ -75,6 +77,8 @@ export const flag = {
   /** Repeatable: `-x a -x b` or `-x a,b`. */
   list: (help: string) =>
     spec('list', z.array(z.string()).default([]), '', `${help} (repeatable)`),
+  /** Repeatable, one value per occurrence (`-x a -x b`): for values that may hold commas. */
+  repeated: (help: string): FlagSpec<string[]> => ({ ...spec('list', z.array(z.string()).default([]), '', `${help} (repeatable)`), wholeValues: true }),
 };
 
 const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -152,7 +156,7 @@ export function parseFlags<T extends FlagTable>(
     }
     if (def.kind === 'list') {
       const previous = (raw.get(name) as string[] | undefined) ?? [];
-      raw.set(name, [...previous, ...String(value).split(',').filter(Boolean)]);
+      raw.set(name, [...previous, ...(def.wholeValues ? [String(value)] : String(value).split(',').filter(Boolean))]);
     } else raw.set(name, value);
   }
 

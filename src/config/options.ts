@@ -74,6 +74,20 @@ export const processorFlags = {
   'kubearmor-raw': flag.enumOf(['alerts', 'all', 'none'] as const, 'alerts', 'which KubeArmor events also keep their raw JSON in runtime_events.raw (secrets redacted): the columns hold everything the answers use'),
   'kubearmor-file': flag.string('', 'read KubeArmor JSON lines (relay stdout, karmor logs --json, kubectl logs of the relay, daemon output) from this file and follow it; - reads stdin'),
 
+  // Export: session documents pushed out exactly once through an outbox (src/export)
+  'export-file': flag.repeated('write each session document as a JSON line to this file (- for stdout), for Fluent Bit, Fluentd, Vector or a cloud agent to tail'),
+  'export-url': flag.repeated('POST session documents, batched, to this HTTP collector with Idempotency-Key set (Splunk HEC, Elastic, Sentinel, Logstash, a Logic App)'),
+  'export-url-format': flag.enumOf(['array', 'ndjson'] as const, 'array', 'body of -export-url requests: a JSON array of documents, or one document per line (Splunk HEC raw, Vector)'),
+  'export-header': flag.repeated("header for -export-url requests, 'Name: value'; 'Name: @/path' reads the value from a file (a token), 'Name: Prefix @/path' puts the file after a prefix"),
+  'export-slack-url': flag.repeated('post one message per ended session to this Slack- or Mattermost-compatible incoming webhook'),
+  'public-url': flag.string('', "this processor's page as people reach it (https://exectrail.example.com): Slack messages link to the session there"),
+  'export-namespaces': flag.list('export only sessions into namespaces matching these globs (* and ?); default every namespace'),
+  'export-denied': flag.boolean(false, 'export only denied attempts'),
+  'export-alerts': flag.boolean(false, 'export only sessions with a KubeArmor alert (Block or Audit) linked, from the document that brings the first one'),
+  'export-batch-size': flag.number(100, 'most session documents in one -export-url request', { min: 1, max: 10_000 }),
+  'export-batch-delay': flag.duration('1s', 'a smaller -export-url batch is sent once its oldest document has waited this long'),
+  'export-timeout': flag.duration('10s', 'longest wait for one export send; after it the documents are retried'),
+
   // Lifecycle (production)
   'shutdown-timeout': flag.duration('25s', 'on SIGTERM/SIGINT: stop intake, finish in-flight batches, commit checkpoints, close the pool, and exit within this long'),
 

@@ -12,6 +12,7 @@
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { describeDatabaseError, type Database } from '../store/database.ts';
+import type { SessionChangeHook } from '../store/session-changes.ts';
 import { Backoff } from '../time/backoff.ts';
 import { isoToMicros } from '../time/micros.ts';
 import { correlatePod, scopesOfSessions, scopesToCorrelate, type CorrelationScope } from './store.ts';
@@ -37,6 +38,8 @@ export interface CorrelatorOptions {
   maxRetryMs?: number;
   /** Wall clock in milliseconds (tests pin it). */
   now?: () => number;
+  /** Hears, inside each pass's transaction, of the sessions whose links changed (the export outbox). */
+  inTransaction?: SessionChangeHook;
 }
 
 /** What /readyz shows of correlation (detail, not the verdict: ingestion goes on without it). */
@@ -208,7 +211,7 @@ export class Correlator {
     }
     for (const scope of await this.scopesWorthAPass(due, options.skewUs, result)) {
       try {
-        const pod = await correlatePod(this.options.db, scope, options);
+        const pod = await correlatePod(this.options.db, scope, options, this.options.inTransaction);
         this.failing.delete(podKey(scope));
         result.pods++;
         result.sessions += pod.sessions;

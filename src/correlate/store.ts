@@ -8,6 +8,7 @@
  * keeps two passes (two replicas) from interleaving their writes.
  */
 import type { Queryable, Database } from '../store/database.ts';
+import type { SessionChangeHook } from '../store/session-changes.ts';
 import { correlate, endOf, FRESH_CONTAINER_US, reachOf } from './correlate.ts';
 import { selectColumns } from '../store/columns.ts';
 import { claimedDays, makePartitions } from '../store/partitions.ts';
@@ -82,13 +83,15 @@ const deleteStale = `
   WHERE l.session_id = ANY($1::text[])
     AND NOT EXISTS (
       SELECT 1 FROM jsonb_to_recordset($2::jsonb) AS r(${recordColumns})
-      WHERE r.session_id = l.session_id AND r.event_key = l.event_key AND r.event_time = l.event_time AND r.link_method = l.link_method)`;
+      WHERE r.session_id = l.session_id AND r.event_key = l.event_key AND r.event_time = l.event_time AND r.link_method = l.link_method)
+  RETURNING l.session_id`;
 
 const insertLinks = `
   INSERT INTO exec_session_links (session_id, event_key, event_time, cluster, link_method)
   SELECT session_id, event_key, event_time, cluster, link_method FROM jsonb_to_recordset($1::jsonb) AS r(${recordColumns})
   ON CONFLICT (session_id, event_key, event_time) DO UPDATE SET link_method = EXCLUDED.link_method, linked_at = now()
-  WHERE exec_session_links.link_method <> EXCLUDED.link_method`;
+  WHERE exec_session_links.link_method <> EXCLUDED.link_method
+  RETURNING session_id`;
 
 // A linked event stays for the sessions' retention: it moves from the transient partitions (dropped
 // after -retention-unlinked) to the kept ones. Once kept, it stays kept even if a later pass unlinks it.
@@ -125,8 +128,11 @@ export function toCorrelationEvent(row: EventRow): CorrelationEvent {
   };
 }
 
-/** Recomputes the links of every session of one pod around a range, in one transaction. */
-export async function correlatePod(db: Database, scope: CorrelationScope, options: CorrelateOptions): Promise<PodPassResult> {
+/**
+ * Recomputes the links of every session of one pod around a range, in one transaction. `inTransaction`
+ * (the export outbox) hears, in that transaction, of each session whose links changed.
+ */
+export async function correlatePod(db: Database, scope: CorrelationScope, options: CorrelateOptions, inTransaction?: SessionChangeHook): Promise<PodPassResult> {
   return db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7263549))', [`${scope.cluster}/${scope.namespace}/${scope.pod}`]);
     // A session takes events from [start - skew, end + skew]: an event at t concerns the sessions that
@@ -150,23 +156,27 @@ export async function correlatePod(db: Database, scope: CorrelationScope, option
     if (rows.length === 0) return { sessions: 0, events: 0, links: 0, linksMade: 0 };
     const eventRows = (await tx.query<EventRow>(selectEvents, [scope.cluster, scope.namespace, scope.pod, microsToIso(from), microsToIso(to)])).rows;
     const links = correlate(sessions, eventRows.map(toCorrelationEvent), options);
-    const linksMade = await writeLinks(tx, rows.map((r) => r.id), links);
+    const changed = await writeLinks(tx, rows.map((r) => r.id), links);
+    if (inTransaction && changed.sessions.size > 0) await inTransaction(tx, [...changed.sessions].sort().map((sessionId) => ({ sessionId, event: 'updated' as const })));
+    const linksMade = changed.made;
     return { sessions: rows.length, events: eventRows.length, links: links.length, linksMade };
   });
 }
 
-/** Replaces the links of these sessions; returns how many were added or changed. */
-async function writeLinks(tx: Queryable, sessionIds: string[], links: Link[]): Promise<number> {
+/** Replaces the links of these sessions; returns how many were added or changed, and the sessions whose links changed. */
+async function writeLinks(tx: Queryable, sessionIds: string[], links: Link[]): Promise<{ made: number; sessions: Set<string> }> {
   const records = JSON.stringify(
     links.map((l) => ({ session_id: l.sessionId, event_key: l.eventKey, event_time: l.eventTime, cluster: l.cluster, link_method: l.method })),
   );
-  await tx.query(deleteStale, [sessionIds, records]);
-  if (links.length === 0) return 0;
+  const sessions = new Set<string>();
+  for (const row of (await tx.query<{ session_id: string }>(deleteStale, [sessionIds, records])).rows) sessions.add(row.session_id);
+  if (links.length === 0) return { made: 0, sessions };
   // Retention may have dropped an empty day since the writer made it: make the days the links need.
   await makePartitions(tx, claimedDays(links.map((l) => Date.parse(l.eventTime))));
-  const made = (await tx.query(insertLinks, [records])).rowCount;
+  const inserted = await tx.query<{ session_id: string }>(insertLinks, [records]);
+  for (const row of inserted.rows) sessions.add(row.session_id);
   await tx.query(keepLinked, [records]);
-  return made;
+  return { made: inserted.rows.length, sessions };
 }
 
 // A pod needs a pass when some session may concern the range, and there is something to link (runtime

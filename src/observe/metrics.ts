@@ -71,6 +71,17 @@ export function createMetrics(options: { processMetrics?: boolean } = {}) {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
+    // Export (src/export): session documents pushed to files, HTTP collectors and chat.
+    exportDelivered: counter('export_delivered_total', 'session documents delivered (acknowledged with 2xx, or written and flushed), by output', ['output']),
+    exportRetried: counter('export_retried_total', 'session documents whose send failed and will be retried (backoff with jitter), by output', ['output']),
+    exportParked: counter('export_parked_total', 'session documents the receiver refused (4xx other than 408 and 429): logged and parked, not retried, by output', ['output']),
+    exportPending: new Gauge({ name: 'exectrail_export_pending', help: 'session documents recorded and not yet delivered, by output', labelNames: ['output'], registers: [registry] }),
+    exportOldestPendingSeconds: new Gauge({
+      name: 'exectrail_export_oldest_undelivered_seconds',
+      help: 'age of the oldest session document not yet delivered (0 when none is waiting), by output',
+      labelNames: ['output'],
+      registers: [registry],
+    }),
     dbWriteSeconds: new Histogram({
       name: 'exectrail_db_write_seconds',
       help: 'latency of one committed database write batch',

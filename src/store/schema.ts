@@ -12,12 +12,14 @@ import {
   boolean,
   index,
   integer,
+  json,
   jsonb,
   pgTable,
   primaryKey,
   text,
   timestamp,
   uniqueIndex,
+  uuid,
   varchar,
 } from 'drizzle-orm/pg-core';
 import type { Actor, ExecMetadata, Source } from '../audit/session-documents.ts';
@@ -194,5 +196,64 @@ export const execSessionLinks = pgTable(
   (t) => [
     primaryKey({ columns: [t.sessionId, t.eventKey, t.eventTime] }),
     index('idx_exec_session_links_event').on(t.eventKey, t.eventTime),
+  ],
+);
+
+/**
+ * The export outbox (src/export): one row per session document, written in the same transaction as the
+ * session or link change that causes it (src/store/session-writer.ts, src/correlate/store.ts), so a
+ * committed change always has its document and a rolled-back one never does.
+ *
+ * `sequence` counts a session's documents from 1 (export_sequences holds the last one given: its
+ * upsert locks the session's counter, so two writers of one session take turns). The content is
+ * rendered once, when the document is first claimed for delivery, and kept: every output and every
+ * re-send carries the same bytes for one `delivery_id`.
+ */
+export const exportSequences = pgTable('export_sequences', {
+  sessionId: varchar('session_id', { length: 255 }).primaryKey(),
+  lastSequence: integer('last_sequence').notNull(),
+});
+
+export const exportDocuments = pgTable(
+  'export_documents',
+  {
+    sessionId: varchar('session_id', { length: 255 }).notNull(),
+    sequence: integer('sequence').notNull(),
+    /** opened, ended or updated. */
+    event: varchar('event', { length: 16 }).$type<'opened' | 'ended' | 'updated'>().notNull(),
+    deliveryId: uuid('delivery_id').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'string', precision: 6 }).defaultNow().notNull(),
+    /** Null until first claimed; then the session document as delivered (src/export/document.ts). json, not jsonb: its keys keep the API's order. */
+    document: json('document'),
+    /** Null until rendered; false when the export selection (-export-namespaces, -export-denied, -export-alerts) leaves it out. */
+    selected: boolean('selected'),
+  },
+  (t) => [primaryKey({ columns: [t.sessionId, t.sequence] }), uniqueIndex('export_documents_delivery_id').on(t.deliveryId)],
+);
+
+/**
+ * The delivery state of each document on each output (-export-file, -export-url, -export-slack-url),
+ * so outputs are independent: a receiver that is down holds up only its own rows. `next_attempt_at`
+ * is both the backoff and the lease of a claimed row (a process that dies mid-send lets it expire).
+ */
+export const exportDeliveries = pgTable(
+  'export_deliveries',
+  {
+    output: varchar('output', { length: 255 }).notNull(),
+    sessionId: varchar('session_id', { length: 255 }).notNull(),
+    sequence: integer('sequence').notNull(),
+    /** pending, delivered, skipped (not for this output, or not selected), parked (refused by the receiver). */
+    state: varchar('state', { length: 16 }).$type<'pending' | 'delivered' | 'skipped' | 'parked'>().notNull().default('pending'),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'string', precision: 6 }).defaultNow().notNull(),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, mode: 'string', precision: 6 }).defaultNow().notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    /** The last failure: an HTTP status or an error code, never the receiver's body. */
+    lastError: text('last_error'),
+    doneAt: timestamp('done_at', { withTimezone: true, mode: 'string', precision: 6 }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.output, t.sessionId, t.sequence] }),
+    // The delivery loop's claim: the pending rows of one output, oldest first.
+    index('idx_export_deliveries_pending').on(t.output, t.createdAt).where(sql`state = 'pending'`),
   ],
 );

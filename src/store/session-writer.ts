@@ -24,6 +24,7 @@ import { canonicalJson, mergeSessions, mergeStages, reusedSessionId, sessionIden
 import { recordset, selectColumns } from './columns.ts';
 import type { Database, Queryable } from './database.ts';
 import { changeEvents } from './schema.ts';
+import type { SessionChange, SessionChangeHook } from './session-changes.ts';
 import { storeSplitting } from './split-on-refusal.ts';
 
 export interface SessionWriteResult {
@@ -72,7 +73,8 @@ const updateMerged = `
 const markReused = `
   UPDATE change_events SET exec_metadata = exec_metadata || '{"audit_id_reused": true}'::jsonb, updated_at = now()
   WHERE (cluster, audit_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-    AND operation = 'EXEC' AND NOT coalesce((exec_metadata->>'audit_id_reused')::boolean, false)`;
+    AND operation = 'EXEC' AND NOT coalesce((exec_metadata->>'audit_id_reused')::boolean, false)
+  RETURNING id`;
 
 /** Rounds of step 3 per batch: each takes the next candidate id; only a deliberate collision needs more than one. */
 const MAX_ID_ROUNDS = 8;
@@ -85,6 +87,11 @@ export interface SessionWriterOptions {
    * rows are committed whatever the hook does.
    */
   onCommitted?: (sessionIds: string[]) => void;
+  /**
+   * Called inside each batch's transaction with the sessions it opened, ended or changed (the export
+   * outbox, src/export/outbox.ts): its rows commit with the sessions or not at all.
+   */
+  inTransaction?: SessionChangeHook;
 }
 
 export class SessionWriter {
@@ -113,7 +120,7 @@ export class SessionWriter {
     await storeSplitting(
       sessions,
       async (batch) => {
-        const outcome = await withRetryOnConflict(() => this.db.transaction((tx) => writeSessions(tx, batch)));
+        const outcome = await withRetryOnConflict(() => this.db.transaction((tx) => writeSessions(tx, batch, this.options.inTransaction)));
         total.inserted += outcome.inserted;
         total.updated += outcome.updated;
         total.auditIdReused += outcome.auditIdReused;
@@ -135,8 +142,12 @@ interface BatchOutcome {
   ids: string[];
 }
 
-async function writeSessions(tx: Queryable, batch: SessionRow[]): Promise<BatchOutcome> {
+/** A session is over once it has its end or was refused (a refusal has no later stage). */
+const isOver = (s: SessionRow) => !s.allowed || Boolean(s.execMetadata?.ended_at);
+
+async function writeSessions(tx: Queryable, batch: SessionRow[], inTransaction?: SessionChangeHook): Promise<BatchOutcome> {
   const outcome: BatchOutcome = { inserted: 0, updated: 0, auditIdReused: 0, ids: [] };
+  const changes: SessionChange[] = [];
   const firstIds = new Map(batch.map((s) => [sessionIdentity(s), s.id]));
   const reusedIds: SessionRow[] = [];
   let pending = [...batch];
@@ -153,6 +164,8 @@ async function writeSessions(tx: Queryable, batch: SessionRow[]): Promise<BatchO
       else {
         outcome.inserted++;
         outcome.ids.push(session.id);
+        // Seen whole at once (a log read after the fact), a session's first document is already its end.
+        changes.push({ sessionId: session.id, event: isOver(session) ? 'ended' : 'opened' });
         if (round > 0) reusedIds.push(session);
       }
     }
@@ -172,7 +185,10 @@ async function writeSessions(tx: Queryable, batch: SessionRow[]): Promise<BatchO
       outcome.ids.push(before.id);
       const merged = mergeSessions(before, { ...session, id: before.id });
       // canonicalJson sorts keys: jsonb reorders them, so plain JSON.stringify cannot tell "unchanged".
-      if (canonicalJson(merged) !== canonicalJson(before)) changed.push(merged);
+      if (canonicalJson(merged) !== canonicalJson(before)) {
+        changed.push(merged);
+        changes.push({ sessionId: before.id, event: isOver(merged) && !isOver(before) ? 'ended' : 'updated' });
+      }
     }
     if (changed.length > 0) {
       await tx.query(updateMerged, [JSON.stringify(changed)]);
@@ -181,8 +197,10 @@ async function writeSessions(tx: Queryable, batch: SessionRow[]): Promise<BatchO
   }
   if (reusedIds.length > 0) {
     outcome.auditIdReused = reusedIds.length;
-    await tx.query(markReused, [reusedIds.map((s) => s.cluster), reusedIds.map((s) => s.auditId)]);
+    const marked = await tx.query<{ id: string }>(markReused, [reusedIds.map((s) => s.cluster), reusedIds.map((s) => s.auditId)]);
+    for (const { id } of marked.rows) changes.push({ sessionId: id, event: 'updated' });
   }
+  if (inTransaction && changes.length > 0) await inTransaction(tx, changes);
   return outcome;
 }
 
