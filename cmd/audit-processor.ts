@@ -69,6 +69,8 @@ async function main(argv: string[]): Promise<number> {
   const readiness: ReadinessContributor[] = [databaseReadiness(db)];
   if (files) readiness.push(auditFileReadiness(config, files));
   if (exporter) readiness.push(exporter.readiness());
+  // Detail only: a pod whose pass keeps failing is retried on its own and holds nothing else back.
+  readiness.push(() => ({ fields: { correlation: correlator.status() } }));
   // Health, metrics, API and page answer from the start, while a long first read is still going on.
   // Express and the page load only when they serve (a -once run starts without them).
   const http = config.once ? undefined : await (await import('../src/api/server.ts')).startHttpServerFromFlags(config, { db, metrics, logger, readiness });
