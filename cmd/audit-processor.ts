@@ -13,7 +13,7 @@ import { startWebhook, webhookSettingsFromConfig, type WebhookServer } from '../
 import { createLogger, type Logger } from '../src/observe/log.ts';
 import { counterByLabel, counterValue, createMetrics, type Metrics } from '../src/observe/metrics.ts';
 import type { ReadinessContributor } from '../src/observe/readiness.ts';
-import { Correlator } from '../src/correlate/correlator.ts';
+import { Correlator } from '../src/correlate/scheduler.ts';
 import { exporterFromFlags } from '../src/export/start.ts';
 import { runtimeIngestWanted, startRuntimeIngestFromFlags } from '../src/runtime/start.ts';
 import { openDatabase } from '../src/store/database.ts';

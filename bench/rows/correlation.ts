@@ -8,17 +8,17 @@
  * application (the labelled scenario of test/correlate, padded with the app's own events), so most
  * events must be told apart from the sessions'.
  */
-import { correlate } from '../../src/correlate/correlate.ts';
+import { correlate } from '../../src/correlate/decide.ts';
 import type { CorrelationSession } from '../../src/correlate/model.ts';
 import { isoToMicros } from '../../src/time/micros.ts';
 import { correlationSession } from '../../src/correlate/session-target.ts';
-import { correlatePod } from '../../src/correlate/store.ts';
+import { runPodPass } from '../../src/correlate/pod-pass.ts';
 import { openDatabase, type Database } from '../../src/store/database.ts';
 import { SessionWriter } from '../../src/store/session-writer.ts';
 import { at, overlappingSessions, World } from '../../test/correlate/scenario.ts';
 import { sessionsFromLine } from '../../src/audit/input.ts';
 import { mergeStages } from '../../src/audit/session.ts';
-import { toCorrelationEvent } from '../../src/correlate/store.ts';
+import { toCorrelationEvent } from '../../src/correlate/pod-pass.ts';
 import { silentLogger } from '../../src/observe/log.ts';
 import { createMetrics } from '../../src/observe/metrics.ts';
 import type { RuntimeEvent } from '../../src/runtime/event.ts';
@@ -88,7 +88,7 @@ export async function timePass(db: Database, world: World): Promise<{ passMs: nu
   );
   const selectMs = performance.now() - started;
   started = performance.now();
-  const result = await correlatePod(db, scope, options);
+  const result = await runPodPass(db, scope, options);
   return { passMs: performance.now() - started, selectMs, events: selected.length, links: result.links };
 }
 

@@ -10,7 +10,7 @@
 import type { Queryable } from '../store/database.ts';
 import type { SessionChange, SessionChangeEvent } from '../store/session-changes.ts';
 
-/** Documents wait this long before their first claim: correlation links what a session ran about 0.5 s after it is stored (src/correlate/correlator.ts debounce). */
+/** Documents wait this long before their first claim: correlation links what a session ran about 0.5 s after it is stored (src/correlate/scheduler.ts debounce). */
 export const SETTLE_MS = 1000;
 
 const recordColumns = 'session_id text, event text';

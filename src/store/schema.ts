@@ -201,7 +201,7 @@ export const execSessionLinks = pgTable(
 
 /**
  * The export outbox (src/export): one row per session document, written in the same transaction as the
- * session or link change that causes it (src/store/session-writer.ts, src/correlate/store.ts), so a
+ * session or link change that causes it (src/store/session-writer.ts, src/correlate/pod-pass.ts), so a
  * committed change always has its document and a rolled-back one never does.
  *
  * `sequence` counts a session's documents from 1 (export_sequences holds the last one given: its

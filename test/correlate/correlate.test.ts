@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { matchCommandLine } from '../../src/correlate/command-line.ts';
-import { correlate, isRootExec } from '../../src/correlate/correlate.ts';
+import { correlate, isRootExec } from '../../src/correlate/decide.ts';
 import type { CorrelateOptions } from '../../src/correlate/model.ts';
 import type { Database } from '../../src/store/database.ts';
 import { isoToMicros } from '../../src/time/micros.ts';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { sessionId } from '../../src/audit/session.ts';
-import { correlate } from '../../src/correlate/correlate.ts';
+import { correlate } from '../../src/correlate/decide.ts';
 import type { Database } from '../../src/store/database.ts';
 import { isoToMicros } from '../../src/time/micros.ts';
 import { createTestDatabase, preferredBackend } from '../support/databases.ts';

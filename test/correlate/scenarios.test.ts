@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Correlator } from '../../src/correlate/correlator.ts';
+import { Correlator } from '../../src/correlate/scheduler.ts';
 import { silentLogger } from '../../src/observe/log.ts';
 import { createMetrics, counterValue } from '../../src/observe/metrics.ts';
 import type { Database, Queryable } from '../../src/store/database.ts';

@@ -9,10 +9,10 @@
  */
 import assert from 'node:assert/strict';
 import { sessionId } from '../../src/audit/session.ts';
-import { correlate } from '../../src/correlate/correlate.ts';
+import { correlate } from '../../src/correlate/decide.ts';
 import type { CorrelationEvent, CorrelationSession } from '../../src/correlate/model.ts';
 import { correlationSession, type StoredSession } from '../../src/correlate/session-target.ts';
-import { eventColumnsSql, sessionColumnsSql, toCorrelationEvent, type EventRow } from '../../src/correlate/store.ts';
+import { eventColumnsSql, sessionColumnsSql, toCorrelationEvent, type EventRow } from '../../src/correlate/pod-pass.ts';
 import { createAuditIntake } from '../../src/ingest/audit-intake.ts';
 import { createAuditSink } from '../../src/ingest/audit-sink.ts';
 import type { LineBatch } from '../../src/ingest/line-sink.ts';
@@ -80,7 +80,7 @@ export function truthByKey(lines: readonly { line: string; truth: string | null 
   return new Map(lines.map(({ line, truth }) => [eventKeyOf(line, cluster), truth]));
 }
 
-// Read back as src/correlate/store.ts reads them for a pass (its column lists), for the whole cluster.
+// Read back as src/correlate/pod-pass.ts reads them for a pass (its column lists), for the whole cluster.
 const selectSessions = `
   SELECT ${sessionColumnsSql('change_events')}
   FROM change_events WHERE operation = 'EXEC' AND cluster = $1 ORDER BY "timestamp", id`;

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Correlator } from '../../src/correlate/correlator.ts';
+import { Correlator } from '../../src/correlate/scheduler.ts';
 import { silentLogger } from '../../src/observe/log.ts';
 import { runtimeEventFromLine, runtimeEventsFromLine } from '../../src/runtime/json-lines.ts';
 import { timeOfUnixNano } from '../../src/runtime/otlp.ts';

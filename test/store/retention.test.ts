@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sessionsFromLine } from '../../src/audit/input.ts';
-import { Correlator } from '../../src/correlate/correlator.ts';
+import { Correlator } from '../../src/correlate/scheduler.ts';
 import { silentLogger } from '../../src/observe/log.ts';
 import { createMetrics, counterByLabel } from '../../src/observe/metrics.ts';
 import { runtimeEventFromLine } from '../../src/runtime/json-lines.ts';

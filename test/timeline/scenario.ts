@@ -18,7 +18,7 @@
  */
 import assert from 'node:assert/strict';
 import { sessionId } from '../../src/audit/session.ts';
-import { Correlator } from '../../src/correlate/correlator.ts';
+import { Correlator } from '../../src/correlate/scheduler.ts';
 import { silentLogger } from '../../src/observe/log.ts';
 import type { RuntimeEvent } from '../../src/runtime/event.ts';
 import { runtimeEventFromLine } from '../../src/runtime/json-lines.ts';

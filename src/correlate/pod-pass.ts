@@ -9,7 +9,7 @@
  */
 import type { Queryable, Database } from '../store/database.ts';
 import type { SessionChangeHook } from '../store/session-changes.ts';
-import { correlate, endOf, FRESH_CONTAINER_US, reachOf } from './correlate.ts';
+import { correlate, endOf, FRESH_CONTAINER_US, reachOf } from './decide.ts';
 import { selectColumns } from '../store/columns.ts';
 import { claimedDays, makePartitions } from '../store/partitions.ts';
 import { changeEvents, runtimeEvents, type RuntimeEventRow } from '../store/schema.ts';
@@ -132,7 +132,7 @@ export function toCorrelationEvent(row: EventRow): CorrelationEvent {
  * Recomputes the links of every session of one pod around a range, in one transaction. `inTransaction`
  * (the export outbox) hears, in that transaction, of each session whose links changed.
  */
-export async function correlatePod(db: Database, scope: CorrelationScope, options: CorrelateOptions, inTransaction?: SessionChangeHook): Promise<PodPassResult> {
+export async function runPodPass(db: Database, scope: CorrelationScope, options: CorrelateOptions, inTransaction?: SessionChangeHook): Promise<PodPassResult> {
   return db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 7263549))', [`${scope.cluster}/${scope.namespace}/${scope.pod}`]);
     // A session takes events from [start - skew, end + skew]: an event at t concerns the sessions that

@@ -15,7 +15,7 @@ import { describeDatabaseError, type Database } from '../store/database.ts';
 import type { SessionChangeHook } from '../store/session-changes.ts';
 import { Backoff } from '../time/backoff.ts';
 import { isoToMicros } from '../time/micros.ts';
-import { correlatePod, scopesOfSessions, scopesToCorrelate, type CorrelationScope } from './store.ts';
+import { runPodPass, scopesOfSessions, scopesToCorrelate, type CorrelationScope } from './pod-pass.ts';
 
 /** What a runtime writer reports per committed event (runtime_events columns). */
 export interface CommittedRuntimeEvent {
@@ -211,7 +211,7 @@ export class Correlator {
     }
     for (const scope of await this.scopesWorthAPass(due, options.skewUs, result)) {
       try {
-        const pod = await correlatePod(this.options.db, scope, options, this.options.inTransaction);
+        const pod = await runPodPass(this.options.db, scope, options, this.options.inTransaction);
         this.failing.delete(podKey(scope));
         result.pods++;
         result.sessions += pod.sessions;

@@ -1,6 +1,6 @@
 /**
  * The correlation decision, pure: sessions and runtime events in, links out. The database side
- * (src/correlate/store.ts) only loads the candidates and writes what this returns.
+ * (src/correlate/pod-pass.ts) only loads the candidates and writes what this returns.
  *
  * Per pod (cluster, namespace, pod):
  * 1. Process roots. A root is an exec whose parent is outside the container: KubeArmor reports the host
@@ -120,7 +120,7 @@ export function reachOf(sessions: readonly CorrelationSession[], options: Correl
   const reach = new Map<string, SessionWindow>();
   for (const session of sessions) {
     const window = windowOf(session, options);
-    // An attach may own a container that started just before it (see correlatePod).
+    // An attach may own a container that started just before it (see decidePod).
     reach.set(session.id, session.kind === 'attach' ? { ...window, fromUs: window.fromUs - FRESH_CONTAINER_US } : window);
   }
   for (const episode of debugEpisodes(sessions, options)) {
@@ -168,7 +168,7 @@ export function correlate(sessions: readonly CorrelationSession[], events: reado
   const links: Link[] = [];
   for (const [key, podSessions] of sessionsByPod) {
     const podEvents = eventsByPod.get(key);
-    if (podEvents) links.push(...correlatePod(podSessions, podEvents, options));
+    if (podEvents) links.push(...decidePod(podSessions, podEvents, options));
   }
   return links.sort((a, b) => cmp(a.sessionId, b.sessionId) || cmp(a.eventTime, b.eventTime) || cmp(a.eventKey, b.eventKey));
 }
@@ -186,7 +186,7 @@ function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string
   return groups;
 }
 
-function correlatePod(sessions: CorrelationSession[], unsorted: CorrelationEvent[], options: CorrelateOptions): Link[] {
+function decidePod(sessions: CorrelationSession[], unsorted: CorrelationEvent[], options: CorrelateOptions): Link[] {
   const events = [...unsorted].sort(byTime);
   const processes = indexProcesses(events);
   const claims = new Map<string, Claim[]>();
