@@ -23,8 +23,7 @@ import { Random, weighted } from './random.ts';
 import { COMMANDS, SESSION_MIX, buildCluster, encodeForm, eventLine, goQuery, jsonArray, objectRef, rbacAllow, sha256Like } from './audit-log-shapes.ts';
 import type { Cluster, EventParts, Human, Traffic, Workload } from './audit-log-shapes.ts';
 import { nodeLease, leaderLease, kubeProxyWatch, endpointSliceUpdate, nodeStatusPatch, serviceAccountToken, accessReview, healthProbe, volumeAttachment } from './audit-log-control-plane.ts';
-import { configRead, probeJson, podStatusPatch, podRead, eventCreate, workloadControllers, customResource } from './audit-log-workloads.ts';
-
+import { configRead, podStatusPatch, podRead, eventCreate, workloadControllers, customResource } from './audit-log-workloads.ts';
 
 export interface AuditLogOptions {
   seed?: number;
