@@ -2,8 +2,9 @@
  * Row `runtime-file`: `-kubearmor-file FILE -once` of feeder-shaped KubeArmor JSON lines (the form
  * bench/lib/kubearmor-stream.ts writes) into Postgres, in events stored per second end to end (start-up
  * included), against JSON.parse of every line of the same file in a child process, in alternating pairs.
- * After the first measured run the same file is read again with `-once` into the same database (it must
- * store nothing new), and the database floor is taken with the rows that run stored.
+ * After the first measured run the same file is read again with `-once` into the same database, and then
+ * once more with its checkpoint deleted (read through, deduplicated by event key only); both must store
+ * nothing new. Then the database floor is taken with the rows that run stored.
  */
 import { statSync } from 'node:fs';
 import type { BenchContext } from '../lib/context.ts';
@@ -23,7 +24,7 @@ export async function measureRuntimeFile(ctx: BenchContext): Promise<RowOutcome[
   ctx.log(`runtime-file: generating ${count.toLocaleString('en-US')} KubeArmor JSON lines (reused when already there)`);
   const path = ensureKubeArmorJsonLines(count);
   const bytes = statSync(path).size;
-  let reread: { before: number; after: number; seconds: number } | undefined;
+  let reread: { before: number; after: number; seconds: number; copyAfter: number; copySeconds: number } | undefined;
   let floor: { rows: number; rowsPerSecond: number } | undefined;
   ctx.log(`runtime-file: ${ctx.scale.pairs} alternating pair(s) of -kubearmor-file -once into Postgres and JSON.parse of every line`);
   const runs = await alternatingPairs(
@@ -33,9 +34,18 @@ export async function measureRuntimeFile(ctx: BenchContext): Promise<RowOutcome[
         if (reread) return;
         ctx.log('runtime-file: the same file again with -once into the same database');
         const again = await runToEnd(startProcessor(['-once', '-kubearmor-file', path, '-database-url', db.url, '-log-level', 'warn']), 'audit-processor -once (runtime-file re-read)');
-        const client = await db.connect();
+        let client = await db.connect();
         const after = await countRuntimeEvents(client).finally(() => client.end());
-        reread = { before: stored, after, seconds: again.wallMs / 1000 };
+        // The same file is skipped by its checkpoint (a content fingerprint, so a copy would be too): with
+        // the checkpoints deleted it is read through, and every event must be recognised by its key.
+        ctx.log('runtime-file: the same file again with its checkpoint deleted (read through)');
+        client = await db.connect();
+        const forgotten = await client.query('DELETE FROM file_checkpoints').finally(() => client.end());
+        if (!forgotten.rowCount) ctx.log('runtime-file: (no checkpoint was stored; the second re-read is the same as the first)');
+        const copied = await runToEnd(startProcessor(['-once', '-kubearmor-file', path, '-database-url', db.url, '-log-level', 'warn']), 'audit-processor -once (runtime-file read through)');
+        client = await db.connect();
+        const copyAfter = await countRuntimeEvents(client).finally(() => client.end());
+        reread = { before: stored, after, seconds: again.wallMs / 1000, copyAfter, copySeconds: copied.wallMs / 1000 };
         ctx.log('runtime-file: database floor: the stored rows INSERTed again by Postgres itself');
         floor = await databaseFloor(db, 'runtime_events');
       });
@@ -56,10 +66,10 @@ export async function measureRuntimeFile(ctx: BenchContext): Promise<RowOutcome[
   const peak = Math.max(...runs.measured.map((r) => r.result.peakRssBytes));
   const stored = typical.stored;
   const rereadText = reread
-    ? reread.after === reread.before
-      ? `re-read stored 0 (${reread.before} rows before and after, ${reread.seconds.toFixed(1)} s)`
-      : `re-read stored ${reread.after - reread.before} new rows (${reread.before} → ${reread.after})`
+    ? `re-read of the same path stored ${reread.after - reread.before} (${reread.seconds.toFixed(1)} s), ` +
+      `read through again with its checkpoint deleted stored ${reread.copyAfter - reread.after} (${reread.copySeconds.toFixed(1)} s); ${reread.before} rows after the first run`
     : 're-read not run';
+  const rereadStoredNothing = reread !== undefined && reread.after === reread.before && reread.copyAfter === reread.after;
   const out: RowOutcome[] = [
     {
       row: 'runtime-file',
@@ -68,7 +78,7 @@ export async function measureRuntimeFile(ctx: BenchContext): Promise<RowOutcome[
       unit: 'events/s',
       baseline: { label: 'JSON.parse of every line', value: parse.median, unit: 'lines/s' },
       ratio: rates.median / parse.median,
-      target: { text: '>= 50k events/s, peak RSS <= 200 MB, re-read stores 0', met: rates.median >= 50_000 && peak <= 200 * MiB && reread?.after === reread?.before && stored === count },
+      target: { text: '>= 50k events/s, peak RSS <= 200 MB, re-read stores 0', met: rates.median >= 50_000 && peak <= 200 * MiB && rereadStoredNothing && stored === count },
       peakRssBytes: peak,
       note:
         `${stored === count ? `${stored} stored` : `stored ${stored} of ${count}`} in ${(typical.result.wallMs / 1000).toFixed(1)} s (start-up included); ${rereadText}; ` +
