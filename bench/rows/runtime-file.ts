@@ -82,7 +82,7 @@ export async function measureRuntimeFile(ctx: BenchContext): Promise<RowOutcome[
       peakRssBytes: peak,
       note:
         `${stored === count ? `${stored} stored` : `stored ${stored} of ${count}`} in ${(typical.result.wallMs / 1000).toFixed(1)} s (start-up included); ${rereadText}; ` +
-        `${boundBy(typical.result.cpuSeconds, typical.result.wallMs / 1000)}; ${pairsNote(rates, parse, '/s')}`,
+        `${boundBy(typical.result.cpuSeconds, typical.result.wallMs / 1000)}; ${pairsNote(rates, parse, 'per s')}`,
     },
   ];
   if (floor) {

@@ -83,7 +83,7 @@ export async function measureRuntime(ctx: BenchContext): Promise<RowOutcome[]> {
       note:
         `${typical.stored} of ${count} stored in ${typical.seconds.toFixed(1)} s${typical.stored < count && !typical.stalled ? ' (stopped at the row time limit)' : ''}` +
         (typical.sentSeconds ? `; feeder sent all in ${typical.sentSeconds.toFixed(1)} s` : '') +
-        `; ${boundBy(typical.result.cpuSeconds, typical.result.wallMs / 1000)} (CPU over the process's whole life, start-up included); ${pairsNote(rates, bare, '/s')}`,
+        `; ${boundBy(typical.result.cpuSeconds, typical.result.wallMs / 1000)} (CPU over the process's whole life, start-up included); ${pairsNote(rates, bare, 'events/s')}`,
     },
   ];
   if (floor) {
