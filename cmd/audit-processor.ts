@@ -5,11 +5,10 @@
  */
 import { formatUsage, parseFlags, UsageError } from '../src/config/flags.ts';
 import { parseProcessorArgs, processorUsage, serveCommandFlags, type ProcessorConfig } from '../src/config/options.ts';
-import { startHttpServerFromFlags } from '../src/api/server.ts';
 import { subcommands } from '../src/timeline/commands.ts';
 import { extractContextFromFlags } from '../src/audit/extract.ts';
 import { auditFileReadiness, createAuditFileSource, describeFileIngest } from '../src/ingest/audit-file-source.ts';
-import { startWebhook, webhookSettingsFromConfig, type WebhookServer } from '../src/ingest/webhook.ts';
+import type { WebhookServer } from '../src/ingest/webhook.ts';
 import { createLogger, type Logger } from '../src/observe/log.ts';
 import { counterByLabel, counterValue, createMetrics, type Metrics } from '../src/observe/metrics.ts';
 import type { ReadinessContributor } from '../src/observe/readiness.ts';
@@ -70,8 +69,11 @@ async function main(argv: string[]): Promise<number> {
   const readiness: ReadinessContributor[] = [databaseReadiness(db)];
   if (files) readiness.push(auditFileReadiness(config, files));
   if (exporter) readiness.push(exporter.readiness());
+  // Detail only: a pod whose pass keeps failing is retried on its own and holds nothing else back.
+  readiness.push(() => ({ fields: { correlation: correlator.status() } }));
   // Health, metrics, API and page answer from the start, while a long first read is still going on.
-  const http = config.once ? undefined : await startHttpServerFromFlags(config, { db, metrics, logger, readiness });
+  // Express and the page load only when they serve (a -once run starts without them).
+  const http = config.once ? undefined : await (await import('../src/api/server.ts')).startHttpServerFromFlags(config, { db, metrics, logger, readiness });
   // A second process refused the -data-dir is told where to ask instead.
   if (http) db.dataDirLock?.noteHttpPort(http.port);
   exporter?.start();
@@ -114,6 +116,7 @@ async function main(argv: string[]): Promise<number> {
     // The apiserver's audit webhook: a batch is acknowledged once its sessions are committed.
     if (config['enable-webhook']) {
       const writer = new SessionWriter(db, sessionWriterOptions);
+      const { startWebhook, webhookSettingsFromConfig } = await import('../src/ingest/webhook.ts');
       const settings = { ...webhookSettingsFromConfig(config), shutdownGraceMs: config['shutdown-timeout'] * 0.6 };
       webhook = await startWebhook(settings, { db, writer, metrics, logger, context: extractContextFromFlags(config), readiness });
     }
@@ -164,6 +167,7 @@ async function serve(argv: string[]): Promise<number> {
   const stopRequested = onceStopSignal(logger);
   const metrics = createMetrics({ processMetrics: true });
   const db = await openDatabase({ databaseUrl: flags['database-url'] || undefined, dataDir: flags['data-dir'], command });
+  const { startHttpServerFromFlags } = await import('../src/api/server.ts');
   let http: Awaited<ReturnType<typeof startHttpServerFromFlags>> | undefined;
   try {
     logger.info({ backend: db.backend, location: db.location }, `serving ${db.backend === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'} at ${db.location}; nothing is ingested`);

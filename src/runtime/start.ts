@@ -12,8 +12,8 @@ import type { Logger } from '../observe/log.ts';
 import type { ReadinessContributor } from '../observe/readiness.ts';
 import { counterValue, type Metrics } from '../observe/metrics.ts';
 import type { Database } from '../store/database.ts';
-import { FeederDiscovery, type FeederDiscoveryMode } from './discovery.ts';
-import { FeederClient, feederCredentials, type FeederBackoffOptions, type FeederKeepalive, type FeederStreamSpec, type FeederStreamState } from './feeder-client.ts';
+import type { FeederDiscovery, FeederDiscoveryMode } from './discovery.ts';
+import type { FeederBackoffOptions, FeederClient, FeederKeepalive, FeederStreamSpec, FeederStreamState } from './feeder-client.ts';
 import { createRuntimeFileSource, type RuntimeFileSource } from './file.ts';
 import { RuntimeEventQueue, type RuntimeEventQueueOptions } from './queue.ts';
 import { RuntimeEventWriter, type RuntimeCommitHook } from './writer.ts';
@@ -140,11 +140,14 @@ export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise
   const log = logger.child({ component: 'runtime' });
   const writer = new RuntimeEventWriter(db, { metrics, logger: log, onCommitted: options.onCommitted, operations: options.operations });
   const queue = new RuntimeEventQueue({ writer, metrics, logger: log, ...options.queue });
-  const credentials = feederCredentials(options.caFile);
   const streams = feederStreamsFor(options.allAlerts ?? false);
   const clients = new Map<string, FeederClient>();
   const given = options.once ? [] : [...new Set(options.addresses ?? [])].map(checkAddress);
+  const discover = options.once ? undefined : options.discover;
   let discovered: string[] = [];
+  // gRPC, the proto and the Kubernetes client load only when feeders are asked for (start-up, issue 16).
+  const feeders = given.length > 0 || discover ? await import('./feeder-client.ts') : undefined;
+  const credentials = feeders?.feederCredentials(options.caFile);
 
   const reconcile = () => {
     const wanted = new Set([...given, ...discovered]);
@@ -155,8 +158,8 @@ export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise
       log.info({ address }, `disconnected from KubeArmor feeder ${address} (gone)`);
     }
     for (const address of wanted) {
-      if (clients.has(address)) continue;
-      const client = new FeederClient(
+      if (clients.has(address) || !feeders || !credentials) continue;
+      const client = new feeders.FeederClient(
         { address, streams, queue, cluster: options.cluster, redaction: options.redaction, raw: options.raw, metrics, logger: log, backoff: options.backoff, keepalive: options.keepalive },
         credentials,
       );
@@ -167,9 +170,10 @@ export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise
   };
 
   let discovery: FeederDiscovery | undefined;
-  if (options.discover && !options.once) {
+  if (discover) {
+    const { FeederDiscovery } = await import('./discovery.ts');
     discovery = new FeederDiscovery({
-      mode: options.discover,
+      mode: discover,
       kubeconfigPath: options.kubeconfigPath || undefined,
       port: options.discoveryPort,
       logger: log,

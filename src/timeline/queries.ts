@@ -76,6 +76,13 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
+/** One page of `limit` items from a query that asked for limit + 1 rows: the extra row says there is a next page. */
+function pageOf<Row, T>(rows: readonly Row[], limit: number, toItem: (row: Row) => T, cursorOf: (row: Row) => Cursor): Page<T> {
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { items: page.map(toItem), nextCursor: rows.length > limit && last ? encodeCursor(cursorOf(last)) : null };
+}
+
 export interface SessionFilter {
   cluster?: string;
   user?: string;
@@ -117,12 +124,7 @@ export async function listSessions(db: Queryable, filter: SessionFilter): Promis
      LIMIT ${where.param(filter.limit + 1)}`,
     where.params,
   );
-  const page = rows.slice(0, filter.limit);
-  const last = page.at(-1);
-  return {
-    items: page.map(sessionFromRow),
-    nextCursor: rows.length > filter.limit && last ? encodeCursor({ time: last.timestamp, id: last.id }) : null,
-  };
+  return pageOf(rows, filter.limit, sessionFromRow, (row) => ({ time: row.timestamp, id: row.id }));
 }
 
 export interface SessionDetail {
@@ -287,10 +289,5 @@ export async function listRuntimeEvents(db: Queryable, filter: RuntimeEventFilte
      LIMIT ${where.param(filter.limit + 1)}`,
     where.params,
   );
-  const page = rows.slice(0, filter.limit);
-  const last = page.at(-1);
-  return {
-    items: page.map(runtimeEventFromRow),
-    nextCursor: rows.length > filter.limit && last ? encodeCursor({ time: last.eventTime, id: last.eventKey }) : null,
-  };
+  return pageOf(rows, filter.limit, runtimeEventFromRow, (row) => ({ time: row.eventTime, id: row.eventKey }));
 }

@@ -64,6 +64,7 @@ describe('one health answer and one bearer check on both ports', () => {
       assert.deepEqual(withoutTiming(hookBody), withoutTiming(apiBody));
       assert.equal(apiBody.status, 'ready');
       assert.deepEqual(apiBody.reasons, []);
+      assert.deepEqual(apiBody.correlation, { failingPods: 0 }, 'correlation detail: no pod failing');
       assert.equal(apiBody.database, 'reachable');
       assert.deepEqual((apiBody.fileSources as { source: string; paths: string[] }[]).map((f) => [f.source, f.paths]), [['audit', [`${projectRoot}examples/audit`]]]);
       assert.deepEqual(await (await fetch(`${api}/healthz`)).json(), await (await fetch(`${hook}/healthz`)).json());

@@ -211,6 +211,11 @@ describe('every overlay rendered with kubectl kustomize', { skip: kubectlMissing
 
   for (const overlay of readdirSync(join(deployDir, 'overlays'))) {
     it(overlay, () => {
+      // The overlays use kustomize `components` and `labels` (kubectl 1.21+); Debian bookworm's
+      // kubernetes-client is 1.20: say so rather than fail on kustomize's own message.
+      const client = JSON.parse(execFileSync('kubectl', ['version', '--client', '-o', 'json'], { encoding: 'utf8' })) as { clientVersion: { major: string; minor: string } };
+      const minor = Number.parseInt(client.clientVersion.minor, 10);
+      assert.ok(Number(client.clientVersion.major) > 1 || minor >= 21, `kubectl 1.${minor} is too old to render deploy/ (components need kubectl 1.21+): install a newer kubectl`);
       const rendered = execFileSync('kubectl', ['kustomize', join(deployDir, 'overlays', overlay)], { encoding: 'utf8' });
       const docs = parseAllDocuments(rendered).map((d) => d.toJS() as Record<string, any>);
       const pods = docs.filter((d) => d.kind === 'Deployment' || d.kind === 'DaemonSet');
