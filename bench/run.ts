@@ -10,7 +10,11 @@ import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { join, relative } from 'node:path';
-import { measureBackfill, measureExecHeavy } from './rows/backfill.ts';
+import { measureBackfill } from './rows/backfill.ts';
+import { measureBackfillGz } from './rows/backfill-gz.ts';
+import { measureExecHeavy } from './rows/exec-heavy.ts';
+import { measureStartup } from './rows/startup.ts';
+import { measureRuntimeFile } from './rows/runtime-file.ts';
 import { measureWebhook } from './rows/webhook.ts';
 import { measureRuntime } from './rows/runtime.ts';
 import { measureTail } from './rows/tail.ts';
@@ -38,22 +42,30 @@ interface RowDefinition {
 
 const rows: RowDefinition[] = [
   { id: 'backfill', title: 'backfill of a realistic log, Postgres and PGlite', measure: measureBackfill },
+  { id: 'backfill-gz', title: 'backfill of a directory of rotated .gz logs into Postgres', measure: measureBackfillGz },
   { id: 'exec-heavy', title: 'exec-heavy log, sessions committed per second', measure: measureExecHeavy },
+  { id: 'startup', title: 'start to first read on an existing database', measure: measureStartup },
   { id: 'webhook', title: 'webhook EventLists of 400 from concurrent clients', measure: measureWebhook },
   { id: 'runtime', title: 'KubeArmor events from a local gRPC feeder into Postgres', measure: measureRuntime },
+  { id: 'runtime-file', title: 'KubeArmor JSON lines -kubearmor-file -once into Postgres', measure: measureRuntimeFile },
   { id: 'tail', title: 'tail latency: appended line to committed row', measure: measureTail },
   { id: 'timeline', title: 'timeline query for one pod among stored runtime events', measure: measureTimeline },
   { id: 'correlation', title: 'correlation pass over one busy pod (load, decide, write links)', measure: measureCorrelation },
 ];
 
-function parseArgs(argv: string[]): { quick: boolean; only?: Set<string>; write: boolean } {
+function parseArgs(argv: string[]): { quick: boolean; only?: Set<string>; write: boolean; pairs?: number } {
   let quick = false;
+  let pairs: number | undefined;
   let only: Set<string> | undefined;
   let write = true;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!.replace(/^--?/, '');
     if (arg === 'quick') quick = true;
     else if (arg === 'no-write') write = false;
+    else if (arg === 'pairs' || arg.startsWith('pairs=')) {
+      pairs = Number(arg.startsWith('pairs=') ? arg.slice(6) : argv[++i]);
+      if (!Number.isInteger(pairs) || pairs < 1) throw new Error('-pairs needs a whole number of alternating pairs, e.g. -pairs 3');
+    }
     else if (arg === 'only' || arg.startsWith('only=')) {
       const value = arg.startsWith('only=') ? arg.slice(5) : argv[++i];
       if (!value) throw new Error('-only needs a list of rows, e.g. -only backfill,webhook');
@@ -61,12 +73,12 @@ function parseArgs(argv: string[]): { quick: boolean; only?: Set<string>; write:
       for (const id of only) if (!rows.some((r) => r.id === id)) throw new Error(`unknown row "${id}"; rows: ${rows.map((r) => r.id).join(', ')}`);
     } else if (arg === 'h' || arg === 'help') {
       process.stdout.write(
-        `Usage: npm run bench [-- -quick] [-- -only ROW,ROW] [-- -no-write]\n  -quick     one-minute smoke run (small inputs)\n  -only      run only these rows: ${rows.map((r) => r.id).join(', ')}\n  -no-write  do not write bench/results/latest.*\n`,
+        `Usage: npm run bench [-- -quick] [-- -only ROW,ROW] [-- -pairs N] [-- -no-write]\n  -quick     one-minute smoke run (small inputs, one pair per row)\n  -pairs     alternating measured/baseline pairs per row (default 3; 1 with -quick)\n  -only      run only these rows: ${rows.map((r) => r.id).join(', ')}\n  -no-write  do not write bench/results/latest.*\n`,
       );
       process.exit(0);
     } else throw new Error(`unknown argument "${argv[i]}" (see -h)`);
   }
-  return { quick, only, write };
+  return { quick, only, write, pairs };
 }
 
 function gitCommit(): string {
@@ -120,7 +132,7 @@ function peakRssRow(ctx: BenchContext, idle: Measurement | undefined): RowOutcom
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const ctx = createContext(args.quick);
+  const ctx = createContext(args.quick, args.pairs);
   const started = performance.now();
   const machine = await describeMachine();
   await dropLeftoverBenchDatabases();

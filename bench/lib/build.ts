@@ -41,7 +41,7 @@ export function builtPath(source: string): string {
 /** Emits cmd/, src/ and bench/ as JavaScript under bench/data/build; returns the path of the command. */
 export function buildProcessor(): { entry: string; emitted: number } {
   let emitted = 0;
-  for (const root of ['cmd', 'src', 'bench']) {
+  for (const root of ['cmd', 'src', 'scenarios', 'bench']) {
     for (const source of typescriptFiles(join(projectRoot, root))) {
       const target = join(buildDir, relative(projectRoot, source)).replace(/\.ts$/, '.js');
       if (existsSync(target) && statSync(target).mtimeMs >= statSync(source).mtimeMs) continue;

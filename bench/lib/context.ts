@@ -21,6 +21,14 @@ export interface Scale {
   tailIntervalMs: number;
   timelineEvents: number;
   timelineQueries: number;
+  /** Alternating pairs per row that compares a processor run with a baseline (bench/lib/pairs.ts). */
+  pairs: number;
+  /** KubeArmor JSON lines read by the runtime-file row. */
+  runtimeFileEvents: number;
+  /** Parts of the rotated .gz directory of the backfill-gz row. */
+  gzParts: number;
+  /** Processor start-ups timed by the startup row (each paired with a bare node start). */
+  startupPairs: number;
 }
 
 export const fullScale: Scale = {
@@ -34,6 +42,10 @@ export const fullScale: Scale = {
   tailIntervalMs: 10,
   timelineEvents: 1_000_000,
   timelineQueries: 300,
+  pairs: 3,
+  runtimeFileEvents: 500_000,
+  gzParts: 8,
+  startupPairs: 5,
 };
 
 export const quickScale: Scale = {
@@ -47,6 +59,10 @@ export const quickScale: Scale = {
   tailIntervalMs: 10,
   timelineEvents: 100_000,
   timelineQueries: 100,
+  pairs: 1,
+  runtimeFileEvents: 30_000,
+  gzParts: 8,
+  startupPairs: 3,
 };
 
 export interface BenchContext {
@@ -61,13 +77,13 @@ export interface BenchContext {
   cleanup(): void;
 }
 
-export function createContext(quick: boolean): BenchContext {
+export function createContext(quick: boolean, pairs?: number): BenchContext {
   const root = mkdtempSync(join(tmpdir(), 'exectrail-bench-'));
   let n = 0;
   const started = performance.now();
   return {
     quick,
-    scale: quick ? quickScale : fullScale,
+    scale: { ...(quick ? quickScale : fullScale), ...(pairs ? { pairs, startupPairs: Math.max(pairs, 3) } : {}) },
     log: (message) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}\n`),
     scratch: (label) => mkdtempSync(join(root, `${label}-${n++}-`)),
     peakRss: [],

@@ -6,7 +6,7 @@
  *
  * File format: records of [1 byte kind: 1 log, 2 alert][4 bytes length, big-endian][message bytes].
  */
-import { closeSync, existsSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
 import { dataDir, projectRoot } from './datasets.ts';
@@ -65,6 +65,16 @@ export function readKubeArmorStream(path: string): { kind: 'log' | 'alert'; mess
     at += 5 + length;
   }
   return out;
+}
+
+/** Writes (or reuses) `count` events as JSON lines (the form writeKubeArmorJsonLines writes); returns the path. */
+export function ensureKubeArmorJsonLines(count: number, seed = 5): string {
+  const path = join(dataDir, `kubearmor-${count}-${seed}.jsonl`);
+  if (existsSync(path)) return path;
+  mkdirSync(dataDir, { recursive: true });
+  writeKubeArmorJsonLines(path + '.tmp', count, seed);
+  renameSync(path + '.tmp', path); // complete files only, as for the protobuf stream
+  return path;
 }
 
 /** JSON lines of the same generator, as `karmor logs --json` prints them. */

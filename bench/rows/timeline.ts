@@ -1,7 +1,8 @@
 /**
  * Row 6: the timeline of one pod among 1M stored runtime events, through the HTTP API
  * (GET /api/v1/timeline?namespace&pod&from&to), p50/p99 over queries of random one-hour windows of a
- * day, against the SQL lookup of that pod's runtime events in the window run straight on Postgres.
+ * day, against the SQL lookup of that pod's runtime events in the window run straight on Postgres. Both
+ * are warmed alike (one unmeasured pass of each over every window), then measured alternately per window.
  *
  * Setup: 1M runtime events over 24 h on 2000 pods, one pod chatty (1 % of all events, ~10k), 4 %
  * alerts; a few exec sessions into that pod, their runtime events linked as correlation would.
@@ -14,6 +15,7 @@ import { freePort, hasFlag } from '../lib/processor-flags.ts';
 import { runToEnd, startProcessor, waitFor, type RunningProcess } from '../lib/process.ts';
 import type { RowOutcome } from '../lib/report.ts';
 import { Random } from '../lib/random.ts';
+import { boundBy } from '../lib/pairs.ts';
 import { DAY_MS, DAY_START, NAMESPACE, POD, seedRuntimeEvents } from '../lib/seed.ts';
 
 
@@ -41,6 +43,11 @@ async function seedSessions(client: import('pg').Client): Promise<number> {
        SELECT $1, event_key, event_time, '', 'process-tree' FROM runtime_events
        WHERE namespace = $2 AND pod = $3 AND event_time BETWEEN $4 AND $5 AND kind = 'log'`,
       [id, NAMESPACE, POD, iso(start), iso(end)],
+    );
+    // A linked event is kept (moved from the transient partitions), as the correlation pass does.
+    await client.query(
+      `UPDATE runtime_events SET kept = true WHERE NOT kept AND (event_key, event_time) IN (SELECT event_key, event_time FROM exec_session_links WHERE session_id = $1)`,
+      [id],
     );
   }
   return n;
@@ -76,41 +83,63 @@ export async function measureTimeline(ctx: BenchContext): Promise<RowOutcome[]> 
       return { from: iso(from), to: iso(from + 3_600_000) };
     });
 
-    ctx.log(`timeline: baseline: the pod's runtime events in the window, SQL straight on Postgres, ${queries} queries`);
-    const sqlTimes: number[] = [];
-    for (const w of windows) {
-      const t = performance.now();
-      await client.query(
-        `SELECT * FROM runtime_events WHERE namespace = $1 AND pod = $2 AND event_time >= $3 AND event_time <= $4 ORDER BY event_time LIMIT 5001`,
-        [NAMESPACE, POD, w.from, w.to],
-      );
-      sqlTimes.push(performance.now() - t);
-    }
-    sqlTimes.sort((a, b) => a - b);
-
-    ctx.log(`timeline: audit-processor API, GET /api/v1/timeline, ${queries} queries`);
+    ctx.log('timeline: starting audit-processor with the API');
     const port = await freePort();
-    processor = startProcessor(['-audit-log-file', followed, '-http-port', String(port), '-database-url', db.url, '-log-level', 'warn']);
+    // Retention off: the seeded day is in the past, and dropping it is not what this row measures.
+    processor = startProcessor(['-audit-log-file', followed, '-http-port', String(port), '-database-url', db.url, '-log-level', 'warn', '-retention-unlinked', 'off', '-retention-runtime', 'off']);
     const proc = processor;
     await waitFor('the API /readyz', async () => {
       if (proc.child.exitCode !== null) throw new Error(`audit-processor exited: ${proc.output().stderr.slice(-500)}`);
       return (await fetch(`http://127.0.0.1:${port}/readyz`)).ok;
     }, 60_000);
-    const apiTimes: number[] = [];
-    let events = 0;
-    for (const w of windows) {
+    const sql = async (w: { from: string; to: string }) => {
+      const t = performance.now();
+      await client.query(
+        `SELECT * FROM runtime_events WHERE namespace = $1 AND pod = $2 AND event_time >= $3 AND event_time <= $4 ORDER BY event_time LIMIT 5001`,
+        [NAMESPACE, POD, w.from, w.to],
+      );
+      return performance.now() - t;
+    };
+    let answerBytes = 0;
+    const api = async (w: { from: string; to: string }) => {
       const url = `http://127.0.0.1:${port}/api/v1/timeline?namespace=${NAMESPACE}&pod=${POD}&from=${encodeURIComponent(w.from)}&to=${encodeURIComponent(w.to)}`;
       const t = performance.now();
       const response = await fetch(url);
       const text = await response.text();
-      apiTimes.push(performance.now() - t);
+      const ms = performance.now() - t;
       if (!response.ok) throw new Error(`GET /api/v1/timeline answered ${response.status}: ${text.slice(0, 300)}`);
-      events += text.length;
+      answerBytes += text.length;
+      return ms;
+    };
+    // Warm alike: one unmeasured pass of both over every window reads the pod's pages into the cache for
+    // both sides, so neither is measured cold while the other is warm. Then, per window, the order of the
+    // two alternates (SQL first on even windows, API first on odd ones).
+    ctx.log(`timeline: warming both sides over the ${queries} windows (not measured)`);
+    for (const w of windows) {
+      await sql(w);
+      await api(w);
     }
+    answerBytes = 0;
+    ctx.log(`timeline: ${queries} windows, GET /api/v1/timeline and the pod/window SQL alternately`);
+    const sqlTimes: number[] = [];
+    const apiTimes: number[] = [];
+    for (const [i, w] of windows.entries()) {
+      if (i % 2 === 0) {
+        sqlTimes.push(await sql(w));
+        apiTimes.push(await api(w));
+      } else {
+        apiTimes.push(await api(w));
+        sqlTimes.push(await sql(w));
+      }
+    }
+    sqlTimes.sort((a, b) => a - b);
     apiTimes.sort((a, b) => a - b);
+    const events = answerBytes;
     const result = await processor.stop();
     ctx.peakRss.push({ mode: 'postgres', row: 'timeline', bytes: result.peakRssBytes });
-    const note = `${total.toLocaleString('en-US')} runtime events, ${podEvents} in the pod, ${sessions} sessions; random 1 h windows; mean answer ${Math.round(events / queries / 1024)} KB`;
+    const note =
+      `${total.toLocaleString('en-US')} runtime events, ${podEvents} in the pod, ${sessions} sessions; random 1 h windows; mean answer ${Math.round(events / queries / 1024)} KB; ` +
+      `both sides warmed alike by one unmeasured pass, then alternated per window; ${boundBy(result.cpuSeconds, result.wallMs / 1000, 'the database and the client')} (over its whole life)`;
     return [
       {
         row: 'timeline',
@@ -129,7 +158,7 @@ export async function measureTimeline(ctx: BenchContext): Promise<RowOutcome[]> 
         unit: 'ms',
         baseline: { label: 'the pod/window SQL on Postgres', value: percentile(sqlTimes, 99) },
         ratio: percentile(apiTimes, 99) / percentile(sqlTimes, 99),
-        target: { text: '< 50 ms', met: percentile(apiTimes, 99) < 50 },
+        target: { text: '< 50 ms and <= 1.2x the SQL', met: percentile(apiTimes, 99) < 50 && percentile(apiTimes, 99) <= 1.2 * percentile(sqlTimes, 99) },
       },
     ];
   } finally {

@@ -5,7 +5,7 @@
  * (test/correlate/examples.test.ts checks that the file is what this prints).
  */
 import { fileURLToPath } from 'node:url';
-import { at, World } from './scenario.ts';
+import { at, World } from '../../scenarios/correlation.ts';
 
 export const exampleSessions = {
   adminShell: '6b0f8e7e-2d0c-4b8e-9a51-1f0d5c7a3e11',

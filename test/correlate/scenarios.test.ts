@@ -12,7 +12,7 @@ import { silentLogger } from '../../src/observe/log.ts';
 import { createMetrics, counterValue } from '../../src/observe/metrics.ts';
 import type { Database, Queryable } from '../../src/store/database.ts';
 import { backends, createTestDatabase, skipReason } from '../support/databases.ts';
-import { nodeProxyAndDebug, overlappingSessions, samePodTwoNamespaces, shuffled, World } from './scenario.ts';
+import { nodeProxyAndDebug, overlappingSessions, samePodTwoNamespaces, shuffled, World } from '../../scenarios/correlation.ts';
 import { eventKeyOf, scenarioWriters, score, truthByKey, type ScenarioWriters, type Score } from './support.ts';
 
 interface ViewRow {

@@ -16,7 +16,7 @@ import { silentLogger } from '../../src/observe/log.ts';
 import { runtimeEventFromLine, runtimeEventsFromLine } from '../../src/runtime/json-lines.ts';
 import { timeOfUnixNano } from '../../src/runtime/otlp.ts';
 import type { Database } from '../../src/store/database.ts';
-import { nodeProxyAndDebug, overlappingSessions, World } from '../correlate/scenario.ts';
+import { nodeProxyAndDebug, overlappingSessions, World } from '../../scenarios/correlation.ts';
 import { scenarioWriters } from '../correlate/support.ts';
 import { runProcessor } from '../support/cli.ts';
 import { backends, createTestDatabase, createTestDatabaseTarget, preferredBackend, skipReason } from '../support/databases.ts';

@@ -16,7 +16,7 @@ import type { Database } from '../../src/store/database.ts';
 import { listPartitions } from '../../src/store/partitions.ts';
 import { pruneOnce } from '../../src/store/retention.ts';
 import { SessionWriter } from '../../src/store/session-writer.ts';
-import { World } from '../correlate/scenario.ts';
+import { World } from '../../scenarios/correlation.ts';
 import { execStages } from '../support/audit-event.ts';
 import { backends, createTestDatabase, skipReason } from '../support/databases.ts';
 

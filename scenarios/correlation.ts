@@ -1,4 +1,7 @@
 /**
+ * Shared by the tests (test/correlate, test/runtime, test/store) and the bench (bench/rows/correlation.ts),
+ * so it lives in neither: the bench imports nothing from test/.
+ *
  * Labelled correlation scenarios: audit log lines (real audit.k8s.io/v1 events, as kube-apiserver writes
  * them) + KubeArmor events (relay JSON lines, as `karmor logs --json` prints them) + the truth (which
  * session, if any, caused each KubeArmor event).
