@@ -17,7 +17,8 @@ import { correlationSession, type StoredSession } from '../../src/correlate/sess
 import { eventColumnsSql, runPodPass, sessionColumnsSql, type EventRow } from '../../src/correlate/pod-pass.ts';
 import { openDatabase, type Database } from '../../src/store/database.ts';
 import { SessionWriter } from '../../src/store/session-writer.ts';
-import { at, overlappingSessions, World } from '../../scenarios/correlation.ts';
+import { at, World } from '../../scenarios/correlation.ts';
+import { overlappingSessions } from '../../scenarios/correlation-cases.ts';
 import { sessionsFromLine } from '../../src/audit/input.ts';
 import { mergeStages } from '../../src/audit/session.ts';
 import { toCorrelationEvent } from '../../src/correlate/pod-pass.ts';

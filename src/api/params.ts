@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { decodeCursor, type Cursor } from '../timeline/queries.ts';
-import { describeBadTimeBound, parseTimeBound, timelineWindow } from '../timeline/time-bounds.ts';
+import { describeBadTimeBound, parseTimeBound, timelineWindow } from '../time/time-bounds.ts';
 
 // PostgreSQL text cannot hold NUL: refused here with a 400, not by the database with a 500.
 const noNul = (value: string) => !value.includes('\u0000');

@@ -4,7 +4,7 @@
  * strict on what we do; unknown fields pass through untouched.
  */
 import { z } from 'zod';
-import { normalizeTimestamp } from './time.ts';
+import { normalizeTimestamp } from '../time/timestamps.ts';
 
 const stringArray = z.array(z.string());
 

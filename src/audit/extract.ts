@@ -13,7 +13,7 @@ import { sanitizeSessionRow, type SanitizeReason } from './sanitize.ts';
 import type { Actor, ExecMetadata, Source } from './session-documents.ts';
 import { isAllowedCode, requestKeyOf, sessionId, type SessionRow } from './session.ts';
 import { detectTool } from './tool.ts';
-import { millisBetween, normalizeTime } from './time.ts';
+import { millisBetween, normalizeTime } from '../time/timestamps.ts';
 
 export interface ExtractContext {
   /** Cluster name stamped on every row (part of the session id). */

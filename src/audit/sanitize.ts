@@ -12,7 +12,7 @@
  *   too-long              identifiers past their column or index bound keep their start and get a hash
  *                         of the whole, so two long names stay two names; free text is cut with a marker
  *                         saying how much was cut;
- *   time-out-of-range     times outside STORED_TIME_RANGE are clamped to it (src/audit/time.ts).
+ *   time-out-of-range     times outside STORED_TIME_RANGE are clamped to it (src/time/timestamps.ts).
  */
 import { createHash } from 'node:crypto';
 import type { SessionRow } from './session.ts';

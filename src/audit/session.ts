@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import type { ChangeEventRow } from '../store/schema.ts';
 import type { ExecMetadata } from './session-documents.ts';
 import { redactionCount } from './redact.ts';
-import { millisBetween } from './time.ts';
+import { millisBetween } from '../time/timestamps.ts';
 
 /**
  * One `change_events` row with operation EXEC: the table's row (declared in src/store/schema.ts) with what

@@ -6,6 +6,7 @@
  * true and takes `=false` explicitly (Go semantics: `-enable-webhook false` would NOT set it to false).
  */
 import { z } from 'zod';
+import { parseDuration } from '../time/duration.ts';
 
 export type FlagKind = 'string' | 'boolean' | 'number' | 'list' | 'optional';
 
@@ -80,17 +81,6 @@ export const flag = {
   /** Repeatable, one value per occurrence (`-x a -x b`): for values that may hold commas. */
   repeated: (help: string): FlagSpec<string[]> => ({ ...spec('list', z.array(z.string()).default([]), '', `${help} (repeatable)`), wholeValues: true }),
 };
-
-const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** `500ms`, `2s`, `1.5h`, `30d` → milliseconds; `0`, `off`, `none` → 0. */
-export function parseDuration(text: string): number | undefined {
-  const trimmed = text.trim();
-  if (trimmed === '0' || trimmed === 'off' || trimmed === 'none') return 0;
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(trimmed);
-  if (!match) return undefined;
-  return Math.round(Number(match[1]) * durationUnits[match[2]!]!);
-}
 
 export type FlagTable = Record<string, FlagSpec>;
 export type FlagValues<T extends FlagTable> = { [K in keyof T]: T[K] extends FlagSpec<infer V> ? V : never };

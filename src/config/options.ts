@@ -3,11 +3,14 @@
  * Names and forms of the kubechronicle flags are kept verbatim (../shared/reference/kubechronicle-compat.md).
  */
 import { z } from 'zod';
-import { outputFormats } from '../timeline/format.ts';
-import { parseTimeBound, timeBoundHint } from '../timeline/time-bounds.ts';
+import { parseTimeBound, timeBoundHint } from '../time/time-bounds.ts';
 import { builtinRedactionSummary, parseRedaction } from '../audit/redact.ts';
 import { DEFAULT_AUDIT_DIR_PATTERNS_TEXT } from '../ingest/dir-discovery.ts';
 import { flag, formatUsage, parseFlags, type FlagSpec, type FlagValues } from './flags.ts';
+
+/** How `timeline` and `sessions` print (src/timeline/format.ts). */
+export const outputFormats = ['text', 'json', 'markdown'] as const;
+export type OutputFormat = (typeof outputFormats)[number];
 
 export const processorFlags = {
   // Sources

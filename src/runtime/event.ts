@@ -13,7 +13,7 @@
  */
 import { defaultRedaction, redactCommandLine, redactStrings, type Redaction } from '../audit/redact.ts';
 import { boundIdentifier, boundText, sanitizeJson, STORED_BOUNDS, withoutForbiddenCharacters, type SanitizeReason, type SanitizeReport } from '../audit/sanitize.ts';
-import { normalizeTime } from '../audit/time.ts';
+import { normalizeTime } from '../time/timestamps.ts';
 import { clampMicros, microsToIso } from '../time/micros.ts';
 import type { RuntimeEventRow } from '../store/schema.ts';
 import { runtimeEventKey } from './event-key.ts';

@@ -5,7 +5,7 @@
  * integer number of microseconds since the epoch for arithmetic. Every conversion between those forms,
  * and the SQL that gives a timestamptz column back in that form, is here.
  *
- * (src/audit/time.ts turns any RFC 3339 input into the canonical form: that is parsing input, the audit
+ * (src/time/timestamps.ts turns any RFC 3339 input into the canonical form: that is parsing input, the audit
  * domain's job.)
  */
 
@@ -13,7 +13,7 @@
  * The range every stored time lies in (inclusive): Kubernetes audit logs cannot predate the Unix epoch,
  * PostgreSQL refuses year 0 and years past 9999 in the canonical form, and a JS number holds
  * microseconds exactly up to 2^53 µs (year 2255). Input outside it is clamped, never refused: a refused
- * event would be a session that disappears (src/audit/time.ts, src/runtime/event.ts).
+ * event would be a session that disappears (src/time/timestamps.ts, src/runtime/event.ts).
  */
 export const STORED_TIME_RANGE = { min: '1970-01-01T00:00:00.000000Z', max: '2199-12-31T23:59:59.999999Z' } as const;
 export const MIN_STORED_MS = Date.UTC(1970, 0, 1);

@@ -2,12 +2,12 @@
  * Time bounds typed by people: an RFC 3339 timestamp (`2025-10-21T09:00:00.100000Z`, any offset, any
  * number of fraction digits) or a duration before now (`90m`, `24h`, as the flags take them).
  *
- * Bounds stay canonical text with six fraction digits (see src/audit/time.ts): Postgres compares
+ * Bounds stay canonical text with six fraction digits (see src/time/timestamps.ts): Postgres compares
  * microseconds, a JS Date would drop them (KubeArmor's UpdatedTime and audit MicroTime both have them).
  */
-import { normalizeTimestamp } from '../audit/time.ts';
-import { parseDuration } from '../config/flags.ts';
-import { isoMicros, isRealTimestamp } from '../time/micros.ts';
+import { normalizeTimestamp } from './timestamps.ts';
+import { parseDuration } from './duration.ts';
+import { isoMicros, isRealTimestamp } from './micros.ts';
 
 /** The first instant a bound may name: canonical text has a four-digit year. */
 const EARLIEST_MS = Date.parse('0001-01-01T00:00:00Z');

@@ -11,7 +11,7 @@ const rfc3339 = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[
 const goMicroTimeUtc = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.(\d{1,9}))?Z$/;
 const daysInMonth = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
-import { MAX_STORED_MS as MAX_MS, MIN_STORED_MS as MIN_MS, STORED_TIME_RANGE } from '../time/micros.ts';
+import { MAX_STORED_MS as MAX_MS, MIN_STORED_MS as MIN_MS, STORED_TIME_RANGE } from './micros.ts';
 
 export { STORED_TIME_RANGE };
 

@@ -8,7 +8,7 @@ import { sessionsCommandFlags, timelineCommandFlags } from '../config/options.ts
 import { openDatabase, type Database } from '../store/database.ts';
 import { formatSessions, formatTimeline } from './format.ts';
 import { listSessions, loadTimeline } from './queries.ts';
-import { parseTimeBound, timelineWindow } from './time-bounds.ts';
+import { parseTimeBound, timelineWindow } from '../time/time-bounds.ts';
 
 export interface CommandIo {
   stdout: (text: string) => void;

@@ -7,13 +7,11 @@
  * not drive the reader's terminal, U+202E must not reorder what they read) and Markdown output escapes
  * what would otherwise become markup, links or a broken table.
  */
+import type { OutputFormat } from '../config/options.ts';
+import { formatDuration } from '../time/duration.ts';
 import type { Timeline, TimelineEntry } from './assemble.ts';
 import type { Page } from './queries.ts';
-import { formatDuration } from '../time/duration.ts';
 import { isBlockAlert, type RuntimeEventRecord, type SessionSummary } from './records.ts';
-
-export const outputFormats = ['text', 'json', 'markdown'] as const;
-export type OutputFormat = (typeof outputFormats)[number];
 
 // C0 and C1 controls, DEL, and the Unicode bidi marks and overrides.
 const unsafeChars = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeAuditText } from '../../src/audit/decode.ts';
 import { auditEventSchema, passesAuditEventSchema } from '../../src/audit/event.ts';
-import { normalizeTimestamp } from '../../src/audit/time.ts';
+import { normalizeTimestamp } from '../../src/time/timestamps.ts';
 import { sameDecision } from './robustness.ts';
 import { fixtureUnits, pick, seededRandom, testSeed } from './support.ts';
 

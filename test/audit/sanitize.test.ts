@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { sessionsFromLine } from '../../src/audit/input.ts';
 import { STORED_BOUNDS } from '../../src/audit/sanitize.ts';
-import { normalizeTime, STORED_TIME_RANGE } from '../../src/audit/time.ts';
+import { normalizeTime, STORED_TIME_RANGE } from '../../src/time/timestamps.ts';
 import { execStages } from '../support/audit-event.ts';
 
 const complete = (over: Record<string, unknown>) => ({ ...execStages({ auditID: 'a-1' }).at(-1)!, ...over });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { parseDuration, UsageError } from '../../src/config/flags.ts';
+import { UsageError } from '../../src/config/flags.ts';
+import { parseDuration } from '../../src/time/duration.ts';
 import { parseProcessorArgs, processorFlags, processorUsage } from '../../src/config/options.ts';
 import { runProcessor } from '../support/cli.ts';
 

@@ -14,7 +14,8 @@ import { isoToMicros } from '../../src/time/micros.ts';
 import { createTestDatabase, preferredBackend } from '../support/databases.ts';
 import { runtimeEventFromLine } from '../../src/runtime/json-lines.ts';
 import { kubeArmorFixture, kubeArmorFixtures } from '../runtime/fixtures.ts';
-import { at, nodeProxyAndDebug, overlappingSessions, samePodTwoNamespaces, shuffled, World } from '../../scenarios/correlation.ts';
+import { at, shuffled, World } from '../../scenarios/correlation.ts';
+import { nodeProxyAndDebug, overlappingSessions, samePodTwoNamespaces } from '../../scenarios/correlation-cases.ts';
 import { assertCorrelationCopes, correlationInput, score, storeScenario, truthByKey } from './support.ts';
 
 const options = (nowIso = '2025-10-21T12:00:00.000000Z'): CorrelateOptions => ({ skewUs: 2_000_000, nowUs: isoToMicros(nowIso) });

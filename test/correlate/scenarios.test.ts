@@ -12,7 +12,8 @@ import { silentLogger } from '../../src/observe/log.ts';
 import { createMetrics, counterValue } from '../../src/observe/metrics.ts';
 import type { Database, Queryable } from '../../src/store/database.ts';
 import { backends, createTestDatabase, skipReason } from '../support/databases.ts';
-import { nodeProxyAndDebug, overlappingSessions, samePodTwoNamespaces, shuffled, World } from '../../scenarios/correlation.ts';
+import { shuffled, World } from '../../scenarios/correlation.ts';
+import { nodeProxyAndDebug, overlappingSessions, samePodTwoNamespaces } from '../../scenarios/correlation-cases.ts';
 import { eventKeyOf, scenarioWriters, score, truthByKey, type ScenarioWriters, type Score } from './support.ts';
 
 interface ViewRow {
