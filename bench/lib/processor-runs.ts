@@ -12,6 +12,7 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import type { BenchContext } from './context.ts';
 import { createBenchDatabase, type BenchDatabase } from './postgres.ts';
 import { runToEnd, startProcessor, type ProcessResult } from './process.ts';
+import type { RowOutcome } from './report.ts';
 
 /** An empty audit log in a scratch directory: `-audit-log-file EMPTY -once` only starts and migrates. */
 export function emptyLog(ctx: BenchContext): string {
@@ -114,4 +115,17 @@ export async function copyIn(db: BenchDatabase, table: string, data: Buffer): Pr
   } finally {
     await client.end();
   }
+}
+
+/** The row comparing a measured rate with the database floor of the same rows (databaseFloor). */
+export function databaseFloorOutcome(row: string, eventsPerSecond: number, floor: { rows: number; rowsPerSecond: number }): RowOutcome {
+  return {
+    row,
+    figure: 'same, against the database alone',
+    value: eventsPerSecond,
+    unit: 'events/s',
+    baseline: { label: `the same ${floor.rows} stored rows INSERT ... SELECTed again by Postgres`, value: floor.rowsPerSecond, unit: 'rows/s' },
+    ratio: eventsPerSecond / floor.rowsPerSecond,
+    note: "the floor copies the measured run's own rows aside, empties runtime_events and inserts them again: same number, shape, indexes and partitions; one run",
+  };
 }

@@ -10,7 +10,7 @@ import { statSync } from 'node:fs';
 import type { BenchContext } from '../lib/context.ts';
 import { ensureKubeArmorJsonLines } from '../lib/kubearmor-stream.ts';
 import { alternatingPairs, boundBy, medianRun, pairsNote, spread } from '../lib/pairs.ts';
-import { countRuntimeEvents, databaseFloor, onceIntoFreshDatabase } from '../lib/processor-runs.ts';
+import { countRuntimeEvents, databaseFloor, databaseFloorOutcome, onceIntoFreshDatabase } from '../lib/processor-runs.ts';
 import { hasFlag } from '../lib/processor-flags.ts';
 import { runToEnd, startNodeScript, startProcessor } from '../lib/process.ts';
 import type { RowOutcome } from '../lib/report.ts';
@@ -85,16 +85,6 @@ export async function measureRuntimeFile(ctx: BenchContext): Promise<RowOutcome[
         `${boundBy(typical.result.cpuSeconds, typical.result.wallMs / 1000)}; ${pairsNote(rates, parse, 'per s')}`,
     },
   ];
-  if (floor) {
-    out.push({
-      row: 'runtime-file',
-      figure: 'same, against the database alone',
-      value: rates.median,
-      unit: 'events/s',
-      baseline: { label: `the same ${floor.rows} stored rows INSERT ... SELECTed again by Postgres`, value: floor.rowsPerSecond, unit: 'rows/s' },
-      ratio: rates.median / floor.rowsPerSecond,
-      note: 'the floor copies the measured run\'s own rows aside, empties runtime_events and inserts them again: same number, shape, indexes and partitions; one run',
-    });
-  }
+  if (floor) out.push(databaseFloorOutcome('runtime-file', rates.median, floor));
   return out;
 }

@@ -9,7 +9,7 @@ import type { BenchContext } from '../lib/context.ts';
 import { projectRoot } from '../lib/datasets.ts';
 import { createBenchDatabase, type BenchDatabase } from '../lib/postgres.ts';
 import { alternatingPairs, boundBy, medianRun, pairsNote, spread } from '../lib/pairs.ts';
-import { databaseFloor } from '../lib/processor-runs.ts';
+import { databaseFloor, databaseFloorOutcome } from '../lib/processor-runs.ts';
 import { freePort, hasFlag, quietPorts } from '../lib/processor-flags.ts';
 import { runToEnd, startNodeScript, startProcessor, waitFor, type ProcessResult, type RunningProcess } from '../lib/process.ts';
 import type { RowOutcome } from '../lib/report.ts';
@@ -86,17 +86,7 @@ export async function measureRuntime(ctx: BenchContext): Promise<RowOutcome[]> {
         `; ${boundBy(typical.result.cpuSeconds, typical.result.wallMs / 1000)} (CPU over the process's whole life, start-up included); ${pairsNote(rates, bare, 'events/s')}`,
     },
   ];
-  if (floor) {
-    out.push({
-      row: 'runtime',
-      figure: 'same, against the database alone',
-      value: rates.median,
-      unit: 'events/s',
-      baseline: { label: `the same ${floor.rows} stored rows INSERT ... SELECTed again by Postgres`, value: floor.rowsPerSecond, unit: 'rows/s' },
-      ratio: rates.median / floor.rowsPerSecond,
-      note: "the floor copies the measured run's own rows aside, empties runtime_events and inserts them again: same number, shape, indexes and partitions; one run",
-    });
-  }
+  if (floor) out.push(databaseFloorOutcome('runtime', rates.median, floor));
   return out;
 }
 
