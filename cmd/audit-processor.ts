@@ -5,7 +5,6 @@
  */
 import { formatUsage, parseFlags, UsageError } from '../src/config/flags.ts';
 import { parseProcessorArgs, processorUsage, serveCommandFlags, type ProcessorConfig } from '../src/config/options.ts';
-import { subcommands } from '../src/timeline/commands.ts';
 import { extractContextFromFlags } from '../src/audit/extract.ts';
 import { auditFileReadiness, createAuditFileSource, describeFileIngest } from '../src/ingest/audit-file-source.ts';
 import type { WebhookServer } from '../src/ingest/webhook.ts';
@@ -22,8 +21,8 @@ import { SessionWriter } from '../src/store/session-writer.ts';
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'serve') return serve(argv.slice(1));
-  const subcommand = subcommands[argv[0] ?? ''];
-  if (subcommand) return subcommand(argv.slice(1));
+  // The read side loads only for its subcommands (start-up of the processor).
+  if (argv[0] === 'timeline' || argv[0] === 'sessions') return (await import('../src/timeline/commands.ts')).subcommands[argv[0]]!(argv.slice(1));
   let config: ProcessorConfig;
   try {
     const parsed = parseProcessorArgs(argv);

@@ -7,11 +7,9 @@ import { open, readFile } from 'node:fs/promises';
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { Database } from '../store/database.ts';
-import { Exporter } from './delivery.ts';
-import { FileOutput } from './outputs/file.ts';
-import { HttpOutput, type UrlFormat } from './outputs/http.ts';
+import type { Exporter } from './delivery.ts';
+import type { UrlFormat } from './outputs/http.ts';
 import type { ExportOutput } from './outputs/output.ts';
-import { SlackOutput } from './outputs/slack.ts';
 
 export interface ExportFlags {
   'export-file': string[];
@@ -75,6 +73,13 @@ export async function parseHeaders(entries: readonly string[]): Promise<Record<s
 
 export async function exporterFromFlags(flags: ExportFlags, deps: { db: Database; logger: Logger; metrics: Metrics }): Promise<Exporter | undefined> {
   if (!exportWanted(flags)) return undefined;
+  // The delivery loop, the outputs and the document (the API's session query) load only when exporting (start-up).
+  const [{ Exporter }, { FileOutput }, { HttpOutput }, { SlackOutput }] = await Promise.all([
+    import('./delivery.ts'),
+    import('./outputs/file.ts'),
+    import('./outputs/http.ts'),
+    import('./outputs/slack.ts'),
+  ]);
   if (flags['public-url']) checkUrl('-public-url', flags['public-url']);
   const headers = await parseHeaders(flags['export-header']);
   const timeoutMs = flags['export-timeout'] || 10_000;
