@@ -59,6 +59,8 @@ export function createAuditFileSource(options: {
     metrics,
     logger,
     maxLineBytes: flags['max-line-bytes'],
+    // 2 MiB batches: exec-heavy input (every line a session) peaked at 400 MB with 8 MiB, 229 MB with 2 MiB, in the same time.
+    readChunkBytes: 2 * 1024 * 1024,
     startAt: flags['start-at'],
     followSymlinks: flags['audit-log-follow-symlinks'],
     repeatLogIntervalMs: flags['log-repeat-interval'] || undefined,

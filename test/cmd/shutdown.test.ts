@@ -47,7 +47,7 @@ for (const backend of backends) {
 
     it('exits 0 in time, and a restart stores every session exactly once', { timeout: 300_000 }, async () => {
       const dir = mkdtempSync(join(tmpdir(), 'exectrail-sigterm-'));
-      // About 53 MB: seven 8 MiB batches. One request in twenty is interactive access, as in a real log.
+      // About 53 MB: about 26 batches of 2 MiB. One request in twenty is interactive access, as in a real log.
       const lines = generateAuditLines(60_000, 'term', { interactiveEvery: 20 });
       const file = join(dir, 'audit.log');
       writeFileSync(file, lines.join('\n') + '\n');
@@ -55,7 +55,7 @@ for (const backend of backends) {
       const port = await freePort();
       const child = startProcessor(['-audit-log-file', file, `-http-port=${port}`, `-shutdown-timeout=${SHUTDOWN_TIMEOUT_S}s`, ...target.flags]);
       const exited = collect(child);
-      // Mid-backfill: the first batch is committed, the other six are still to come.
+      // Mid-backfill: the first batch is committed, the others are still to come.
       await waitFor('the first sessions stored', async () => ((await scrapeMetrics(port)).get('exectrail_sessions_stored_total') ?? 0) > 0, 60_000);
       const stopped = await terminate(child, exited);
       assert.equal(stopped.code, 0, stopped.stderr.slice(-2000));

@@ -6,7 +6,7 @@
  *
  * Kill points: after a random number of committed batches (its "checkpoint saved" debug lines), plus a
  * random 0-25 ms, so a kill lands inside a transaction, between a commit and its checkpoint, or while
- * reading. The clean run, made first, says how many batches (8 MiB reads) the ingest has; the numbers
+ * reading. The clean run, made first, says how many batches (2 MiB reads) the ingest has; the numbers
  * are drawn so that the kills, and the two batches each may still commit before its signal lands, come
  * to less than that: every kill lands before the end. The seed is in the test's name; replay a failure
  * with TEST_SEED=<seed>.
