@@ -106,8 +106,8 @@ export class Exporter {
           lastGaugeMs = Date.now();
           await this.updateGauges(output.id);
         }
-        const ready = await this.store.ready(output.id, output.batchSize);
-        if (ready.count === 0 || (ready.count < output.batchSize && ready.oldestSeconds * 1000 < output.batchDelayMs)) {
+        const ready = await this.store.ready(output.id, output.batching.size);
+        if (ready.count === 0 || (ready.count < output.batching.size && ready.oldestSeconds * 1000 < output.batching.delayMs)) {
           await sleepUnlessAborted(pollMs, signal);
           continue;
         }
@@ -140,12 +140,12 @@ export class Exporter {
   /** One claim, send and settle; returns how long to wait before the next (a backoff after a failure). */
   private async round(output: ExportOutput, backoff: Backoff): Promise<number> {
     const { metrics, logger } = this.options;
-    const claimed = await this.store.claim(output.id, output.batchSize, this.options.timeoutMs + LEASE_MARGIN_MS);
+    const claimed = await this.store.claim(output.id, output.batching.size, this.options.timeoutMs + LEASE_MARGIN_MS);
     if (claimed.length === 0) return 0;
     const documents = await this.rendered(claimed);
     const order = new Map(claimed.map((c, i) => [`${c.sessionId}\u0000${c.sequence}`, i]));
     documents.sort((a, b) => order.get(`${a.sessionId}\u0000${a.sequence}`)! - order.get(`${b.sessionId}\u0000${b.sequence}`)!);
-    const deliveredBefore = output.onePerSession ? await this.store.sessionsDelivered(output.id, documents.map((d) => d.sessionId)) : new Set<string>();
+    const deliveredBefore = output.batching.onePerSession ? await this.store.sessionsDelivered(output.id, documents.map((d) => d.sessionId)) : new Set<string>();
     const toSend = documents.filter((d) => d.selected && d.document && output.wants(d.document as unknown as SessionDocument, deliveredBefore.has(d.sessionId)));
     const skipped = documents.filter((d) => !toSend.includes(d));
     await this.store.skipped(output.id, skipped);

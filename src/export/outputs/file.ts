@@ -6,13 +6,11 @@
  */
 import { open } from 'node:fs/promises';
 import type { SessionDocument } from '../document.ts';
-import { describeSendError, type ExportOutput, type SendResult } from './output.ts';
+import { describeSendError, type Batching, type ExportOutput, type SendResult } from './output.ts';
 
 export class FileOutput implements ExportOutput {
   readonly id: string;
-  readonly batchSize = 500;
-  readonly onePerSession = false;
-  readonly batchDelayMs = 0;
+  readonly batching: Batching = { size: 500, delayMs: 0, onePerSession: false };
 
   constructor(private readonly path: string) {
     this.id = `file:${path}`;

@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { SessionDocument } from '../document.ts';
-import { classifyStatus, describeSendError, urlOutputId, type ExportOutput, type SendResult } from './output.ts';
+import { classifyStatus, describeSendError, urlOutputId, type Batching, type ExportOutput, type SendResult } from './output.ts';
 
 export type UrlFormat = 'array' | 'ndjson';
 
@@ -31,14 +31,11 @@ export function idempotencyKey(documents: readonly Pick<SessionDocument, 'delive
 
 export class HttpOutput implements ExportOutput {
   readonly id: string;
-  readonly batchSize: number;
-  readonly onePerSession = false;
-  readonly batchDelayMs: number;
+  readonly batching: Batching;
 
   constructor(private readonly options: HttpOutputOptions) {
     this.id = urlOutputId('url', options.url);
-    this.batchSize = options.batchSize;
-    this.batchDelayMs = options.batchDelayMs;
+    this.batching = { size: options.batchSize, delayMs: options.batchDelayMs, onePerSession: false };
   }
 
   wants(): boolean {

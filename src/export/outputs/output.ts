@@ -21,15 +21,19 @@ export function parseRetryAfter(value: string | null, nowMs = Date.now()): numbe
   return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), MAX_RETRY_AFTER_MS) : undefined;
 }
 
+/** How an output batches: the delivery loop sends when `size` documents are ready or the oldest waited `delayMs`. */
+export interface Batching {
+  /** Most documents per send. */
+  size: number;
+  delayMs: number;
+  /** Whether wants() needs to know if the session already had a document delivered here (costs a query). */
+  onePerSession: boolean;
+}
+
 export interface ExportOutput {
   /** Stored in export_deliveries.output and used as the metrics label: never a secret (URLs are hashed). */
   readonly id: string;
-  /** Most documents per send. */
-  readonly batchSize: number;
-  /** A batch smaller than batchSize goes once its oldest document has waited this long. */
-  readonly batchDelayMs: number;
-  /** Whether wants() needs to know if the session already had a document delivered here (costs a query). */
-  readonly onePerSession: boolean;
+  readonly batching: Batching;
   /**
    * Documents it takes; the others are marked skipped for it (Slack takes one message per session).
    * `deliveredBefore`: an earlier document of the session was delivered on this output.

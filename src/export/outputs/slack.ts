@@ -15,7 +15,7 @@
 import type { SessionDocument } from '../document.ts';
 import { isBlockAlert, type RuntimeEventRecord } from '../../timeline/records.ts';
 import { postBody } from './http.ts';
-import { urlOutputId, type ExportOutput, type SendResult } from './output.ts';
+import { urlOutputId, type Batching, type ExportOutput, type SendResult } from './output.ts';
 
 /** Processes listed in a message; the rest are counted. */
 const FIRST_PROCESSES = 10;
@@ -74,9 +74,7 @@ export interface SlackOutputOptions {
 
 export class SlackOutput implements ExportOutput {
   readonly id: string;
-  readonly batchSize = 1;
-  readonly onePerSession = true;
-  readonly batchDelayMs = 0;
+  readonly batching: Batching = { size: 1, delayMs: 0, onePerSession: true };
 
   constructor(private readonly options: SlackOutputOptions) {
     this.id = urlOutputId('slack', options.url);
