@@ -3,6 +3,7 @@
  * test prints its seed; rerun with TEST_SEED=<seed>), and running lines through the real
  * per-line transform.
  */
+import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Rejected } from '../../src/audit/decode.ts';
@@ -91,4 +92,46 @@ export function shuffle<T>(random: () => number, items: readonly T[]): T[] {
     [out[i], out[j]] = [out[j]!, out[i]!];
   }
   return out;
+}
+
+/** What a golden test expects of one session: the columns given must match, the documents in part or exactly. */
+export type ExpectedSession = {
+  auditId: string;
+  resourceKind?: 'Pod' | 'Node';
+  namespace?: string;
+  name?: string;
+  allowed?: boolean;
+  actor?: Partial<SessionRow['actor']>;
+  source?: Partial<SessionRow['source']>;
+  exec?: Partial<SessionRow['execMetadata']>;
+  /** When given, exec_metadata must equal this exactly. */
+  execExactly?: SessionRow['execMetadata'];
+};
+
+function assertSubset(actual: object, expected: object, label: string) {
+  for (const [key, value] of Object.entries(expected)) {
+    assert.deepEqual((actual as Record<string, unknown>)[key], value, `${label}.${key}`);
+  }
+}
+
+/** The rows of one fixture (ingested with cluster `test`) are exactly the expected sessions, each as expected. */
+export function assertGoldenRows(rows: readonly SessionRow[], expectedRows: readonly ExpectedSession[], file: string): void {
+  assert.deepEqual(
+    rows.map((r) => r.auditId),
+    expectedRows.map((r) => r.auditId).sort(),
+    'exactly these sessions',
+  );
+  for (const [i, expected] of expectedRows.entries()) {
+    const row = rows.find((r) => r.auditId === expected.auditId)!;
+    const label = `${file}#${i} ${expected.auditId}`;
+    assert.equal(row.id, `EXEC:test:${expected.auditId}`);
+    assert.equal(row.operation, 'EXEC');
+    assert.equal(row.timestamp, row.execMetadata.started_at, `${label}: timestamp is the session start`);
+    const { auditId: _a, actor, source, exec, execExactly, ...columns } = expected;
+    assertSubset(row, columns, label);
+    if (actor) assertSubset(row.actor, actor, `${label}.actor`);
+    if (source) assertSubset(row.source, source, `${label}.source`);
+    if (exec) assertSubset(row.execMetadata, exec, `${label}.exec_metadata`);
+    if (execExactly) assert.deepEqual({ ...row.execMetadata }, execExactly, `${label}.exec_metadata`);
+  }
 }

@@ -17,7 +17,8 @@ import { FakeFeeder } from '../runtime/feeder-server.ts';
 import { jsonLines } from '../support/audit-event.ts';
 import { collect, freePort, runProcessor, startProcessor, waitForLogLine } from '../support/cli.ts';
 import { backends, createTestDatabaseTarget, skipReason, type TestDatabaseTarget } from '../support/databases.ts';
-import { hostileAuditCases, hostileRuntimeCases, hostileSeed, kubeArmorLog, normalAuditEvents, seededRandom } from '../support/hostile-input.ts';
+import { hostileAuditCases, hostileRuntimeCases, hostileSeed, kubeArmorLog, normalAuditEvents } from '../support/hostile-input.ts';
+import { seededRandom } from '../support/random.ts';
 
 const CASES = 2000;
 const seed = hostileSeed();

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { collect, projectRoot, runProcessor, startProcessor, waitForLogLine } from '../support/cli.ts';
-import { createTestDatabaseTarget, preferredBackend, type TestDatabaseTarget } from '../support/databases.ts';
+import { createTestDatabaseTarget, preferredBackend, type BackendName, type TestDatabaseTarget } from '../support/databases.ts';
 
 /** The SQL blocks of the README's Correlation section, verbatim. */
 function correlationQueries(): string[] {
@@ -15,16 +15,21 @@ function correlationQueries(): string[] {
   return [...section.matchAll(/```sql\n([\s\S]*?)```/g)].map((m) => m[1]!.trim());
 }
 
+/** A database the README's first command filled: the shipped examples read with -once. */
+async function databaseOfTheExamples(backend: BackendName): Promise<TestDatabaseTarget> {
+  const target = await createTestDatabaseTarget(backend);
+  const run = await runProcessor(['-once', '-audit-log-dir', 'examples/audit', '-kubearmor-file', 'examples/kubearmor/kubearmor.jsonl', ...target.flags]);
+  if (run.code !== 0) await target.destroy();
+  assert.equal(run.code, 0, run.stderr);
+  return target;
+}
+
 // The README's promise with the real command; the backend is not what it tests (correlation runs on both in scenarios.test.ts).
 {
   const backend = preferredBackend;
   describe(`README correlation on ${backend}`, () => {
     let target: TestDatabaseTarget;
-    before(async () => {
-      target = await createTestDatabaseTarget(backend);
-      const run = await runProcessor(['-once', '-audit-log-dir', 'examples/audit', '-kubearmor-file', 'examples/kubearmor/kubearmor.jsonl', ...target.flags]);
-      assert.equal(run.code, 0, run.stderr);
-    });
+    before(async () => (target = await databaseOfTheExamples(backend)));
     after(() => target?.destroy());
 
     it("the timeline shows each of two simultaneous sessions with its own processes and alerts", async () => {
@@ -86,11 +91,7 @@ function readmeCommands(heading: string, program: string): string[][] {
   const backend = preferredBackend;
   describe(`README "Answers" examples on the shipped examples, on ${backend}`, () => {
     let target: TestDatabaseTarget;
-    before(async () => {
-      target = await createTestDatabaseTarget(backend);
-      const run = await runProcessor(['-once', '-audit-log-dir', 'examples/audit', '-kubearmor-file', 'examples/kubearmor/kubearmor.jsonl', ...target.flags]);
-      assert.equal(run.code, 0, run.stderr);
-    });
+    before(async () => (target = await databaseOfTheExamples(backend)));
     after(() => target?.destroy());
 
     it('each command returns what its comment says', async () => {

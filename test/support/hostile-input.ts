@@ -4,23 +4,11 @@
  * a test can tell whether it was stored; the normal events beside them carry `normal-<n>`.
  */
 import { execStages } from './audit-event.ts';
-
-/** mulberry32: small, fast, seeded. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom, seedFromEnv } from './random.ts';
 
 /** HOSTILE_SEED, else a fresh seed (printed by the caller so a failure can be replayed). */
 export function hostileSeed(): number {
-  const fromEnv = Number(process.env.HOSTILE_SEED);
-  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : Math.floor(Math.random() * 2 ** 31) + 1;
+  return seedFromEnv('HOSTILE_SEED');
 }
 
 const pick = <T>(random: () => number, items: readonly T[]): T => items[Math.floor(random() * items.length)]!;

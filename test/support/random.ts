@@ -15,8 +15,16 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** The seed in the first of these environment variables that holds one, else a fresh seed (the caller prints it). */
+export function seedFromEnv(...names: string[]): number {
+  for (const name of names) {
+    const fromEnv = Number(process.env[name]);
+    if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
+  }
+  return Math.floor(Math.random() * 2 ** 31) + 1;
+}
+
 /** TEST_SEED (or the older AUDIT_TEST_SEED) when set, else a fresh seed. */
 export function testSeed(): number {
-  const fromEnv = Number(process.env.TEST_SEED ?? process.env.AUDIT_TEST_SEED);
-  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : Math.floor(Math.random() * 2 ** 31) + 1;
+  return seedFromEnv('TEST_SEED', 'AUDIT_TEST_SEED');
 }
