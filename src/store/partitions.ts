@@ -156,7 +156,7 @@ export function claimedDays(eventTimesMs: Iterable<number>): { tier: PartitionTi
   return [...days].flatMap((startMs) => [{ tier: 'kept' as const, startMs }, { tier: 'links' as const, startMs }]);
 }
 
-/** When each partition was last written (noteTransientWrites), by name, in ms. */
+/** When each partition was last written (PartitionKeeper.noteWrites), by name, in ms. */
 export async function lastWrites(db: Queryable): Promise<Map<string, number>> {
   const { rows } = await db.query<{ partition: string; written_at: string }>(`SELECT partition, written_at FROM runtime_partition_writes`);
   return new Map(rows.map((r) => [r.partition, new Date(r.written_at).getTime()]));
