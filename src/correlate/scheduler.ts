@@ -57,6 +57,9 @@ export interface PassResult {
   failedPods: number;
 }
 
+/** `2025-10-19T14:41:07.123456Z`: event times as src/time/micros.ts writes them. */
+const CANONICAL_TIME_LENGTH = 27;
+
 const podKey = (s: { cluster: string; namespace: string; pod: string }) => `${s.cluster}\u0000${s.namespace}\u0000${s.pod}`;
 
 /** A pod whose pass failed: when it may be tried again. */
@@ -92,17 +95,38 @@ export class Correlator {
 
   /** Runtime events were committed. Never throws; events without a pod (host events) are not correlated. */
   noteRuntimeEvents(events: Iterable<CommittedRuntimeEvent>): void {
-    let noted = false;
+    // A batch holds thousands of events of a few pods: their first and last times per pod are found
+    // first, comparing the canonical text (fixed width, UTC: src/time/micros.ts, so text order is time
+    // order), and only those are turned into scopes.
+    const spans = new Map<string, { cluster: string; namespace: string; first: string; last: string }[]>();
     for (const event of events) {
-      if (!event.namespace || !event.pod) continue;
-      let us: number;
-      try {
-        us = isoToMicros(event.eventTime);
-      } catch {
-        continue;
+      const { namespace, pod, eventTime } = event;
+      if (!namespace || !pod) continue;
+      const cluster = event.cluster ?? '';
+      let ofPod = spans.get(pod);
+      if (!ofPod) spans.set(pod, (ofPod = []));
+      const span = ofPod.find((s) => s.namespace === namespace && s.cluster === cluster);
+      if (!span) ofPod.push({ cluster, namespace, first: eventTime, last: eventTime });
+      else if (eventTime.length !== CANONICAL_TIME_LENGTH || span.first.length !== CANONICAL_TIME_LENGTH) {
+        // Not canonical text: keep both ends as they are and let micros decide below.
+        ofPod.push({ cluster, namespace, first: eventTime, last: eventTime });
+      } else if (eventTime < span.first) span.first = eventTime;
+      else if (eventTime > span.last) span.last = eventTime;
+    }
+    let noted = false;
+    for (const [pod, ofPod] of spans) {
+      for (const { cluster, namespace, first, last } of ofPod) {
+        let fromUs: number;
+        let toUs: number;
+        try {
+          fromUs = isoToMicros(first);
+          toUs = isoToMicros(last);
+        } catch {
+          continue;
+        }
+        this.addScope({ cluster, namespace, pod, fromUs: Math.min(fromUs, toUs), toUs: Math.max(fromUs, toUs) });
+        noted = true;
       }
-      this.addScope({ cluster: event.cluster ?? '', namespace: event.namespace, pod: event.pod, fromUs: us, toUs: us });
-      noted = true;
     }
     if (noted) this.schedule(this.debounceMs);
   }

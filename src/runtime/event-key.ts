@@ -10,7 +10,7 @@
  * and the raw form. Empty, absent and 0 are the same value here: proto3 drops zeros that the relay's
  * JSON prints (PPID, UID) and the JSON forms drop what proto sends as "".
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { RuntimeEventRow } from '../store/schema.ts';
 
 type KeyedFields = Pick<
@@ -75,5 +75,6 @@ export function runtimeEventKey(event: KeyedFields): string {
     event.action,
     event.enforcer,
   ].map((value) => (value === 0 || value === '' || value === undefined ? null : value));
-  return createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 32);
+  // crypto.hash: the one-shot digest (Node >= 20.12), without a Hash object per event.
+  return hash('sha256', JSON.stringify(identity), 'hex').slice(0, 32);
 }

@@ -88,6 +88,26 @@ function lowerCase(key: string): string {
   return lower;
 }
 
+// Resource, Source and Data repeat from event to event (a pod's processes, `syscall=SYS_EXECVE`), and
+// redacting a command line is most of what normalising an event costs: the result of each short text
+// is remembered per redaction, in a map emptied whenever it reaches its bound.
+const REDACTED_MEMO_LIMIT = 8192;
+const REDACTED_MEMO_MAX_LENGTH = 512;
+const redactedMemo = new WeakMap<Redaction, Map<string, string>>();
+
+function redactedCommandLine(text: string, redaction: Redaction): string {
+  if (text.length > REDACTED_MEMO_MAX_LENGTH) return redactCommandLine(text, redaction);
+  let memo = redactedMemo.get(redaction);
+  if (!memo) redactedMemo.set(redaction, (memo = new Map()));
+  let redacted = memo.get(text);
+  if (redacted === undefined) {
+    redacted = redactCommandLine(text, redaction);
+    if (memo.size >= REDACTED_MEMO_LIMIT) memo.clear();
+    memo.set(text, redacted);
+  }
+  return redacted;
+}
+
 /** Case-insensitive view of an object's own keys (PascalCase, camelCase and protojson all map to one name). */
 export class FieldLookup {
   private readonly byLowerName = new Map<string, unknown>();
@@ -147,7 +167,7 @@ export function normalizeRuntimeEvent(
   };
   const commandLine = (value: unknown) => {
     const t = text(value);
-    return t === null ? null : redactCommandLine(t, redaction);
+    return t === null ? null : redactedCommandLine(t, redaction);
   };
   const eventKind = kind ?? runtimeKindOf(f);
   const rawKept = context.raw ?? 'alerts';

@@ -24,7 +24,7 @@
  */
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
-import { copyText, writeColumns } from '../store/columns.ts';
+import { copyTextRows, writeColumns } from '../store/columns.ts';
 import type { Database } from '../store/database.ts';
 import { PartitionKeeper } from '../store/partitions.ts';
 import { runtimeEvents } from '../store/schema.ts';
@@ -60,6 +60,8 @@ export interface RuntimeEventWriterOptions {
 export const DEFAULT_OPERATIONS = ['Process', 'File', 'Network'];
 
 const columns = writeColumns(runtimeEvents);
+/** A batch in COPY's text format, columns as the table declares them. */
+const copyRows = copyTextRows(runtimeEvents);
 const columnList = columns.map((c) => `"${c.name}"`).join(', ');
 const STAGING = 'runtime_events_staging';
 
@@ -190,13 +192,3 @@ function distinctEvents(batch: readonly RuntimeEvent[]): RuntimeEvent[] {
   return out;
 }
 
-/** The batch in COPY's text format, columns as the table declares them. */
-function copyRows(events: readonly RuntimeEvent[]): string {
-  let text = '';
-  for (const event of events) {
-    let line = '';
-    for (let i = 0; i < columns.length; i++) line += (i ? '\t' : '') + copyText(columns[i]!.value(event));
-    text += line + '\n';
-  }
-  return text;
-}

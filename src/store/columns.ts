@@ -75,3 +75,24 @@ export function copyText(value: unknown): string {
   const text = typeof value === 'object' ? JSON.stringify(value) : typeof value === 'boolean' ? (value ? 't' : 'f') : String(value);
   return /[\\\t\n\r]/.test(text) ? text.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r')) : text;
 }
+
+/**
+ * A table's rows in COPY's text format, columns in declaration order, one line each. The row reader is
+ * compiled once from the schema's keys: a loop reading `row[key]` with a different key per column is a
+ * megamorphic lookup that cost a third of the serialisation (40 columns, thousands of rows a second).
+ */
+export function copyTextRows<T extends PgTable>(table: T): (rows: readonly InferSelectModel<T>[]) => string {
+  const keys = Object.keys(getTableColumns(table));
+  // The keys are the schema's own property names, quoted as JSON string literals.
+  const fieldsOf = new Function('row', `return [${keys.map((key) => `row[${JSON.stringify(key)}]`).join(', ')}];`) as (row: unknown) => unknown[];
+  return (rows) => {
+    const lines = new Array<string>(rows.length + 1);
+    for (let r = 0; r < rows.length; r++) {
+      const fields = fieldsOf(rows[r]);
+      for (let i = 0; i < fields.length; i++) fields[i] = copyText(fields[i]);
+      lines[r] = fields.join('\t');
+    }
+    lines[rows.length] = '';
+    return lines.join('\n');
+  };
+}

@@ -31,6 +31,14 @@ export interface Partition {
 }
 
 const startOf = (ms: number, widthMs: number) => Math.floor(ms / widthMs) * widthMs;
+const HOUR_MS = 3_600_000;
+
+/** The distinct hours (their starts) of some times; times that are not finite are left out (no row needs them). */
+function hoursOf(timesMs: Iterable<number>): Set<number> {
+  const hours = new Set<number>();
+  for (const ms of timesMs) if (Number.isFinite(ms)) hours.add(startOf(ms, HOUR_MS));
+  return hours;
+}
 
 /** How often a partition's last write is recorded at most: retention counts in hours, not seconds. */
 const WRITE_NOTE_INTERVAL_MS = 60_000;
@@ -55,12 +63,11 @@ export class PartitionKeeper {
       this.known.add(key);
       wanted.push({ tier, startMs });
     };
-    for (const ms of eventTimesMs) {
-      // A time the database will refuse anyway (the writer then skips that row) needs no partition.
-      if (!Number.isFinite(ms)) continue;
-      add('transient', ms);
-      add('kept', ms);
-      add('links', ms);
+    // Every tier's partition holds whole hours: a batch's thousands of times are a few hours.
+    for (const hourMs of hoursOf(eventTimesMs)) {
+      add('transient', hourMs);
+      add('kept', hourMs);
+      add('links', hourMs);
     }
     if (wanted.length === 0) return;
     try {
@@ -86,9 +93,15 @@ export class PartitionKeeper {
    * its sessions ran, and the days it will move that to are not dropped as empty meanwhile.
    */
   async noteWrites(events: Iterable<{ eventTimeMs: number; receivedAtMs: number }>): Promise<void> {
-    const latest = new Map<string, { tier: PartitionTier; startMs: number; receivedAtMs: number }>();
+    // The latest receipt per hour first: a batch's thousands of events are a few hours.
+    const byHour = new Map<number, number>();
     for (const { eventTimeMs, receivedAtMs } of events) {
       if (!Number.isFinite(eventTimeMs) || !Number.isFinite(receivedAtMs)) continue;
+      const hourMs = startOf(eventTimeMs, HOUR_MS);
+      if (!(receivedAtMs <= (byHour.get(hourMs) ?? -Infinity))) byHour.set(hourMs, receivedAtMs);
+    }
+    const latest = new Map<string, { tier: PartitionTier; startMs: number; receivedAtMs: number }>();
+    for (const [eventTimeMs, receivedAtMs] of byHour) {
       for (const tier of ['transient', 'kept', 'links'] as const) {
         const startMs = startOf(eventTimeMs, partitionTiers[tier].widthMs);
         const key = `${tier}@${startMs}`;
