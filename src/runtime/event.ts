@@ -108,26 +108,63 @@ function redactedCommandLine(text: string, redaction: Redaction): string {
   return redacted;
 }
 
+/**
+ * The spelling of each field we read as KubeArmor's proto and the relay's JSON write it. An object that
+ * uses only these (or keys we never read) is read directly; any other spelling of a field we read
+ * (camelCase, lower case) sends it through the case-insensitive map. Both give the same values.
+ */
+const SPELLINGS: Record<string, string> = Object.fromEntries(
+  ['Timestamp', 'UpdatedTime', 'HostName', 'NodeID', 'NamespaceName', 'PodName', 'ContainerName', 'ContainerID', 'ContainerImage', 'Labels', 'Owner', 'Ref', 'Name', 'Namespace', 'ProcessName', 'ParentProcessName', 'PID', 'PPID', 'HostPID', 'HostPPID', 'UID', 'Cwd', 'TTY', 'ExecEvent', 'ExecID', 'ExecutableName', 'Type', 'Operation', 'Resource', 'Source', 'Data', 'Result', 'PolicyName', 'Severity', 'Tags', 'Message', 'Action', 'Enforcer'].map((key) => [key.toLowerCase(), key]),
+);
+
+// Whether each key seen is read directly: its proto spelling, or a name we never read. Bounded like lowerCaseOf.
+const directKey = new Map<string, boolean>();
+
+function isDirectKey(key: string): boolean {
+  let direct = directKey.get(key);
+  if (direct === undefined) {
+    const spelling = SPELLINGS[lowerCase(key)];
+    direct = spelling === undefined || spelling === key;
+    if (directKey.size < LOWER_CASE_CACHE_LIMIT) directKey.set(key, direct);
+  }
+  return direct;
+}
+
+function lowerCaseMap(object: Record<string, unknown>): Map<string, unknown> {
+  const byLowerName = new Map<string, unknown>();
+  for (const key in object) {
+    if (!Object.hasOwn(object, key)) continue;
+    const lower = lowerCase(key);
+    // The first spelling wins if an object carries two (it never should).
+    if (!byLowerName.has(lower)) byLowerName.set(lower, object[key]);
+  }
+  return byLowerName;
+}
+
 /** Case-insensitive view of an object's own keys (PascalCase, camelCase and protojson all map to one name). */
 export class FieldLookup {
-  private readonly byLowerName = new Map<string, unknown>();
+  /** Made only when some key is not read directly (the relay's and the proto's spelling need no map). */
+  private byLowerName: Map<string, unknown> | undefined;
 
-  constructor(object: Record<string, unknown>) {
+  constructor(private readonly object: Record<string, unknown>) {
     for (const key in object) {
-      if (!Object.hasOwn(object, key)) continue;
-      const lower = lowerCase(key);
-      // The first spelling wins if an object carries two (it never should).
-      if (!this.byLowerName.has(lower)) this.byLowerName.set(lower, object[key]);
+      if (Object.hasOwn(object, key) && !isDirectKey(key)) {
+        this.byLowerName = lowerCaseMap(object);
+        break;
+      }
     }
   }
 
   /** Value by lower-case name. */
   get(lowerName: string): unknown {
-    return this.byLowerName.get(lowerName);
+    if (this.byLowerName) return this.byLowerName.get(lowerName);
+    const spelling = SPELLINGS[lowerName];
+    if (spelling === undefined) return (this.byLowerName = lowerCaseMap(this.object)).get(lowerName);
+    return Object.hasOwn(this.object, spelling) ? this.object[spelling] : undefined;
   }
 
   has(lowerName: string): boolean {
-    const value = this.byLowerName.get(lowerName);
+    const value = this.get(lowerName);
     return value !== undefined && value !== null && value !== '';
   }
 }
