@@ -21,7 +21,7 @@ import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { Backoff } from '../time/backoff.ts';
 import type { Redaction } from '../audit/redact.ts';
-import { normalizeFeederMessage, type RawKept, type RuntimeEventKind } from './event.ts';
+import { normalizeFeederMessage, type NormalizeContext, type RawKept, type RuntimeEventKind } from './event.ts';
 import { feederLogService, type FeederStreamRpc } from './feeder-proto.ts';
 import type { RuntimeEventQueue } from './queue.ts';
 
@@ -172,6 +172,8 @@ class FeederStream {
   private opens = 0;
   /** Kept as a number: formatting a time per message costs more than the rest of the hot path. */
   private lastMessageAtMs = 0;
+  /** Messages not yet added to runtimeEventsReceived: labelled counters hash their labels per call. */
+  private uncounted = 0;
 
   constructor(
     private readonly client: grpc.Client,
@@ -198,6 +200,15 @@ class FeederStream {
       lastError: null,
       nextAttemptAt: null,
     };
+  }
+
+  /** Adds a message to exectrail_runtime_events_received_total, once per turn of the event loop for all of that turn's messages. */
+  private countReceived(): void {
+    if (this.uncounted++ > 0) return;
+    setImmediate(() => {
+      this.options.metrics.runtimeEventsReceived.inc({ source: 'grpc' }, this.uncounted);
+      this.uncounted = 0;
+    });
   }
 
   snapshot(): FeederStreamState {
@@ -240,6 +251,8 @@ class FeederStream {
     this.call = call;
     this.paused = false;
 
+    // One context per call: the received time is formatted once per millisecond, not per message.
+    const context: NormalizeContext = { cluster, redaction: this.options.redaction, raw: this.options.raw };
     const finish = () => {
       if (finished || this.call !== call) return;
       finished = true;
@@ -257,16 +270,20 @@ class FeederStream {
       if (this.stopped) return;
       received++;
       this.state.messages++;
-      this.lastMessageAtMs = Date.now();
+      const now = Date.now();
+      if (now !== this.lastMessageAtMs) {
+        this.lastMessageAtMs = now;
+        context.receivedAt = new Date(now).toISOString();
+      }
       if (this.state.state === 'connecting') this.setStatus('streaming');
-      const outcome = normalizeFeederMessage(message, this.kind, { cluster, redaction: this.options.redaction, raw: this.options.raw });
+      const outcome = normalizeFeederMessage(message, this.kind, context);
       if (!outcome.ok) {
         metrics.badInput.inc({ reason: outcome.reason });
         logger.warn({ ...this.labels, reason: outcome.reason, detail: outcome.detail }, 'skipped a feeder message that is not a valid event');
         return;
       }
       for (const reason of outcome.repaired) metrics.badInput.inc({ reason });
-      metrics.runtimeEventsReceived.inc({ source: 'grpc' });
+      this.countReceived();
       if (!queue.offer([outcome.event]) && !this.paused && this.call === call) {
         this.paused = true;
         call.pause();
