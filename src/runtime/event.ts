@@ -113,8 +113,8 @@ function redactedCommandLine(text: string, redaction: Redaction): string {
  * uses only these (or keys we never read) is read directly; any other spelling of a field we read
  * (camelCase, lower case) sends it through the case-insensitive map. Both give the same values.
  */
-const SPELLINGS: Record<string, string> = Object.fromEntries(
-  ['Timestamp', 'UpdatedTime', 'HostName', 'NodeID', 'NamespaceName', 'PodName', 'ContainerName', 'ContainerID', 'ContainerImage', 'Labels', 'Owner', 'Ref', 'Name', 'Namespace', 'ProcessName', 'ParentProcessName', 'PID', 'PPID', 'HostPID', 'HostPPID', 'UID', 'Cwd', 'TTY', 'ExecEvent', 'ExecID', 'ExecutableName', 'Type', 'Operation', 'Resource', 'Source', 'Data', 'Result', 'PolicyName', 'Severity', 'Tags', 'Message', 'Action', 'Enforcer'].map((key) => [key.toLowerCase(), key]),
+const SPELLINGS = new Map<string, string>(
+  ['Timestamp', 'UpdatedTime', 'HostName', 'NodeID', 'NamespaceName', 'PodName', 'ContainerName', 'ContainerID', 'ContainerImage', 'Labels', 'Owner', 'Ref', 'Name', 'Namespace', 'ProcessName', 'ParentProcessName', 'PID', 'PPID', 'HostPID', 'HostPPID', 'UID', 'Cwd', 'TTY', 'ExecEvent', 'ExecID', 'ExecutableName', 'Type', 'Operation', 'Resource', 'Source', 'Data', 'Result', 'PolicyName', 'Severity', 'Tags', 'Message', 'Action', 'Enforcer'].map((key) => [key.toLowerCase(), key] as const),
 );
 
 // Whether each key seen is read directly: its proto spelling, or a name we never read. Bounded like lowerCaseOf.
@@ -123,7 +123,7 @@ const directKey = new Map<string, boolean>();
 function isDirectKey(key: string): boolean {
   let direct = directKey.get(key);
   if (direct === undefined) {
-    const spelling = SPELLINGS[lowerCase(key)];
+    const spelling = SPELLINGS.get(lowerCase(key));
     direct = spelling === undefined || spelling === key;
     if (directKey.size < LOWER_CASE_CACHE_LIMIT) directKey.set(key, direct);
   }
@@ -158,9 +158,11 @@ export class FieldLookup {
   /** Value by lower-case name. */
   get(lowerName: string): unknown {
     if (this.byLowerName) return this.byLowerName.get(lowerName);
-    const spelling = SPELLINGS[lowerName];
+    const spelling = SPELLINGS.get(lowerName);
     if (spelling === undefined) return (this.byLowerName = lowerCaseMap(this.object)).get(lowerName);
-    return Object.hasOwn(this.object, spelling) ? this.object[spelling] : undefined;
+    // No own-property check: Object.prototype has none of these names, and JSON.parse and the proto
+    // decoder make plain objects.
+    return this.object[spelling];
   }
 
   has(lowerName: string): boolean {
