@@ -45,8 +45,6 @@ export interface RuntimeLineSink extends LineSink {
 export function createRuntimeLineSink(options: { writer: Pick<RuntimeEventWriter, 'write'>; cluster: string; redaction?: Redaction; raw?: RawKept; metrics: Metrics; logger: Logger }): RuntimeLineSink {
   const { writer, cluster, redaction, raw, metrics, logger } = options;
   const stats: RuntimeLineStats = { lines: 0, events: 0, skipped: 0, rejected: 0 };
-  let tail: Promise<void> = Promise.resolve();
-
   const eventsOf = (line: Buffer, path: string, receivedAt: string, events: RuntimeEvent[]) => {
     stats.lines++;
     for (const outcome of runtimeEventsFromLine(line, { cluster, receivedAt, redaction, raw })) {
@@ -87,15 +85,12 @@ export function createRuntimeLineSink(options: { writer: Pick<RuntimeEventWriter
 
   return {
     stats: () => ({ ...stats }),
-    write(batch: LineBatch): Promise<void> {
-      const parsed = parse(batch);
-      const written = tail.then(async () => {
-        const events = await parsed;
-        if (events.length > 0) await writer.write(events);
-      });
-      // The next batch waits for this one whether it succeeds or not; the source sees the failure.
-      tail = written.catch(() => undefined);
-      return written;
+    // Batches are written as soon as they are parsed, so two can be in the database at once (the source
+    // allows two outstanding): one's statements run in the other's round trips. The writer is
+    // idempotent, and the source saves positions in order whatever commits first.
+    async write(batch: LineBatch): Promise<void> {
+      const events = await parse(batch);
+      if (events.length > 0) await writer.write(events);
     },
   };
 }
