@@ -16,6 +16,7 @@ import pg from 'pg';
 import { from as copyStreamFrom } from 'pg-copy-streams';
 import { redactUrl } from '../observe/log.ts';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.ts';
+import { createPgliteDataDir, isPgliteDataDir } from './pglite-initdb.ts';
 
 export interface QueryResult<Row> {
   rows: Row[];
@@ -279,6 +280,8 @@ async function startPglite(location: string): Promise<PGlite> {
     import('drizzle-orm/pglite'),
     import('drizzle-orm/pglite/migrator'),
   ]);
+  // A new data directory is made in a child process, so that initdb's memory leaves with it (pglite-initdb.ts).
+  if (!isPgliteDataDir(location)) await createPgliteDataDir(location);
   const db = new PGlite(location, {
     parsers: { [TIMESTAMPTZ_OID]: asText, [TIMESTAMP_OID]: asText, [INT8_OID]: asNumber },
   });
