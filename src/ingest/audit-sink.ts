@@ -1,12 +1,13 @@
 /**
- * The audit-log line sink: each line → the session stages it holds (src/audit, pure; the byte-level
- * pre-filter keeps JSON.parse off lines that cannot be interactive access) → one SessionWriter batch
+ * The audit-log line sink: each run of lines → the session stages it holds (src/audit, pure; the
+ * byte-level pre-filter searches the whole run and keeps JSON.parse, and even cutting out a line, off
+ * lines that cannot be interactive access) → one SessionWriter batch
  * per line batch. Writes are chained so that batch n+1 is parsed while batch n is being committed,
  * and resolve only after COMMIT, as the LineSink contract (line-sink.ts) requires. SessionWriter is
  * idempotent, so a batch delivered again after a crash changes nothing.
  */
 import type { ExtractContext } from '../audit/extract.ts';
-import { sessionsFromLine } from '../audit/input.ts';
+import { sessionsFromLines, type LineOutcome } from '../audit/input.ts';
 import type { SessionRow } from '../audit/session.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { AuditIntake } from './audit-intake.ts';
@@ -23,14 +24,14 @@ export function createAuditSink({ intake, context, metrics }: AuditSinkOptions):
   return {
     write(batch: LineBatch): Promise<void> {
       const rows: SessionRow[] = [];
-      for (const line of batch.lines) {
-        const outcome = sessionsFromLine(line, context);
+      const take = (outcome: LineOutcome) => {
         if (outcome.rows.length) {
           metrics.linesMatched.inc();
           for (const row of outcome.rows) rows.push(row);
         }
         if (outcome.rejected.length || outcome.repaired.length) intake.account(outcome, { file: batch.path });
-      }
+      };
+      for (const run of batch.runs) sessionsFromLines(run.text, run.bounds, context, take);
       const written = tail.then(async () => {
         if (rows.length > 0) await intake.store(rows, { file: batch.path });
       });

@@ -20,7 +20,7 @@ export class CommitPipeline {
    * is room for another. Throws the first failure of any earlier batch.
    */
   async submit(batch: LineBatch, afterCommit: () => Promise<void>): Promise<void> {
-    const written = batch.lines.length > 0 ? this.sink.write(batch) : Promise.resolve();
+    const written = batch.runs.length > 0 ? this.sink.write(batch) : Promise.resolve();
     written.catch(() => undefined); // observed through the chain below
     const step = this.tail.then(() => written).then(afterCommit);
     step.catch(() => undefined);

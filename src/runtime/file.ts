@@ -13,7 +13,8 @@
 import type { Readable } from 'node:stream';
 import { CheckpointStore } from '../ingest/checkpoints.ts';
 import { FileSource, type FileSourceHealth } from '../ingest/file-source.ts';
-import type { LineBatch, LineSink } from '../ingest/line-sink.ts';
+import { linesOf, type LineBatch, type LineSink } from '../ingest/line-sink.ts';
+import { LineRun } from '../ingest/line-splitter.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { Database } from '../store/database.ts';
@@ -48,7 +49,7 @@ export function createRuntimeLineSink(options: { writer: Pick<RuntimeEventWriter
     write(batch: LineBatch): Promise<void> {
       const receivedAt = new Date().toISOString();
       const events: RuntimeEvent[] = [];
-      for (const line of batch.lines) {
+      for (const line of linesOf(batch)) {
         stats.lines++;
         for (const outcome of runtimeEventsFromLine(line, { cluster, receivedAt, redaction, raw })) {
           if (outcome.kind === 'event') {
@@ -146,7 +147,7 @@ function stdinSource(input: Readable, sink: RuntimeLineSink, logger: Logger, max
     const deliver = async (lines: Buffer[]) => {
       while (lines.length && !stopped) {
         try {
-          await sink.write({ lines, path: 'stdin', fingerprint: 'stdin', endOffset: offset });
+          await sink.write({ runs: LineRun.of(lines), path: 'stdin', fingerprint: 'stdin', endOffset: offset });
           retry.reset();
           return;
         } catch (error) {
