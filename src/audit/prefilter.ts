@@ -69,6 +69,7 @@ export class MarkerSearch {
   private subresource = -1;
   private coreMethod = -1;
   private truncated = -1;
+  private cloudAudit: boolean | undefined;
 
   constructor(private readonly text: Buffer) {}
 
@@ -79,9 +80,21 @@ export class MarkerSearch {
     const last = text[end - 1];
     if (!((first === 0x7b && last === 0x7d) || (first === 0x5b && last === 0x5d))) return true;
     if (this.subresource < start) this.subresource = this.next(subresourceNeedle, start, subresourceValueIsMarker);
-    if (this.coreMethod < start) this.coreMethod = this.next(cloudAuditCoreMethodNeedle, start, cloudAuditMethodIsMarker);
+    if (this.coreMethod < start) this.coreMethod = this.holdsCloudAuditEntries() ? this.next(cloudAuditCoreMethodNeedle, start, cloudAuditMethodIsMarker) : text.length;
     if (this.truncated < start) this.truncated = this.next(truncatedNeedle, start);
     return this.subresource < end || this.coreMethod < end || this.truncated < end;
+  }
+
+  /**
+   * A GKE entry is read only from its `protoPayload` (envelopes.ts), so a chunk without one has no
+   * `.core.v1.` method to look for: one search for a piece starting with the rare `P` (~7 GB/s) saves
+   * the `.core.v1.` one (~3 GB/s) on every other kind of log. A line there that holds the method but
+   * is no GKE entry cannot be interactive access; like any well-formed line not inspected, it is not
+   * judged as bad input either.
+   */
+  private holdsCloudAuditEntries(): boolean {
+    this.cloudAudit ??= protoPayloadNeedle.find(this.text, 0) !== -1;
+    return this.cloudAudit;
   }
 
   /** The first occurrence at or after `from` whose following bytes pass `isMarker`, or text.length. */
@@ -120,10 +133,11 @@ class Needle {
   }
 }
 
-// `bres`, `.v1.`, `[Trunc`: `b`, `.` and `[` are among the rarest bytes of the pattern in audit JSON.
+// `bres`, `.v1.`, `[Trunc`, `Payloa`: `b`, `.`, `[` and `P` are among the rarest bytes of the pattern in audit JSON.
 const subresourceNeedle = new Needle(subresourceKey, 2, 4);
 const cloudAuditCoreMethodNeedle = new Needle(cloudAuditCoreMethod, 5, 4);
 const truncatedNeedle = new Needle(truncatedMark, 0, 6);
+const protoPayloadNeedle = new Needle(Buffer.from('protoPayload'), 5, 6);
 
 /**
  * Whether the value after a `subresource` key is one of the words, read from the bytes after the key:
