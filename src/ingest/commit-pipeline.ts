@@ -6,9 +6,17 @@
  */
 import type { LineBatch, LineSink } from './line-sink.ts';
 
+/** A submitted batch, as far as a position save before it needs to know. */
+interface Submitted {
+  fingerprint: string;
+  committed: boolean;
+  next?: Submitted;
+}
+
 export class CommitPipeline {
   private steps: Promise<void>[] = [];
   private tail: Promise<void> = Promise.resolve();
+  private last: Submitted | undefined;
 
   constructor(
     private readonly sink: LineSink,
@@ -17,12 +25,20 @@ export class CommitPipeline {
 
   /**
    * Sends a batch (an empty one only saves a position, e.g. past skipped lines) and returns once there
-   * is room for another. Throws the first failure of any earlier batch.
+   * is room for another. Throws the first failure of any earlier batch. A batch's `afterCommit` is left
+   * out when the next batch of the same file is already committed too (the sink stored them together):
+   * that one's save covers both, one write fewer.
    */
   async submit(batch: LineBatch, afterCommit: () => Promise<void>): Promise<void> {
-    const written = batch.lines.length > 0 ? this.sink.write(batch) : Promise.resolve();
-    written.catch(() => undefined); // observed through the chain below
-    const step = this.tail.then(() => written).then(afterCommit);
+    const written = batch.runs.length > 0 ? this.sink.write(batch) : Promise.resolve();
+    const submitted: Submitted = { fingerprint: batch.fingerprint, committed: false };
+    written.then(
+      () => (submitted.committed = true),
+      () => undefined, // observed through the chain below
+    );
+    if (this.last) this.last.next = submitted;
+    this.last = submitted;
+    const step = this.tail.then(() => written).then(() => (coveredByNext(submitted) ? undefined : afterCommit()));
     step.catch(() => undefined);
     this.tail = step;
     this.steps.push(step);
@@ -35,6 +51,7 @@ export class CommitPipeline {
     this.steps = [];
     const results = await Promise.allSettled(steps);
     this.tail = Promise.resolve();
+    this.last = undefined;
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
@@ -44,3 +61,5 @@ export class CommitPipeline {
     await this.drain().catch(() => undefined);
   }
 }
+
+const coveredByNext = (submitted: Submitted): boolean => submitted.next?.committed === true && submitted.next.fingerprint === submitted.fingerprint;

@@ -7,6 +7,7 @@ import type { Checkpoint, CheckpointStore } from './checkpoints.ts';
 import { CommitPipeline } from './commit-pipeline.ts';
 import type { FileSourceEvents } from './file-source-events.ts';
 import type { LineSink } from './line-sink.ts';
+import type { LineRun } from './line-splitter.ts';
 
 /** One read of one file, from a start position to its end. */
 export interface Visit {
@@ -56,10 +57,10 @@ export class FileCheckpointer {
   }
 
   /**
-   * Hands `lines` (the clean ones of `count` lines read, ending at `endOffset`) to the sink; their
+   * Hands `runs` (the clean lines of `count` lines read, ending at `endOffset`) to the sink; their
    * position is saved once they are committed. Waits while too many batches are outstanding.
    */
-  async submit(visit: Visit, lines: Buffer[], count: number, endOffset: number, completed = false): Promise<void> {
+  async submit(visit: Visit, runs: LineRun[], count: number, endOffset: number, completed = false): Promise<void> {
     if (count === 0 && endOffset === visit.submittedEnd) return;
     const consumed = Math.max(0, endOffset - visit.submittedEnd);
     visit.submittedEnd = endOffset;
@@ -68,7 +69,7 @@ export class FileCheckpointer {
     this.events.linesRead(count, consumed);
     if (count > 0) this.readFrom.add(visit.fingerprint);
     const { path, fingerprint, onCommitted } = visit;
-    await this.pipeline.submit({ lines, path, fingerprint, endOffset }, async () => {
+    await this.pipeline.submit({ runs, path, fingerprint, endOffset }, async () => {
       await this.checkpoints.save(fingerprint, { path, offset: endOffset, completed });
       this.events.checkpointSaved(path, endOffset, completed);
       onCommitted?.(endOffset);
@@ -79,7 +80,7 @@ export class FileCheckpointer {
   async saveCompleted(path: string, fingerprint: string, offset: number): Promise<void> {
     const saved = this.checkpoints.get(fingerprint);
     if (saved && saved.offset === offset && saved.completed && saved.path === path) return;
-    await this.pipeline.submit({ lines: [], path, fingerprint, endOffset: offset }, async () => {
+    await this.pipeline.submit({ runs: [], path, fingerprint, endOffset: offset }, async () => {
       await this.checkpoints.save(fingerprint, { path, offset, completed: true });
       this.events.checkpointSaved(path, offset, true);
     });

@@ -4,7 +4,9 @@
  *
  * The contract:
  * - `write(batch)` gets consecutive complete lines of one file (no `\n`, never empty, valid UTF-8
- *   without NUL bytes; over-long and garbage lines were already counted and dropped by the source).
+ *   without NUL bytes; over-long and garbage lines were already counted and dropped by the source), as
+ *   runs of lines that share a buffer (line-splitter.ts): a sink that needs every line takes
+ *   `linesOf(batch)`, one that needs a few searches each run's text and cuts out only those.
  * - The promise it returns resolves only once everything derived from those lines is durably
  *   committed. Only then does the source save the file's position past them. A rejection means "not
  *   stored": the source reads the batch again later (after a backoff), from the last saved position.
@@ -15,15 +17,24 @@
  *   lines are delivered again, and storing them again must change nothing.
  * - The lines are not reused by the source; the sink may keep them until its promise resolves.
  */
+import type { LineRun } from './line-splitter.ts';
 
 export interface LineBatch {
-  lines: readonly Buffer[];
+  /** The lines, in order; never an empty run. */
+  runs: readonly LineRun[];
   /** The file the lines come from, for log messages. */
   path: string;
   /** The file's fingerprint (its identity across renames and compression). */
   fingerprint: string;
   /** Byte offset (decompressed for .gz) just past the last line of the batch. */
   endOffset: number;
+}
+
+/** Every line of a batch, in order, each its own Buffer (a view, not a copy). */
+export function linesOf(batch: Pick<LineBatch, 'runs'>): Buffer[] {
+  const lines: Buffer[] = [];
+  for (const run of batch.runs) for (let i = 0; i < run.count; i++) lines.push(run.line(i));
+  return lines;
 }
 
 export interface LineSink {

@@ -13,7 +13,8 @@
 import type { Readable } from 'node:stream';
 import { CheckpointStore } from '../ingest/checkpoints.ts';
 import { FileSource, type FileSourceHealth } from '../ingest/file-source.ts';
-import type { LineBatch, LineSink } from '../ingest/line-sink.ts';
+import { linesOf, type LineBatch, type LineSink } from '../ingest/line-sink.ts';
+import { LineRun } from '../ingest/line-splitter.ts';
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { Database } from '../store/database.ts';
@@ -72,7 +73,8 @@ export function createRuntimeLineSink(options: { writer: Pick<RuntimeEventWriter
   const parse = async (batch: LineBatch): Promise<RuntimeEvent[]> => {
     const receivedAt = new Date().toISOString();
     const events: RuntimeEvent[] = [];
-    const { lines, path } = batch;
+    const { path } = batch;
+    const lines = linesOf(batch);
     for (let from = 0; from < lines.length; from += PARSE_SLICE_LINES) {
       if (from > 0) await new Promise((resolve) => setImmediate(resolve));
       const to = Math.min(lines.length, from + PARSE_SLICE_LINES);
@@ -166,7 +168,7 @@ function stdinSource(input: Readable, sink: RuntimeLineSink, logger: Logger, max
     const deliver = async (lines: Buffer[]) => {
       while (lines.length && !stopped) {
         try {
-          await sink.write({ lines, path: 'stdin', fingerprint: 'stdin', endOffset: offset });
+          await sink.write({ runs: LineRun.of(lines), path: 'stdin', fingerprint: 'stdin', endOffset: offset });
           retry.reset();
           return;
         } catch (error) {

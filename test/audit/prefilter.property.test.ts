@@ -11,11 +11,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { classifyRequest } from '../../src/audit/classify.ts';
 import { decodeAuditText } from '../../src/audit/decode.ts';
+import { sessionsFromLine, sessionsFromLines, type LineOutcome } from '../../src/audit/input.ts';
 import { badInputWithoutParsing, mayBeInteractiveAccess } from '../../src/audit/prefilter.ts';
+import { LineSplitter } from '../../src/ingest/line-splitter.ts';
 import { generateEvent, randomStyle, serializeLine, type Envelope } from './generate.ts';
 import { pick, seededRandom, testSeed } from './support.ts';
 
 const CASES = 18_000;
+const CHUNK_CASES = 6_000;
 const envelopes: Envelope[] = [
   'bare', 'bare', 'bare', 'EventList', 'array', 'aks-records', 'aks-record', 'aks-record-object', 'legacy',
   'eks-log-event', 'eks-subscription', 's3-export', 'gke', 'gke-array',
@@ -60,6 +63,50 @@ describe('byte-level pre-filter', () => {
     for (const envelope of new Set(envelopes)) assert.ok((envelopeSeen.get(envelope) ?? 0) > 100, `interactive cases in envelope ${envelope}`);
     // The traps are mostly dropped without parsing (a few pass: nodes/proxy scraping, pods/exec with odd verbs).
     assert.ok(negativesPassed < negatives, `some traps are dropped (${negativesPassed}/${negatives} passed)`);
+  });
+
+  it(`over a chunk of lines gives what it gives line by line (${CHUNK_CASES} generated lines, garbage between them)`, () => {
+    const seed = testSeed();
+    const random = seededRandom(seed);
+    // Lines the chunk search must still hand to the per-line path: bad input of every kind, BOM and
+    // spaces, CRLF, blank lines, the CloudWatch cut inside an envelope, a marker word split across lines.
+    const oddities = [
+      'not json at all',
+      '{"kind":"Event","auditID":"cut"',
+      '[{"kind":"Event"}',
+      '\uFEFF{"kind":"Event","verb":"get"}',
+      '   {"kind":"Event","verb":"get"}  ',
+      '',
+      '\r',
+      '{"message":"{\\"kind\\":\\"Event\\",\\"objectRef\\":{\\"subresource\\":\\"exec\\"}[Truncated...]"}',
+      '{"message":"{\\"kind\\":\\"Event\\",\\"verb\\":\\"get\\",\\"requestURI\\":\\"/api/v1/pods[Truncated...]"}',
+      '{"objectRef":{"subresource":',
+      '"exec"}}',
+      '2024-05-02 something else',
+    ];
+    const lines: Buffer[] = [];
+    for (let i = 0; i < CHUNK_CASES; i++) {
+      if (random() < 0.15) {
+        lines.push(Buffer.from(pick(random, oddities)));
+        continue;
+      }
+      const envelope = pick(random, envelopes);
+      const count = envelope === 'EventList' || envelope === 'array' || envelope === 'eks-subscription' || envelope === 'gke-array' ? 1 + Math.floor(random() * 3) : 1;
+      lines.push(serializeLine(random, Array.from({ length: count }, () => generateEvent(random).event), envelope, randomStyle(random)));
+    }
+    const text = Buffer.concat(lines.flatMap((line) => [line, Buffer.from(random() < 0.2 ? '\r\n' : '\n')]));
+    const expected: LineOutcome[] = [];
+    const got: LineOutcome[] = [];
+    const splitter = new LineSplitter(text.length);
+    for (const run of splitter.push(text).runs) {
+      for (let i = 0; i < run.count; i++) {
+        const outcome = sessionsFromLine(run.line(i), { cluster: 'c' });
+        if (outcome.rows.length || outcome.rejected.length || outcome.repaired.length) expected.push(outcome);
+      }
+      sessionsFromLines(run.text, run.bounds, { cluster: 'c' }, (outcome) => got.push(outcome));
+    }
+    assert.ok(expected.some((o) => o.rows.length > 0) && expected.some((o) => o.rejected.length > 0), `seed ${seed}: both kinds of outcome occur`);
+    assert.deepEqual(got, expected, `seed ${seed}`);
   });
 
   it('drops look-alike words inside other names without parsing', () => {

@@ -16,6 +16,7 @@ import { eventColumnsSql, sessionColumnsSql, toCorrelationEvent, type EventRow }
 import { createAuditIntake } from '../../src/ingest/audit-intake.ts';
 import { createAuditSink } from '../../src/ingest/audit-sink.ts';
 import type { LineBatch } from '../../src/ingest/line-sink.ts';
+import { LineRun } from '../../src/ingest/line-splitter.ts';
 import { silentLogger } from '../../src/observe/log.ts';
 import { counterByLabel, createMetrics } from '../../src/observe/metrics.ts';
 import { createRuntimeLineSink } from '../../src/runtime/file.ts';
@@ -42,7 +43,7 @@ export interface ScenarioWriters {
   badInput(): Promise<Record<string, number>>;
 }
 
-const batchOf = (lines: readonly string[], path: string): LineBatch => ({ lines: lines.map((l) => Buffer.from(l)), path, fingerprint: path, endOffset: 0 });
+const batchOf = (lines: readonly string[], path: string): LineBatch => ({ runs: LineRun.of(lines.map((l) => Buffer.from(l))), path, fingerprint: path, endOffset: 0 });
 
 export function scenarioWriters(db: Database, cluster: string, hooks: CommitHooks = {}): ScenarioWriters {
   const metrics = createMetrics();

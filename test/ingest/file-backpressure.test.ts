@@ -13,7 +13,7 @@ import { createMetrics } from '../../src/observe/metrics.ts';
 import { CheckpointStore } from '../../src/ingest/checkpoints.ts';
 import { createAuditFileSource } from '../../src/ingest/audit-file-source.ts';
 import { FileSource } from '../../src/ingest/file-source.ts';
-import type { LineBatch } from '../../src/ingest/line-sink.ts';
+import { linesOf, type LineBatch } from '../../src/ingest/line-sink.ts';
 import type { Database } from '../../src/store/database.ts';
 import { adminQuery, backends, createTestDatabase, skipReason } from '../support/databases.ts';
 import { appendLines, generateAuditLines, lumberjackName, tempDir, waitFor, waitForStoredSessions } from './file-support.ts';
@@ -72,7 +72,7 @@ for (const backend of backends) {
       const longestLine = Math.max(...lines.map((l) => Buffer.byteLength(l) + 1));
       assert.ok(mostReadAhead <= 3 * chunk + longestLine, `read up to ${mostReadAhead} bytes past the last committed batch`);
       assert.equal(stats.linesRead, lines.length);
-      assert.equal(batches.reduce((n, b) => n + b.lines.length, 0), lines.length);
+      assert.equal(batches.reduce((n, b) => n + linesOf(b).length, 0), lines.length);
       // Positions only move forward, batch after batch, to the end of the file.
       const ends = batches.map((b) => b.endOffset);
       assert.deepEqual(ends, [...ends].sort((a, b) => a - b));
@@ -92,7 +92,7 @@ for (const backend of backends) {
           sink: {
             write: async (batch) => {
               if (holdAfterFirst && received.length > 0 && held) await new Promise<void>((resolve) => held!.push(resolve));
-              for (const line of batch.lines) received.push(line.toString());
+              for (const line of linesOf(batch)) received.push(line.toString());
             },
           },
           checkpoints: new CheckpointStore(db, 'stop-gz', 'audit'),

@@ -17,7 +17,7 @@ import { silentLogger } from '../../src/observe/log.ts';
 import { createMetrics } from '../../src/observe/metrics.ts';
 import { CheckpointStore } from '../../src/ingest/checkpoints.ts';
 import { FileSource, type FileSpec } from '../../src/ingest/file-source.ts';
-import type { LineBatch, LineSink } from '../../src/ingest/line-sink.ts';
+import { linesOf, type LineBatch, type LineSink } from '../../src/ingest/line-sink.ts';
 import type { Database } from '../../src/store/database.ts';
 import { backends, createTestDatabase, skipReason } from '../support/databases.ts';
 import { lumberjackName, seededRandom, tempDir } from './file-support.ts';
@@ -32,7 +32,7 @@ function collectingSink(random: () => number): LineSink & { received: string[] }
   return {
     received,
     async write(batch: LineBatch) {
-      const lines = batch.lines.map((l) => l.toString());
+      const lines = linesOf(batch).map((l) => l.toString());
       if (random() < 0.5) await new Promise((r) => setImmediate(r));
       received.push(...lines);
     },

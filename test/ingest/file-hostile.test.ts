@@ -1,6 +1,7 @@
 /**
  * What the file source does with files that are broken or planted: a damaged .gz is read once and
- * then left alone until it changes (it was decompressed again every second, forever), and a link in
+ * then left alone until it changes (it was decompressed again every second, forever), garbage inside a
+ * read costs only the garbage lines (a read is checked whole, then line by line when it fails), and a link in
  * the log directory pointing outside it is not followed unless -audit-log-follow-symlinks says so.
  * Through the real source, the real audit sink and writer, into both databases.
  */
@@ -86,6 +87,40 @@ for (const backend of backends) {
       assert.equal((await counterByLabel(metrics.badInput, 'reason'))['damaged-gzip'], 1);
       assert.ok(source.snapshotStats().diskBytesRead > first.diskBytesRead);
       await source.stop();
+    });
+
+    it('garbage inside a read (NUL block, invalid UTF-8, non-JSON, a cut line) is counted and the session lines around it stored, lines spanning two reads included, plain and .gz', async () => {
+      const sessions = sessionLines('mixed', 30);
+      const garbage: Record<number, Buffer> = {
+        // The zero-filled block a crash leaves in front of the next line: the block is dropped, the line kept.
+        10: Buffer.alloc(300, 0),
+        20: Buffer.from([0x7b, 0xc3, 0x28, 0x7d, 0x0a]), // not UTF-8
+        30: Buffer.from('not json at all\n'),
+        40: Buffer.from('{"kind":"Event","auditID":"cut"\n'),
+        50: Buffer.from([0x7b, 0x00, 0x7d, 0x0a]), // a NUL inside a line: the line is dropped
+      };
+      const content = Buffer.concat(sessions.flatMap((line, i) => [garbage[i] ?? Buffer.alloc(0), Buffer.from(`${line}\n`)]));
+      const plainDir = tempDir('garbage-plain');
+      writeFileSync(join(plainDir, 'audit.log'), content);
+      const gzipDir = tempDir('garbage-gz');
+      writeFileSync(join(gzipDir, `${lumberjackName(new Date('2024-07-01T00:00:00Z'))}.gz`), gzipSync(content));
+      // Reads of the whole file (the garbage amid clean lines of one read), and far shorter than a line
+      // (~1 KB: most lines span two reads).
+      for (const [cluster, dir, readChunkBytes] of [
+        ['garbage-plain', plainDir, 1024 * 1024],
+        ['garbage-gz', gzipDir, 1024 * 1024],
+        ['garbage-plain-short', plainDir, 700],
+        ['garbage-gz-short', gzipDir, 700],
+      ] as const) {
+        const { source, metrics } = sourceFor(db, cluster, [{ dir }], { readChunkBytes });
+        await source.poll();
+        const stats = source.snapshotStats();
+        assert.equal((await storedAuditIds(db, cluster)).length, 30, `${cluster}: every session`);
+        assert.deepEqual(await counterByLabel(metrics.badInput, 'reason'), { binary: 2, 'invalid-utf8': 1, 'not-json': 2 }, cluster);
+        assert.equal(stats.linesRead, sessions.length + 4, `${cluster}: lines read`);
+        assert.equal(stats.linesGarbage, 3, cluster);
+        await source.stop();
+      }
     });
 
     it('a link in the log directory pointing outside it is not read, and said once; one pointing inside is read', async () => {

@@ -6,19 +6,20 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { backupTimeMs, isAuditLogName, isRotatedBackupName, oldestFirst, type FileCandidate } from '../../src/ingest/dir-discovery.ts';
 import { FINGERPRINT_MAX_BYTES, fingerprintOfHead } from '../../src/ingest/fingerprint.ts';
-import { LineSplitter } from '../../src/ingest/line-splitter.ts';
+import { linesOf } from '../../src/ingest/line-sink.ts';
+import { LineSplitter, type SplitResult } from '../../src/ingest/line-splitter.ts';
 import { seededRandom } from './file-support.ts';
 
-const text = (lines: Buffer[]) => lines.map((l) => l.toString());
+const text = (split: SplitResult) => linesOf(split).map((l) => l.toString());
 
 describe('line splitter', () => {
   it('keeps a partial last line until its newline arrives, then emits it once', () => {
     const s = new LineSplitter(1024);
-    assert.deepEqual(text(s.push(Buffer.from('{"a":1}\n{"b":')).lines), ['{"a":1}']);
+    assert.deepEqual(text(s.push(Buffer.from('{"a":1}\n{"b":'))), ['{"a":1}']);
     assert.equal(s.consumed, 8);
     assert.equal(s.pending, 5);
-    assert.deepEqual(text(s.push(Buffer.from('2}')).lines), []);
-    assert.deepEqual(text(s.push(Buffer.from('\n')).lines), ['{"b":2}']);
+    assert.deepEqual(text(s.push(Buffer.from('2}'))), []);
+    assert.deepEqual(text(s.push(Buffer.from('\n'))), ['{"b":2}']);
     assert.equal(s.consumed, 16);
     assert.equal(s.pending, 0);
   });
@@ -32,7 +33,7 @@ describe('line splitter', () => {
       const got: string[] = [];
       for (let at = 0; at < bytes.length; ) {
         const size = 1 + Math.floor(random() * 700);
-        got.push(...text(s.push(bytes.subarray(at, at + size)).lines));
+        got.push(...text(s.push(bytes.subarray(at, at + size))));
         at += size;
       }
       assert.deepEqual(got, lines);
@@ -43,12 +44,12 @@ describe('line splitter', () => {
   it('skips a line over the limit without keeping it, reports where it began, and keeps the next line', () => {
     const s = new LineSplitter(100);
     const first = s.push(Buffer.from('short\n' + 'y'.repeat(80)));
-    assert.deepEqual(text(first.lines), ['short']);
+    assert.deepEqual(text(first), ['short']);
     const middle = s.push(Buffer.from('y'.repeat(500)));
-    assert.deepEqual(middle, { lines: [], tooLong: [] });
+    assert.deepEqual(middle, { runs: [], tooLong: [] });
     assert.equal(s.pending, 580);
     const last = s.push(Buffer.from('yy\nnext\n'));
-    assert.deepEqual(text(last.lines), ['next']);
+    assert.deepEqual(text(last), ['next']);
     assert.deepEqual(last.tooLong, [{ startOffset: 6, bytes: 582 }]);
     assert.equal(s.consumed, 6 + 583 + 5);
   });
@@ -56,12 +57,12 @@ describe('line splitter', () => {
   it('accepts a line of exactly the limit and rejects one byte more', () => {
     const s = new LineSplitter(10);
     const r = s.push(Buffer.from('0123456789\n01234567890\n'));
-    assert.deepEqual(text(r.lines), ['0123456789']);
+    assert.deepEqual(text(r), ['0123456789']);
     assert.equal(r.tooLong.length, 1);
   });
 
   it('leaves out empty lines', () => {
-    assert.deepEqual(text(new LineSplitter(10).push(Buffer.from('\n\na\n\r\n')).lines), ['a']);
+    assert.deepEqual(text(new LineSplitter(10).push(Buffer.from('\n\na\n\r\n'))), ['a']);
   });
 });
 
