@@ -73,7 +73,7 @@ async function copyBaseline(ctx: BenchContext, rows: Buffer, count: number): Pro
 export async function measureExecHeavy(ctx: BenchContext): Promise<RowOutcome[]> {
   const size = ctx.scale.execHeavyBytes;
   ctx.log(`exec-heavy: generating ${Math.round(size / MiB)} MB log where every line is a session stage`);
-  const file = ensureAuditLog(`exec-heavy-${Math.round(size / MiB)}m.log`, { bytes: size, interactiveRatio: 1, maxSessionLines: 2000, seed: 7 });
+  const file = ensureAuditLog(`exec-heavy-${Math.round(size / MiB)}m.log`, { bytes: size, interactiveRatio: 1, maxSessionLines: 200, seed: 7 });
   ctx.log(`exec-heavy: ${file.lines} lines, ${file.sessions} sessions; ${ctx.scale.pairs} pair(s) of audit-processor -once into Postgres (at most ${ctx.scale.maxRowSeconds} s each) and COPY of its rows`);
   let copied: { rows: Buffer; count: number } | undefined;
   const runs = await alternatingPairs(
