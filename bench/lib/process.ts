@@ -14,6 +14,11 @@ export interface ProcessUsage {
   peakRssBytes: number;
   /** User + system CPU seconds. */
   cpuSeconds: number;
+  /**
+   * Largest peak RSS of any of its own child processes (each polled the same way), 0 if it started
+   * none: PGlite's initdb runs in one (src/store/pglite-initdb.ts), and its memory is said apart.
+   */
+  childPeakRssBytes: number;
 }
 
 export interface ProcessResult extends ProcessUsage {
@@ -38,17 +43,30 @@ export interface RunningProcess {
   stop(graceMs?: number): Promise<ProcessResult>;
 }
 
+const peakRssOf = (pid: number | string): number => {
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return hwm ? Number(hwm[1]) * 1024 : 0;
+};
+
 function readUsage(pid: number, previous: ProcessUsage): ProcessUsage {
   try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
+    const peakRssBytes = peakRssOf(pid);
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ticks = Number(fields[11]) + Number(fields[12]);
+    let childPeakRssBytes = previous.childPeakRssBytes;
+    for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean)) {
+      try {
+        childPeakRssBytes = Math.max(childPeakRssBytes, peakRssOf(child));
+      } catch {
+        // exited meanwhile
+      }
+    }
     return {
-      peakRssBytes: Math.max(previous.peakRssBytes, hwm ? Number(hwm[1]) * 1024 : 0),
+      peakRssBytes: Math.max(previous.peakRssBytes, peakRssBytes),
       cpuSeconds: Math.max(previous.cpuSeconds, ticks / CLOCK_TICKS_PER_SECOND),
+      childPeakRssBytes,
     };
   } catch {
     return previous; // exited between two polls
@@ -71,7 +89,7 @@ export function startNodeScript(
     stdio: [options.stdin ?? 'ignore', 'pipe', 'pipe'],
   });
   const pid = child.pid!;
-  let usage: ProcessUsage = { peakRssBytes: 0, cpuSeconds: 0 };
+  let usage: ProcessUsage = { peakRssBytes: 0, cpuSeconds: 0, childPeakRssBytes: 0 };
   const poll = setInterval(() => (usage = readUsage(pid, usage)), 50);
   let stdout = '';
   let stderr = '';

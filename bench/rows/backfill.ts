@@ -106,7 +106,7 @@ export async function measureBackfill(ctx: BenchContext): Promise<RowOutcome[]> 
     ratio: pgliteMbps / raw.median,
     target: { text: 'peak RSS <= 500 MB', met: result.peakRssBytes <= 500 * MiB },
     peakRssBytes: result.peakRssBytes,
-    note: `${storedText(Number(counted.stdout.trim()), file.sessions)}; one run (not paired); ${boundBy(result.cpuSeconds, result.wallMs / 1000)} (PGlite's WASM Postgres runs on the processor's own thread: its work is counted there)`,
+    note: `${storedText(Number(counted.stdout.trim()), file.sessions)}; one run (not paired); ${boundBy(result.cpuSeconds, result.wallMs / 1000)} (PGlite's WASM Postgres runs on the processor's own thread: its work is counted there); a fresh -data-dir, made by PGlite's initdb in a child process that peaked at ${Math.round(result.childPeakRssBytes / MiB)} MB and exited before the processor opened it (wall time includes it)`,
   });
   return out;
 }
