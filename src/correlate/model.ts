@@ -35,7 +35,7 @@ export interface CorrelationSession {
 
 /** One runtime event (a KubeArmor alert or log). Missing fields are undefined: every field is optional on the wire. */
 export interface CorrelationEvent {
-  /** runtime_events primary key: (event_key, event_time). */
+  /** With event_time, the runtime_events primary key (event_time, event_key). */
   key: string;
   /** event_time as stored, ISO 8601 with microseconds, to write the link back exactly. */
   time: string;

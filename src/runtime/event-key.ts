@@ -1,7 +1,7 @@
 /**
  * The identity of a runtime event, for idempotency: the same event received twice (from two relays,
  * from the relay and a node daemon, from a re-read file, from gRPC and from `karmor logs --json`) gets
- * the same key and is stored once (runtime_events primary key (event_key, event_time, kept)).
+ * the same key and is stored once (runtime_events primary key (event_time, event_key, kept)).
  *
  * What is in it: the facts of the event itself (where, when to the microsecond, which process, what it
  * did, what came of it) and, for alerts, which policy matched and what it did (action, enforcer).
@@ -48,33 +48,40 @@ type KeyedFields = Pick<
  * value this gives).
  */
 export function runtimeEventKey(event: KeyedFields): string {
+  const v = orNull;
+  // The same array, in the same order, as the keys stored since migration 0007 were computed from.
   const identity = [
-    event.cluster,
-    event.kind,
-    event.eventTime,
-    event.hostName,
-    event.namespace,
-    event.pod,
-    event.containerId,
-    event.containerName,
-    event.pid,
-    event.ppid,
-    event.hostPid,
-    event.hostPpid,
-    event.uid,
-    event.execId,
-    event.processName,
-    event.parentProcessName,
-    event.type,
-    event.operation,
-    event.resource,
-    event.source,
-    event.data,
-    event.result,
-    event.policyName,
-    event.action,
-    event.enforcer,
-  ].map((value) => (value === 0 || value === '' || value === undefined ? null : value));
+    v(event.cluster),
+    v(event.kind),
+    v(event.eventTime),
+    v(event.hostName),
+    v(event.namespace),
+    v(event.pod),
+    v(event.containerId),
+    v(event.containerName),
+    v(event.pid),
+    v(event.ppid),
+    v(event.hostPid),
+    v(event.hostPpid),
+    v(event.uid),
+    v(event.execId),
+    v(event.processName),
+    v(event.parentProcessName),
+    v(event.type),
+    v(event.operation),
+    v(event.resource),
+    v(event.source),
+    v(event.data),
+    v(event.result),
+    v(event.policyName),
+    v(event.action),
+    v(event.enforcer),
+  ];
   // crypto.hash: the one-shot digest (Node >= 20.12), without a Hash object per event.
   return hash('sha256', JSON.stringify(identity), 'hex').slice(0, 32);
+}
+
+/** Empty, absent and 0 are the same value in the key. */
+function orNull<T>(value: T): T | null {
+  return value === 0 || value === '' || value === undefined ? null : value;
 }

@@ -107,6 +107,18 @@ describe('runtime event normaliser', () => {
     assert.equal(keys.size, kubeArmorFixtures().length - 1);
   });
 
+  it('keeps the key of an event across versions (a re-read after an upgrade stores nothing twice)', () => {
+    // The key this event got when migration 0007 shortened keys to 32 hex characters.
+    const line =
+      '{"Timestamp":1768878000,"UpdatedTime":"2026-01-20T03:00:00.000163Z","ClusterName":"default","HostName":"ip-10-0-3-64","NamespaceName":"data",' +
+      '"PodName":"redis-2-6a767ffba-dda0c","ContainerID":"8431281fb02e","ContainerName":"redis","ParentProcessName":"/usr/local/bin/redis-server",' +
+      '"ProcessName":"/bin/sh","HostPPID":201477,"HostPID":202058,"PPID":1,"PID":148,"UID":0,"Type":"ContainerLog","Source":"/usr/local/bin/redis-server",' +
+      '"Operation":"Process","Resource":"/bin/sh -c echo hi","Data":"syscall=SYS_EXECVE","Result":"Passed","ExecEvent":{"ExecID":"0","ExecutableName":"sh"}}';
+    const outcome = normalizeRuntimeEvent(JSON.parse(line), { cluster: 'prod' });
+    assert.ok(outcome.ok);
+    assert.equal(outcome.event.eventKey, 'cdf5e6169fb3f4c9e7340fa3db4dc70d');
+  });
+
   it('keeps an event that has no time at all (hand-trimmed samples, Timestamp 0) at the epoch, stably', () => {
     const trimmed = kubeArmorFixture('relay-old-renders.jsonl', 5);
     const outcome = normalizeRuntimeEvent(trimmed.object, context);
