@@ -71,9 +71,25 @@ export function writeColumns<T extends PgTable>(table: T): WriteColumn<InferSele
  * return escaped (PostgreSQL COPY "Text Format").
  */
 export function copyText(value: unknown): string {
-  if (value === null || value === undefined) return '\\N';
-  const text = typeof value === 'object' ? JSON.stringify(value) : typeof value === 'boolean' ? (value ? 't' : 'f') : String(value);
-  return /[\\\t\n\r]/.test(text) ? text.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r')) : text;
+  switch (typeof value) {
+    case 'string':
+      return escapeCopyText(value);
+    case 'number':
+    case 'bigint':
+      return String(value); // digits, a sign, a point: nothing to escape
+    case 'boolean':
+      return value ? 't' : 'f';
+    case 'undefined':
+      return '\\N';
+    default:
+      return value === null ? '\\N' : escapeCopyText(JSON.stringify(value));
+  }
+}
+
+const copySpecial = /[\\\t\n\r]/;
+
+function escapeCopyText(text: string): string {
+  return copySpecial.test(text) ? text.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r')) : text;
 }
 
 /**
