@@ -20,7 +20,7 @@
  * One refused value must not fail everything else: a batch the database refuses for its content is
  * split in halves, down to single sessions; a single one still refused is counted and skipped.
  */
-import { canonicalJson, mergeSessions, mergeStages, reusedSessionId, sessionIdentity, type SessionRow } from '../audit/session.ts';
+import { mergeSessions, mergeStages, reusedSessionId, sameJson, sessionIdentity, type SessionRow } from '../audit/session.ts';
 import { recordset, selectColumns } from './columns.ts';
 import type { Database, Queryable } from './database.ts';
 import { changeEvents } from './schema.ts';
@@ -81,12 +81,12 @@ const MAX_ID_ROUNDS = 8;
 
 export interface SessionWriterOptions {
   /**
-   * Called after every COMMIT with the ids of all sessions in the batch, changed or not (so links missed
-   * when the process stopped between a commit and correlation are made when the lines are read again).
-   * src/correlate's Correlator.noteSessions: it only notes the ids and returns. A throw is ignored: the
-   * rows are committed whatever the hook does.
+   * Called after every COMMIT with the stored row of every session in the batch, changed or not (so links
+   * missed when the process stopped between a commit and correlation are made when the lines are read
+   * again). src/correlate's Correlator.onSessionsCommitted: it notes what it needs and returns, without
+   * reading the rows back. A throw is ignored: the rows are committed whatever the hook does.
    */
-  onCommitted?: (sessionIds: string[]) => void;
+  onCommitted?: (sessions: readonly SessionRow[]) => void;
   /**
    * Called inside each batch's transaction with the sessions it opened, ended or changed (the export
    * outbox, src/export/outbox.ts): its rows commit with the sessions or not at all.
@@ -105,10 +105,10 @@ export class SessionWriter {
     const sessions = mergeStages(rows);
     const total: SessionWriteResult = { sessions: sessions.length, inserted: 0, updated: 0, auditIdReused: 0, refused: 0, refusedCodes: [] };
     if (sessions.length === 0) return total;
-    const committedIds: string[] = [];
-    await this.writeSplitting(sessions, total, committedIds);
+    const committed: SessionRow[] = [];
+    await this.writeSplitting(sessions, total, committed);
     try {
-      if (committedIds.length) this.options.onCommitted?.(committedIds);
+      if (committed.length) this.options.onCommitted?.(committed);
     } catch {
       // The hook's failure is its own (the Correlator logs and retries); the write stands.
     }
@@ -116,7 +116,7 @@ export class SessionWriter {
   }
 
   /** One transaction per batch; a batch refused for its content is split down to the session at fault. */
-  private async writeSplitting(sessions: SessionRow[], total: SessionWriteResult, committedIds: string[]): Promise<void> {
+  private async writeSplitting(sessions: SessionRow[], total: SessionWriteResult, committed: SessionRow[]): Promise<void> {
     await storeSplitting(
       sessions,
       async (batch) => {
@@ -124,7 +124,7 @@ export class SessionWriter {
         total.inserted += outcome.inserted;
         total.updated += outcome.updated;
         total.auditIdReused += outcome.auditIdReused;
-        for (const id of outcome.ids) committedIds.push(id);
+        for (const row of outcome.stored) committed.push(row);
       },
       (_session, sqlstate) => {
         total.refused++;
@@ -138,15 +138,15 @@ interface BatchOutcome {
   inserted: number;
   updated: number;
   auditIdReused: number;
-  /** The stored id of every session of the batch. */
-  ids: string[];
+  /** The stored row of every session of the batch (as this transaction left it). */
+  stored: SessionRow[];
 }
 
 /** A session is over once it has its end or was refused (a refusal has no later stage). */
 const isOver = (s: SessionRow) => !s.allowed || Boolean(s.execMetadata?.ended_at);
 
 async function writeSessions(tx: Queryable, batch: SessionRow[], inTransaction?: SessionChangeHook): Promise<BatchOutcome> {
-  const outcome: BatchOutcome = { inserted: 0, updated: 0, auditIdReused: 0, ids: [] };
+  const outcome: BatchOutcome = { inserted: 0, updated: 0, auditIdReused: 0, stored: [] };
   const changes: SessionChange[] = [];
   const firstIds = new Map(batch.map((s) => [sessionIdentity(s), s.id]));
   const reusedIds: SessionRow[] = [];
@@ -163,7 +163,7 @@ async function writeSessions(tx: Queryable, batch: SessionRow[], inTransaction?:
       if (!inserted.has(sessionIdentity(session))) rest.push(session);
       else {
         outcome.inserted++;
-        outcome.ids.push(session.id);
+        outcome.stored.push(session);
         // Seen whole at once (a log read after the fact), a session's first document is already its end.
         changes.push({ sessionId: session.id, event: isOver(session) ? 'ended' : 'opened' });
         if (round > 0) reusedIds.push(session);
@@ -182,10 +182,11 @@ async function writeSessions(tx: Queryable, batch: SessionRow[], inTransaction?:
         pending.push({ ...session, id: reusedSessionId(firstIds.get(sessionIdentity(session))!, session.requestKey, round) });
         continue;
       }
-      outcome.ids.push(before.id);
       const merged = mergeSessions(before, { ...session, id: before.id });
-      // canonicalJson sorts keys: jsonb reorders them, so plain JSON.stringify cannot tell "unchanged".
-      if (canonicalJson(merged) !== canonicalJson(before)) {
+      // Compared as canonical JSON: jsonb reorders keys, so plain JSON.stringify cannot tell "unchanged".
+      if (sameJson(merged, before)) outcome.stored.push(before);
+      else {
+        outcome.stored.push(merged);
         changed.push(merged);
         changes.push({ sessionId: before.id, event: isOver(merged) && !isOver(before) ? 'ended' : 'updated' });
       }
