@@ -120,7 +120,11 @@ export class SessionWriter {
     await storeSplitting(
       sessions,
       async (batch) => {
-        const outcome = await withRetryOnConflict(() => this.db.transaction((tx) => writeSessions(tx, batch, this.options.inTransaction)));
+        // Sorted and serialised before BEGIN: inside the transaction the backend waits on nothing of ours
+        // but reading the answers (it sat idle in transaction for a fifth of an exec-heavy run).
+        const sorted = [...batch].sort(byId);
+        const json = JSON.stringify(sorted);
+        const outcome = await withRetryOnConflict(() => this.db.transaction((tx) => writeSessions(tx, sorted, json, this.options.inTransaction)));
         total.inserted += outcome.inserted;
         total.updated += outcome.updated;
         total.auditIdReused += outcome.auditIdReused;
@@ -145,18 +149,22 @@ interface BatchOutcome {
 /** A session is over once it has its end or was refused (a refusal has no later stage). */
 const isOver = (s: SessionRow) => !s.allowed || Boolean(s.execMetadata?.ended_at);
 
-async function writeSessions(tx: Queryable, batch: SessionRow[], inTransaction?: SessionChangeHook): Promise<BatchOutcome> {
+const byId = (a: SessionRow, b: SessionRow) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** Stores `batch` (sorted by id, and `json` is its JSON) in the transaction `tx`. */
+async function writeSessions(tx: Queryable, batch: SessionRow[], json: string, inTransaction?: SessionChangeHook): Promise<BatchOutcome> {
   const outcome: BatchOutcome = { inserted: 0, updated: 0, auditIdReused: 0, stored: [] };
   const changes: SessionChange[] = [];
-  const firstIds = new Map(batch.map((s) => [sessionIdentity(s), s.id]));
+  // Each session's first candidate id, for the rare one whose id another request holds.
+  let firstIds: Map<string, string> | undefined;
   const reusedIds: SessionRow[] = [];
-  let pending = [...batch];
+  let pending = batch;
   for (let round = 0; pending.length > 0; round++) {
     if (round > MAX_ID_ROUNDS) throw new Error(`could not give ${pending.length} sessions an id after ${MAX_ID_ROUNDS} rounds`);
-    pending.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    if (round > 0) pending.sort(byId);
     // Two requests of one auditID in the same batch share a candidate id: only one of them is inserted,
     // so what was inserted is told by key, not by id.
-    const insertedRows = await tx.query<Pick<SessionRow, 'cluster' | 'auditId' | 'requestKey'>>(insertNew, [JSON.stringify(pending)]);
+    const insertedRows = await tx.query<Pick<SessionRow, 'cluster' | 'auditId' | 'requestKey'>>(insertNew, [round === 0 ? json : JSON.stringify(pending)]);
     const inserted = new Set(insertedRows.rows.map(sessionIdentity));
     const rest: SessionRow[] = [];
     for (const session of pending) {
@@ -179,6 +187,7 @@ async function writeSessions(tx: Queryable, batch: SessionRow[], inTransaction?:
       const before = stored.get(sessionIdentity(session));
       if (!before) {
         // Its id belongs to another request with the same auditID.
+        firstIds ??= new Map(batch.map((s) => [sessionIdentity(s), s.id]));
         pending.push({ ...session, id: reusedSessionId(firstIds.get(sessionIdentity(session))!, session.requestKey, round) });
         continue;
       }
