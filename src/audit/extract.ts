@@ -132,7 +132,15 @@ export function extractStage(event: AuditEvent, context: ExtractContext): Extrac
   }
 
   const tool = detectTool(event.userAgent, execMetadata.command);
-  const source: Source = { ...tool, user_agent: event.userAgent };
+  // A literal, not a spread of `tool`: the spread was a fifth of this function's own time.
+  const source: Source = {
+    tool: tool.tool,
+    client_name: tool.client_name,
+    client_version: tool.client_version,
+    client_platform: tool.client_platform,
+    detected_by: tool.detected_by,
+    user_agent: event.userAgent,
+  };
   const extracted: SessionRow = {
     id: '',
     cluster: context.cluster,

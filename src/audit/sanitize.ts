@@ -125,9 +125,9 @@ function sanitizeDocument(value: unknown, report: SanitizeReport): unknown {
 }
 
 /** Strings of a document with a bound of their own (an index entry, the apiserver's own cut). */
-function withBoundFields<T extends Record<string, unknown>>(doc: T, bounds: Record<string, { max: number; identifier: boolean }>, report: SanitizeReport): T {
+function withBoundFields<T extends Record<string, unknown>>(doc: T, bounds: readonly (readonly [string, Bound])[], report: SanitizeReport): T {
   let out: T | undefined;
-  for (const [field, bound] of Object.entries(bounds)) {
+  for (const [field, bound] of bounds) {
     const value = doc[field];
     if (typeof value !== 'string') continue;
     const clean = sanitizeString(value, bound.max, bound.identifier, report);
@@ -136,8 +136,13 @@ function withBoundFields<T extends Record<string, unknown>>(doc: T, bounds: Reco
   return out ?? doc;
 }
 
-const actorBounds = { username: { max: STORED_BOUNDS.username, identifier: true }, impersonated_user: { max: STORED_BOUNDS.username, identifier: true } };
-const sourceBounds = { user_agent: { max: STORED_BOUNDS.userAgent, identifier: false } };
+interface Bound {
+  max: number;
+  identifier: boolean;
+}
+// As lists, made once: Object.entries of a map per row was a tenth of sanitising.
+const actorBounds = Object.entries({ username: { max: STORED_BOUNDS.username, identifier: true }, impersonated_user: { max: STORED_BOUNDS.username, identifier: true } });
+const sourceBounds = Object.entries({ user_agent: { max: STORED_BOUNDS.userAgent, identifier: false } });
 
 /** Any JSON value (KubeArmor's raw event) with every string and key made storable; the same value when nothing changed. */
 export function sanitizeJson(value: unknown, report: SanitizeReport): unknown {
@@ -152,15 +157,14 @@ export function sanitizeSessionRow(row: SessionRow, clampedTime = false): { row:
   const report: SanitizeReport = { reasons: new Set() };
   if (clampedTime) report.reasons.add('time-out-of-range');
   const identifier = (text: string, max: number) => boundIdentifier(withoutForbiddenCharacters(text, report), max, report);
-  const sanitized: SessionRow = {
-    ...row,
-    auditId: identifier(row.auditId, STORED_BOUNDS.auditId),
-    namespace: identifier(row.namespace, STORED_BOUNDS.namespace),
-    name: identifier(row.name, STORED_BOUNDS.name),
-    // The fields with a bound of their own first: the general bound is the larger.
-    actor: sanitizeDocument(withBoundFields(row.actor, actorBounds, report), report) as SessionRow['actor'],
-    source: sanitizeDocument(withBoundFields(row.source, sourceBounds, report), report) as SessionRow['source'],
-    execMetadata: sanitizeDocument(row.execMetadata, report) as SessionRow['execMetadata'],
-  };
-  return { row: report.reasons.size === 0 ? row : sanitized, reasons: [...report.reasons] };
+  const auditId = identifier(row.auditId, STORED_BOUNDS.auditId);
+  const namespace = identifier(row.namespace, STORED_BOUNDS.namespace);
+  const name = identifier(row.name, STORED_BOUNDS.name);
+  // The fields with a bound of their own first: the general bound is the larger.
+  const actor = sanitizeDocument(withBoundFields(row.actor, actorBounds, report), report) as SessionRow['actor'];
+  const source = sanitizeDocument(withBoundFields(row.source, sourceBounds, report), report) as SessionRow['source'];
+  const execMetadata = sanitizeDocument(row.execMetadata, report) as SessionRow['execMetadata'];
+  // Nothing repaired is nothing changed: the row as it came, no copy.
+  if (report.reasons.size === 0) return { row, reasons: [] };
+  return { row: { ...row, auditId, namespace, name, actor, source, execMetadata }, reasons: [...report.reasons] };
 }

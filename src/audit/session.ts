@@ -7,7 +7,7 @@
  * or webhook batches, so `mergeSessions` is commutative, associative and idempotent: a later stage fills
  * in what an earlier one lacked and never erases it.
  */
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import type { ChangeEventRow } from '../store/schema.ts';
 import type { ExecMetadata } from './session-documents.ts';
 import { redactionCount } from './redact.ts';
@@ -66,7 +66,8 @@ export function requestKeyOf(row: Pick<SessionRow, 'resourceKind' | 'namespace' 
     const value = part ?? '';
     text += `${Buffer.byteLength(value, 'utf8')}:${value};`;
   }
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  // One-shot hash: a Hash object per stage cost as much as the rest of the key.
+  return hash('sha256', text, 'hex');
 }
 
 /** Audit stages in the order the apiserver writes them. */
@@ -160,6 +161,73 @@ function canonicalJsonByReplacer(value: unknown): string {
   ) ?? 'null';
 }
 
+/**
+ * Whether two values have the same canonicalJson, compared in place for plain JSON data (what session
+ * rows hold): merging compares every field of two stages, and serialising both sides was half its cost.
+ * Anything else (undefined inside arrays, non-finite numbers, toJSON, class instances) is serialised.
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  const same = samePlainJson(a, b);
+  return same ?? canonicalJson(a) === canonicalJson(b);
+}
+
+/** sameJson for plain JSON data, or undefined when the answer needs canonicalJson. */
+function samePlainJson(a: unknown, b: unknown): boolean | undefined {
+  if (a === b) return true;
+  const kind = plainKind(a);
+  const other = plainKind(b);
+  if (kind === undefined || other === undefined) return undefined;
+  // Each kind has JSON of its own shape; two different leaves of one kind have different JSON.
+  if (kind !== other || (kind !== 'array' && kind !== 'record')) return false;
+  if (kind === 'array') {
+    const left = a as unknown[];
+    const right = b as unknown[];
+    if (left.length !== right.length) return false;
+    for (let i = 0; i < left.length; i++) {
+      const same = samePlainJson(left[i], right[i]);
+      if (same !== true) return same;
+    }
+    return true;
+  }
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  let keys = 0;
+  for (const key of Object.keys(left)) {
+    const value = left[key];
+    if (value === undefined) continue;
+    keys++;
+    const same = Object.prototype.hasOwnProperty.call(right, key) ? samePlainJson(value, right[key]) : plainKind(value) === undefined ? undefined : false;
+    if (same !== true) return same;
+  }
+  for (const key of Object.keys(right)) {
+    const value = right[key];
+    // canonicalJson leaves these out of an object, as it leaves undefined.
+    if (typeof value === 'function' || typeof value === 'symbol') return undefined;
+    if (value !== undefined) keys--;
+  }
+  return keys === 0;
+}
+
+/** The JSON kind of plain data; undefined for what JSON.stringify turns into something else (undefined, NaN, toJSON). */
+function plainKind(value: unknown): 'string' | 'number' | 'boolean' | 'null' | 'array' | 'record' | undefined {
+  switch (typeof value) {
+    case 'string':
+      return 'string';
+    case 'boolean':
+      return 'boolean';
+    case 'number':
+      return Number.isFinite(value) ? 'number' : undefined;
+    case 'object': {
+      if (value === null) return 'null';
+      if (Array.isArray(value)) return 'array';
+      const proto = Object.getPrototypeOf(value);
+      return (proto === Object.prototype || proto === null) && !('toJSON' in value) ? 'record' : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
 const preferred: Join = (a, b) => {
   const byRedaction = redactionCount(a) - redactionCount(b);
   if (byRedaction !== 0) return byRedaction > 0 ? a : b;
@@ -173,8 +241,15 @@ const execJoins: Record<string, Join> = {
   stages: (a, b) => sortStages([...(Array.isArray(a) ? a : []), ...(Array.isArray(b) ? b : [])]),
 };
 
+const stageOrder = (x: string, y: string) => (stageRank[x] ?? 0) - (stageRank[y] ?? 0) || (x < y ? -1 : x > y ? 1 : 0);
+
+/** Stages as strings, once each, in the apiserver's order; the same array when it already is (most merges). */
 function sortStages(stages: unknown[]): string[] {
-  return [...new Set(stages.map(String))].sort((x, y) => (stageRank[x] ?? 0) - (stageRank[y] ?? 0) || (x < y ? -1 : x > y ? 1 : 0));
+  let sorted = true;
+  for (let i = 0; sorted && i < stages.length; i++) {
+    sorted = typeof stages[i] === 'string' && (i === 0 || stageOrder(stages[i - 1] as string, stages[i] as string) < 0);
+  }
+  return sorted ? (stages as string[]) : [...new Set(stages.map(String))].sort(stageOrder);
 }
 
 const absent = (v: unknown) => v === undefined || v === null;
@@ -183,8 +258,8 @@ function joinValue(a: unknown, b: unknown, join: Join = preferred): unknown {
   if (absent(a)) return absent(b) ? undefined : b;
   if (absent(b)) return a;
   if (a === b) return a;
-  // Two different strings never have the same JSON; skip serialising them.
-  if (!(typeof a === 'string' && typeof b === 'string') && canonicalJson(a) === canonicalJson(b)) return a;
+  // Two different strings never have the same JSON.
+  if (!(typeof a === 'string' && typeof b === 'string') && sameJson(a, b)) return a;
   return join(a, b);
 }
 
@@ -192,10 +267,15 @@ function joinObjects<T extends object>(a: T, b: T, joins: Record<string, Join> =
   const out: Record<string, unknown> = {};
   const left = a as Record<string, unknown>;
   const right = b as Record<string, unknown>;
-  const keys = Object.keys(left);
-  for (const key of Object.keys(right)) if (!Object.prototype.propertyIsEnumerable.call(left, key)) keys.push(key);
-  for (const key of keys.sort()) {
+  // Keys in the left's order, then the right's new ones: no sort, as jsonb keeps no order of ours and
+  // every comparison is canonical (sorting the keys was most of a merge's cost).
+  for (const key of Object.keys(left)) {
     const value = joinValue(left[key], right[key], joins[key]);
+    if (value !== undefined) out[key] = value;
+  }
+  for (const key of Object.keys(right)) {
+    if (Object.hasOwn(left, key)) continue;
+    const value = joinValue(undefined, right[key], joins[key]);
     if (value !== undefined) out[key] = value;
   }
   return out as T;
@@ -203,15 +283,13 @@ function joinObjects<T extends object>(a: T, b: T, joins: Record<string, Join> =
 
 /** Merges two partial views of one session (same cluster, auditId and requestKey) into one. */
 export function mergeSessions(a: SessionRow, b: SessionRow): SessionRow {
-  const joined = joinObjects(a.execMetadata, b.execMetadata, execJoins);
-  const startedAt = joined.started_at;
-  const endedAt = joined.ended_at ?? null;
-  const execMetadata: ExecMetadata = {
-    ...joined,
-    stages: sortStages(joined.stages ?? []),
-    ended_at: endedAt,
-    duration_ms: endedAt === null ? null : Math.max(0, millisBetween(startedAt, endedAt)),
-  };
+  // A fresh object: completed in place.
+  const execMetadata = joinObjects(a.execMetadata, b.execMetadata, execJoins);
+  const startedAt = execMetadata.started_at;
+  const endedAt = execMetadata.ended_at ?? null;
+  execMetadata.stages = sortStages(execMetadata.stages ?? []);
+  execMetadata.ended_at = endedAt;
+  execMetadata.duration_ms = endedAt === null ? null : Math.max(0, millisBetween(startedAt, endedAt));
   return {
     id: a.id,
     cluster: a.cluster,
@@ -234,11 +312,21 @@ export const sessionIdentity = (row: Pick<SessionRow, 'cluster' | 'auditId' | 'r
 
 /** Collapses stages of the same session into one row each, keeping first-seen order. */
 export function mergeStages(rows: Iterable<SessionRow>): SessionRow[] {
-  const byIdentity = new Map<string, SessionRow>();
+  const sessions: SessionRow[] = [];
+  // Looked up by request key (a hash, so it tells sessions apart but for a deliberate collision), then
+  // by whole identity for the rare other session with the same key: building the identity string of
+  // every stage cost more than the lookup.
+  const byRequestKey = new Map<string, number>();
+  let byIdentity: Map<string, number> | undefined;
   for (const row of rows) {
-    const key = sessionIdentity(row);
-    const existing = byIdentity.get(key);
-    byIdentity.set(key, existing ? mergeSessions(existing, row) : row);
+    let at = byRequestKey.get(row.requestKey);
+    if (at !== undefined && (sessions[at]!.auditId !== row.auditId || sessions[at]!.cluster !== row.cluster)) {
+      const identity = sessionIdentity(row);
+      at = (byIdentity ??= new Map()).get(identity);
+      if (at === undefined) byIdentity.set(identity, sessions.length);
+    } else if (at === undefined) byRequestKey.set(row.requestKey, sessions.length);
+    if (at === undefined) sessions.push(row);
+    else sessions[at] = mergeSessions(sessions[at]!, row);
   }
-  return [...byIdentity.values()];
+  return sessions;
 }

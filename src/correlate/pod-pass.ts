@@ -221,7 +221,7 @@ export async function scopesToCorrelate(db: Queryable, scopes: readonly Correlat
   return rows.map((r) => scopes[r.i - 1]!);
 }
 
-/** The pods and time ranges that sessions touch, for a pass after they were written. */
+/** The pods and time ranges that sessions touch, for a pass after they were written (read back by id). */
 export async function scopesOfSessions(db: Queryable, ids: readonly string[], nowUs: number): Promise<CorrelationScope[]> {
   if (ids.length === 0) return [];
   const { rows } = await db.query<StoredSession>(
@@ -230,16 +230,25 @@ export async function scopesOfSessions(db: Queryable, ids: readonly string[], no
   );
   const scopes: CorrelationScope[] = [];
   for (const row of rows) {
-    // A denied session has no links, but may have had some while it looked allowed: its pod is still a scope.
-    const session = correlationSession({ ...row, allowed: true });
-    if (!session) continue;
-    scopes.push({
-      cluster: session.cluster,
-      namespace: session.namespace,
-      pod: session.pod,
-      fromUs: session.startUs,
-      toUs: Math.max(endOf(session, { nowUs, skewUs: 0 }), session.startUs),
-    });
+    const session = scopedSession(row);
+    if (session) scopes.push(scopeOfSession(session, nowUs));
   }
   return scopes;
+}
+
+/** What a stored session's scope is made of; undefined for one that reaches no pod. */
+export function scopedSession(row: StoredSession): CorrelationSession | undefined {
+  // A denied session has no links, but may have had some while it looked allowed: its pod is still a scope.
+  return correlationSession(row.allowed ? row : { ...row, allowed: true });
+}
+
+/** The pod and time range a session touches, an open one up to `nowUs`. */
+export function scopeOfSession(session: CorrelationSession, nowUs: number): CorrelationScope {
+  return {
+    cluster: session.cluster,
+    namespace: session.namespace,
+    pod: session.pod,
+    fromUs: session.startUs,
+    toUs: Math.max(endOf(session, { nowUs, skewUs: 0 }), session.startUs),
+  };
 }

@@ -15,7 +15,9 @@ import { describeDatabaseError, type Database } from '../store/database.ts';
 import type { SessionChangeHook } from '../store/session-changes.ts';
 import { Backoff } from '../time/backoff.ts';
 import { isoToMicros } from '../time/micros.ts';
-import { runPodPass, scopesOfSessions, scopesToCorrelate, type CorrelationScope } from './pod-pass.ts';
+import type { CorrelationSession } from './model.ts';
+import { runPodPass, scopedSession, scopeOfSession, scopesOfSessions, scopesToCorrelate, type CorrelationScope } from './pod-pass.ts';
+import type { StoredSession } from './session-target.ts';
 
 /** What a runtime writer reports per committed event (runtime_events columns). */
 export interface CommittedRuntimeEvent {
@@ -69,7 +71,10 @@ interface FailingPod {
 }
 
 export class Correlator {
+  /** Sessions known by id only (catchUp): read back at the pass. */
   private readonly pendingSessions = new Set<string>();
+  /** Sessions the writer handed over as stored: their scopes need no read (the latest row of an id wins). */
+  private readonly pendingStored = new Map<string, CorrelationSession>();
   private readonly pendingScopes = new Map<string, CorrelationScope>();
   private readonly failing = new Map<string, FailingPod>();
   private lastFailure: CorrelationStatus['lastFailure'];
@@ -149,8 +154,21 @@ export class Correlator {
   /** The runtime writer's hook (`onCommitted` of src/runtime's RuntimeEventWriter), bound for passing around. */
   readonly onRuntimeCommitted = (commit: { events: Iterable<CommittedRuntimeEvent> }): void => this.noteRuntimeEvents(commit.events);
 
-  /** The session writer's hook (SessionWriter `onCommitted`), bound for passing around. */
-  readonly onSessionsCommitted = (ids: readonly string[]): void => this.noteSessions(ids);
+  /**
+   * Sessions were committed, as stored (SessionWriter `onCommitted`), bound for passing around. Never
+   * throws. Their scopes come from these rows: reading back every session just written cost the
+   * exec-heavy bench a query and a parse per session, for scopes the writer already had.
+   */
+  readonly onSessionsCommitted = (sessions: readonly StoredSession[]): void => {
+    let noted = false;
+    for (const row of sessions) {
+      const session = scopedSession(row);
+      if (!session) continue;
+      this.pendingStored.set(session.id, session);
+      noted = true;
+    }
+    if (noted) this.schedule(this.debounceMs);
+  };
 
   /** Runs everything pending now (and waits for a pass already running). For -once and tests. */
   async flush(): Promise<PassResult> {
@@ -213,6 +231,8 @@ export class Correlator {
     const result: PassResult = { pods: 0, sessions: 0, events: 0, links: 0, failedPods: 0 };
     const nowMs = this.now();
     const options = { skewUs: this.options.skewMs * 1000, nowUs: nowMs * 1000 };
+    for (const session of this.pendingStored.values()) this.addScope(scopeOfSession(session, options.nowUs));
+    this.pendingStored.clear();
     try {
       for (const scope of await scopesOfSessions(this.options.db, sessionIds, options.nowUs)) this.addScope(scope);
     } catch (error) {

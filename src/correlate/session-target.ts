@@ -29,6 +29,9 @@ export function ephemeralContainerName(meta: Record<string, unknown>): string | 
 export function correlationSession(row: StoredSession): CorrelationSession | undefined {
   const meta: Record<string, unknown> = row.execMetadata ?? {};
   if (!row.allowed) return undefined;
+  const command = Array.isArray(meta.command) ? meta.command.filter((a): a is string => typeof a === 'string') : [];
+  const target = targetOf(row, meta, command);
+  if (!target) return undefined;
   const startedAt = text(meta.started_at) ?? row.timestamp;
   const endedAt = text(meta.ended_at);
   let startUs: number;
@@ -39,11 +42,26 @@ export function correlationSession(row: StoredSession): CorrelationSession | und
   } catch {
     return undefined;
   }
-  const command = Array.isArray(meta.command) ? meta.command.filter((a): a is string => typeof a === 'string') : [];
-  const tty = meta.tty === true;
-  const base = { id: row.id, cluster: row.cluster, command, tty, startUs, endUs };
-  const subresource = text(meta.subresource);
+  // One literal, no spread: the session writer hands every committed session here.
+  return {
+    id: row.id,
+    cluster: row.cluster,
+    command,
+    tty: meta.tty === true,
+    startUs,
+    endUs,
+    kind: target.kind,
+    namespace: target.namespace,
+    pod: target.pod,
+    container: target.container,
+  };
+}
 
+type Target = Pick<CorrelationSession, 'kind' | 'namespace' | 'pod' | 'container'>;
+
+/** Which container of which pod the session reached, and how; undefined for one that reached none. */
+function targetOf(row: StoredSession, meta: Record<string, unknown>, command: string[]): Target | undefined {
+  const subresource = text(meta.subresource);
   if (row.resourceKind === 'Node' || meta.target_type === 'node') {
     const target = record(meta.target);
     const namespace = text(target?.namespace);
@@ -52,18 +70,17 @@ export function correlationSession(row: StoredSession): CorrelationSession | und
     const container = text(target?.container) ?? text(meta.container);
     // kubelet_action is the kubelet path's first segment; without it, a command means exec/run.
     const action = text(meta.kubelet_action) ?? (command.length > 0 ? 'exec' : 'attach');
-    if ((action === 'exec' || action === 'run') && command.length > 0) return { ...base, kind: 'exec', namespace, pod, container };
-    if (action === 'attach' && container) return { ...base, kind: 'attach', namespace, pod, container };
+    if ((action === 'exec' || action === 'run') && command.length > 0) return { kind: 'exec', namespace, pod, container };
+    if (action === 'attach' && container) return { kind: 'attach', namespace, pod, container };
     return undefined;
   }
 
-  if (subresource === 'exec' && command.length > 0)
-    return { ...base, kind: 'exec', namespace: row.namespace, pod: row.name, container: text(meta.container) };
-  if (subresource === 'attach') return { ...base, kind: 'attach', namespace: row.namespace, pod: row.name, container: text(meta.container) };
+  if (subresource === 'exec' && command.length > 0) return { kind: 'exec', namespace: row.namespace, pod: row.name, container: text(meta.container) };
+  if (subresource === 'attach') return { kind: 'attach', namespace: row.namespace, pod: row.name, container: text(meta.container) };
   if (subresource === 'ephemeralcontainers') {
     const container = ephemeralContainerName(meta);
     if (!container) return undefined;
-    return { ...base, kind: 'debug', namespace: row.namespace, pod: row.name, container };
+    return { kind: 'debug', namespace: row.namespace, pod: row.name, container };
   }
   return undefined;
 }

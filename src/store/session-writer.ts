@@ -20,7 +20,7 @@
  * One refused value must not fail everything else: a batch the database refuses for its content is
  * split in halves, down to single sessions; a single one still refused is counted and skipped.
  */
-import { canonicalJson, mergeSessions, mergeStages, reusedSessionId, sessionIdentity, type SessionRow } from '../audit/session.ts';
+import { mergeSessions, mergeStages, reusedSessionId, sameJson, sessionIdentity, type SessionRow } from '../audit/session.ts';
 import { recordset, selectColumns } from './columns.ts';
 import type { Database, Queryable } from './database.ts';
 import { changeEvents } from './schema.ts';
@@ -81,12 +81,12 @@ const MAX_ID_ROUNDS = 8;
 
 export interface SessionWriterOptions {
   /**
-   * Called after every COMMIT with the ids of all sessions in the batch, changed or not (so links missed
-   * when the process stopped between a commit and correlation are made when the lines are read again).
-   * src/correlate's Correlator.noteSessions: it only notes the ids and returns. A throw is ignored: the
-   * rows are committed whatever the hook does.
+   * Called after every COMMIT with the stored row of every session in the batch, changed or not (so links
+   * missed when the process stopped between a commit and correlation are made when the lines are read
+   * again). src/correlate's Correlator.onSessionsCommitted: it notes what it needs and returns, without
+   * reading the rows back. A throw is ignored: the rows are committed whatever the hook does.
    */
-  onCommitted?: (sessionIds: string[]) => void;
+  onCommitted?: (sessions: readonly SessionRow[]) => void;
   /**
    * Called inside each batch's transaction with the sessions it opened, ended or changed (the export
    * outbox, src/export/outbox.ts): its rows commit with the sessions or not at all.
@@ -105,10 +105,10 @@ export class SessionWriter {
     const sessions = mergeStages(rows);
     const total: SessionWriteResult = { sessions: sessions.length, inserted: 0, updated: 0, auditIdReused: 0, refused: 0, refusedCodes: [] };
     if (sessions.length === 0) return total;
-    const committedIds: string[] = [];
-    await this.writeSplitting(sessions, total, committedIds);
+    const committed: SessionRow[] = [];
+    await this.writeSplitting(sessions, total, committed);
     try {
-      if (committedIds.length) this.options.onCommitted?.(committedIds);
+      if (committed.length) this.options.onCommitted?.(committed);
     } catch {
       // The hook's failure is its own (the Correlator logs and retries); the write stands.
     }
@@ -116,15 +116,19 @@ export class SessionWriter {
   }
 
   /** One transaction per batch; a batch refused for its content is split down to the session at fault. */
-  private async writeSplitting(sessions: SessionRow[], total: SessionWriteResult, committedIds: string[]): Promise<void> {
+  private async writeSplitting(sessions: SessionRow[], total: SessionWriteResult, committed: SessionRow[]): Promise<void> {
     await storeSplitting(
       sessions,
       async (batch) => {
-        const outcome = await withRetryOnConflict(() => this.db.transaction((tx) => writeSessions(tx, batch, this.options.inTransaction)));
+        // Sorted and serialised before BEGIN: 13 % of pg_stat_activity samples of an exec-heavy run found
+        // the backend idle in transaction right after BEGIN while the writer did this.
+        const sorted = [...batch].sort(byId);
+        const json = JSON.stringify(sorted);
+        const outcome = await withRetryOnConflict(() => this.db.transaction((tx) => writeSessions(tx, sorted, json, this.options.inTransaction)));
         total.inserted += outcome.inserted;
         total.updated += outcome.updated;
         total.auditIdReused += outcome.auditIdReused;
-        for (const id of outcome.ids) committedIds.push(id);
+        for (const row of outcome.stored) committed.push(row);
       },
       (_session, sqlstate) => {
         total.refused++;
@@ -138,32 +142,36 @@ interface BatchOutcome {
   inserted: number;
   updated: number;
   auditIdReused: number;
-  /** The stored id of every session of the batch. */
-  ids: string[];
+  /** The stored row of every session of the batch (as this transaction left it). */
+  stored: SessionRow[];
 }
 
 /** A session is over once it has its end or was refused (a refusal has no later stage). */
 const isOver = (s: SessionRow) => !s.allowed || Boolean(s.execMetadata?.ended_at);
 
-async function writeSessions(tx: Queryable, batch: SessionRow[], inTransaction?: SessionChangeHook): Promise<BatchOutcome> {
-  const outcome: BatchOutcome = { inserted: 0, updated: 0, auditIdReused: 0, ids: [] };
+const byId = (a: SessionRow, b: SessionRow) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/** Stores `batch` (sorted by id, and `json` is its JSON) in the transaction `tx`. */
+async function writeSessions(tx: Queryable, batch: SessionRow[], json: string, inTransaction?: SessionChangeHook): Promise<BatchOutcome> {
+  const outcome: BatchOutcome = { inserted: 0, updated: 0, auditIdReused: 0, stored: [] };
   const changes: SessionChange[] = [];
-  const firstIds = new Map(batch.map((s) => [sessionIdentity(s), s.id]));
+  // Each session's first candidate id, for the rare one whose id another request holds.
+  let firstIds: Map<string, string> | undefined;
   const reusedIds: SessionRow[] = [];
-  let pending = [...batch];
+  let pending = batch;
   for (let round = 0; pending.length > 0; round++) {
     if (round > MAX_ID_ROUNDS) throw new Error(`could not give ${pending.length} sessions an id after ${MAX_ID_ROUNDS} rounds`);
-    pending.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    if (round > 0) pending.sort(byId);
     // Two requests of one auditID in the same batch share a candidate id: only one of them is inserted,
     // so what was inserted is told by key, not by id.
-    const insertedRows = await tx.query<Pick<SessionRow, 'cluster' | 'auditId' | 'requestKey'>>(insertNew, [JSON.stringify(pending)]);
+    const insertedRows = await tx.query<Pick<SessionRow, 'cluster' | 'auditId' | 'requestKey'>>(insertNew, [round === 0 ? json : JSON.stringify(pending)]);
     const inserted = new Set(insertedRows.rows.map(sessionIdentity));
     const rest: SessionRow[] = [];
     for (const session of pending) {
       if (!inserted.has(sessionIdentity(session))) rest.push(session);
       else {
         outcome.inserted++;
-        outcome.ids.push(session.id);
+        outcome.stored.push(session);
         // Seen whole at once (a log read after the fact), a session's first document is already its end.
         changes.push({ sessionId: session.id, event: isOver(session) ? 'ended' : 'opened' });
         if (round > 0) reusedIds.push(session);
@@ -179,13 +187,15 @@ async function writeSessions(tx: Queryable, batch: SessionRow[], inTransaction?:
       const before = stored.get(sessionIdentity(session));
       if (!before) {
         // Its id belongs to another request with the same auditID.
+        firstIds ??= new Map(batch.map((s) => [sessionIdentity(s), s.id]));
         pending.push({ ...session, id: reusedSessionId(firstIds.get(sessionIdentity(session))!, session.requestKey, round) });
         continue;
       }
-      outcome.ids.push(before.id);
       const merged = mergeSessions(before, { ...session, id: before.id });
-      // canonicalJson sorts keys: jsonb reorders them, so plain JSON.stringify cannot tell "unchanged".
-      if (canonicalJson(merged) !== canonicalJson(before)) {
+      // Compared as canonical JSON: jsonb reorders keys, so plain JSON.stringify cannot tell "unchanged".
+      if (sameJson(merged, before)) outcome.stored.push(before);
+      else {
+        outcome.stored.push(merged);
         changed.push(merged);
         changes.push({ sessionId: before.id, event: isOver(merged) && !isOver(before) ? 'ended' : 'updated' });
       }

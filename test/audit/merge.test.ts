@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { sessionsFromLine } from '../../src/audit/input.ts';
-import { canonicalJson, mergeStages, mergeSessions, type SessionRow } from '../../src/audit/session.ts';
+import { canonicalJson, mergeStages, mergeSessions, sameJson, type SessionRow } from '../../src/audit/session.ts';
 import { generateSession, stageRowsOf } from './generate.ts';
 import { pick, readFixture, seededRandom, shuffle, splitLines, testSeed } from './support.ts';
 
@@ -97,5 +97,29 @@ describe('merging the stages of a session', () => {
     const line = splitLines(readFixture('exec-spdy-create-all-stages.jsonl'))[2]!;
     const rows = [...sessionsFromLine(line, { cluster: 'a' }).rows, ...sessionsFromLine(line, { cluster: 'b' }).rows];
     assert.deepEqual(mergeStages(rows).map((r) => r.id), ['EXEC:a:3f6c2a9e-5b1d-4c7a-8e2f-9d0b1a4c6e01', 'EXEC:b:3f6c2a9e-5b1d-4c7a-8e2f-9d0b1a4c6e01']);
+  });
+
+  it(`compares values in place exactly as their canonical JSON compares (seed ${testSeed()})`, () => {
+    const seed = testSeed();
+    const random = seededRandom(seed + 11);
+    const leaves: unknown[] = ['', 'a', 'b', '[REDACTED]', 0, -0, 1, 1.5, NaN, Infinity, true, false, null, undefined, () => 1, new Date(0), { toJSON: () => 'a' }];
+    const value = (depth: number): unknown => {
+      const r = random();
+      if (depth > 2 || r < 0.5) return pick(random, leaves);
+      if (r < 0.75) return Array.from({ length: Math.floor(random() * 3) }, () => value(depth + 1));
+      const out: Record<string, unknown> = {};
+      for (const key of shuffle(random, ['x', 'y', '1', '0']).slice(0, Math.floor(random() * 4))) out[key] = value(depth + 1);
+      return out;
+    };
+    // Equal values built apart (keys in another order), near-equal ones, and unrelated ones.
+    const reordered = (v: unknown): unknown =>
+      Array.isArray(v) ? v.map(reordered) : v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype && !('toJSON' in v)
+        ? Object.fromEntries(shuffle(random, Object.entries(v)).map(([k, x]) => [k, reordered(x)]))
+        : v;
+    for (let i = 0; i < 5000; i++) {
+      const a = value(0);
+      const b = random() < 0.4 ? reordered(a) : random() < 0.5 ? reordered(value(0)) : value(0);
+      assert.equal(sameJson(a, b), canonicalJson(a) === canonicalJson(b), `seed ${seed} case ${i}`);
+    }
   });
 });

@@ -23,12 +23,12 @@ import { createRuntimeLineSink } from '../../src/runtime/file.ts';
 import { runtimeEventFromLine } from '../../src/runtime/json-lines.ts';
 import { RuntimeEventWriter, type RuntimeCommitHook } from '../../src/runtime/writer.ts';
 import type { Database, Queryable } from '../../src/store/database.ts';
-import { SessionWriter } from '../../src/store/session-writer.ts';
+import { SessionWriter, type SessionWriterOptions } from '../../src/store/session-writer.ts';
 import { isoToMicros } from '../../src/time/micros.ts';
 
 export interface CommitHooks {
-  /** Called with the ids of the sessions each SessionWriter batch committed (Correlator.onSessionsCommitted). */
-  onSessionsCommitted?: (ids: string[]) => void;
+  /** Called with the sessions each SessionWriter batch committed, as stored (Correlator.onSessionsCommitted). */
+  onSessionsCommitted?: SessionWriterOptions['onCommitted'];
   /** Called after each RuntimeEventWriter batch (Correlator.onRuntimeCommitted). */
   onRuntimeCommitted?: RuntimeCommitHook;
 }
