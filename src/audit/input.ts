@@ -71,18 +71,18 @@ export function sessionsFromLine(line: Buffer, context: ExtractContext): LineOut
 
 /**
  * sessionsFromLine for consecutive lines of one buffer (line i is `text[bounds[2i], bounds[2i+1])`, a
- * file chunk), calling `each` with every outcome that holds something. The pre-filter runs over the
- * whole buffer (MarkerSearch): only the lines it cannot rule out are cut out and given to
- * sessionsFromLine, so the result is the same as calling it on every line.
+ * file chunk), yielding every outcome that holds something. The pre-filter runs over the whole buffer
+ * (MarkerSearch): only the lines it cannot rule out are cut out and given to sessionsFromLine, so the
+ * result is the same as calling it on every line.
  */
-export function sessionsFromLines(text: Buffer, bounds: ArrayLike<number>, context: ExtractContext, each: (outcome: LineOutcome) => void): void {
+export function* sessionsFromLines(text: Buffer, bounds: ArrayLike<number>, context: ExtractContext): Generator<LineOutcome, void, undefined> {
   const markers = new MarkerSearch(text);
   for (let i = 0; i < bounds.length; i += 2) {
     const start = bounds[i]!;
     const end = bounds[i + 1]!;
     if (!markers.mustInspect(start, end)) continue;
     const outcome = sessionsFromLine(text.subarray(start, end), context);
-    if (outcome !== nothing) each(outcome);
+    if (outcome !== nothing) yield outcome;
   }
 }
 
