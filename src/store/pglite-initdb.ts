@@ -10,7 +10,7 @@
  * Run as a script (`node pglite-initdb.js DIR`), this file is that child.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -40,6 +40,8 @@ export async function createPgliteDataDir(location: string): Promise<void> {
 }
 
 async function runAsChild(location: string): Promise<void> {
+  // A path that cannot be a directory fails here, before PGlite's WebAssembly is loaded.
+  mkdirSync(location, { recursive: true });
   const { PGlite } = await import('@electric-sql/pglite');
   const db = new PGlite(location);
   await db.waitReady;
