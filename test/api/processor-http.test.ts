@@ -37,7 +37,9 @@ async function waitFor(url: string, timeoutMs = 60_000): Promise<Response> {
         // The example sessions are read after the port opens: wait until they are stored.
         let users: string[] = [];
         for (let i = 0; i < 150 && users.length === 0; i++) {
-          const body = (await (await fetch(`${base}/api/v1/sessions?since=3650d`)).json()) as { sessions: { user: string }[] };
+          const answer = await fetch(`${base}/api/v1/sessions?since=3650d`);
+          const body = (await answer.json()) as { sessions: { user: string }[] };
+          if (!body.sessions) throw new Error(`GET /api/v1/sessions answered ${answer.status} ${JSON.stringify(body)}`);
           users = body.sessions.map((s) => s.user);
           if (!users.length) await new Promise((r) => setTimeout(r, 200));
         }
