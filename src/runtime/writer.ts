@@ -24,7 +24,7 @@
  */
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
-import { copyTextRows, writeColumns } from '../store/columns.ts';
+import { copyFormat } from '../store/columns.ts';
 import type { Database } from '../store/database.ts';
 import { PartitionKeeper } from '../store/partitions.ts';
 import { runtimeEvents } from '../store/schema.ts';
@@ -59,10 +59,8 @@ export interface RuntimeEventWriterOptions {
 /** What correlation and the answers need: process events to attribute, file and network events to show. */
 export const DEFAULT_OPERATIONS = ['Process', 'File', 'Network'];
 
-const columns = writeColumns(runtimeEvents);
-/** A batch in COPY's text format, columns as the table declares them. */
-const copyRows = copyTextRows(runtimeEvents);
-const columnList = columns.map((c) => `"${c.name}"`).join(', ');
+const copy = copyFormat(runtimeEvents);
+const columnList = copy.columnList;
 const STAGING = 'runtime_events_staging';
 
 // A temporary table per connection, emptied at each commit: what one batch is COPYed into.
@@ -162,7 +160,7 @@ export class RuntimeEventWriter {
   private insert(events: readonly RuntimeEvent[]): Promise<string[]> {
     return this.db.transaction(async (tx) => {
       await tx.query(createStaging);
-      await tx.copyFrom(copyStaging, copyRows(events));
+      await tx.copyFrom(copyStaging, copy.text(events));
       const { rows } = await tx.query<{ event_key: string }>(insertFromStaging);
       return rows.map((r) => r.event_key);
     });

@@ -1,6 +1,6 @@
 /**
  * SQL derived from the one declaration of each table (src/store/schema.ts): the select lists that give
- * rows back keyed and typed as the schema's row type, and the values a batch write sends. No reader or
+ * rows back keyed and typed as the schema's row type, and the COPY format a batch write sends. No reader or
  * writer lists a table's columns by hand.
  */
 import { getTableColumns, type Column, type InferSelectModel } from 'drizzle-orm';
@@ -48,24 +48,6 @@ export function recordset<T extends PgTable, K extends keyof InferSelectModel<T>
   };
 }
 
-export interface WriteColumn<Row> {
-  /** The column's name in SQL. */
-  name: string;
-  /** Its SQL type, for a record type or a cast (`varchar(32)`, `timestamp(6) with time zone`, `jsonb`). */
-  sqlType: string;
-  /** Its value in a row. */
-  value(row: Row): unknown;
-}
-
-/** Every column of a table, in declaration order, with how to take its value from a row. */
-export function writeColumns<T extends PgTable>(table: T): WriteColumn<InferSelectModel<T>>[] {
-  return Object.entries(getTableColumns(table) as Record<string, Column>).map(([key, column]) => ({
-    name: column.name,
-    sqlType: column.getSQLType(),
-    value: (row: InferSelectModel<T>) => (row as Record<string, unknown>)[key],
-  }));
-}
-
 /**
  * One value in COPY's text format: `\N` for null, JSON for objects, and `\`, tab, newline and carriage
  * return escaped (PostgreSQL COPY "Text Format").
@@ -92,23 +74,34 @@ function escapeCopyText(text: string): string {
   return copySpecial.test(text) ? text.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r')) : text;
 }
 
+/** How a batch of a table's rows is written with COPY: the column list and the rows in that order. */
+export interface CopyFormat<Row> {
+  /** `"col_a", "col_b", ...`: every column, in declaration order (for COPY and INSERT ... SELECT). */
+  columnList: string;
+  /** The rows in COPY's text format, one line each, columns as columnList names them. */
+  text(rows: readonly Row[]): string;
+}
+
 /**
- * A table's rows in COPY's text format, columns in declaration order, one line each. The row reader is
- * compiled once from the schema's keys: a loop reading `row[key]` with a different key per column is a
- * megamorphic lookup that cost a third of the serialisation (40 columns, thousands of rows a second).
+ * A table's COPY format, both halves from the one declaration so they cannot disagree. The row reader
+ * is compiled once from the schema's keys: a loop reading `row[key]` with a different key per column is
+ * a megamorphic lookup that cost a third of the serialisation (40 columns, thousands of rows a second).
  */
-export function copyTextRows<T extends PgTable>(table: T): (rows: readonly InferSelectModel<T>[]) => string {
-  const keys = Object.keys(getTableColumns(table));
+export function copyFormat<T extends PgTable>(table: T): CopyFormat<InferSelectModel<T>> {
+  const columns = Object.entries(getTableColumns(table) as Record<string, Column>);
   // The keys are the schema's own property names, quoted as JSON string literals.
-  const fieldsOf = new Function('row', `return [${keys.map((key) => `row[${JSON.stringify(key)}]`).join(', ')}];`) as (row: unknown) => unknown[];
-  return (rows) => {
-    const lines = new Array<string>(rows.length + 1);
-    for (let r = 0; r < rows.length; r++) {
-      const fields = fieldsOf(rows[r]);
-      for (let i = 0; i < fields.length; i++) fields[i] = copyText(fields[i]);
-      lines[r] = fields.join('\t');
-    }
-    lines[rows.length] = '';
-    return lines.join('\n');
+  const fieldsOf = new Function('row', `return [${columns.map(([key]) => `row[${JSON.stringify(key)}]`).join(', ')}];`) as (row: unknown) => unknown[];
+  return {
+    columnList: columns.map(([, column]) => `"${column.name}"`).join(', '),
+    text: (rows) => {
+      const lines = new Array<string>(rows.length + 1);
+      for (let r = 0; r < rows.length; r++) {
+        const fields = fieldsOf(rows[r]);
+        for (let i = 0; i < fields.length; i++) fields[i] = copyText(fields[i]);
+        lines[r] = fields.join('\t');
+      }
+      lines[rows.length] = '';
+      return lines.join('\n');
+    },
   };
 }
