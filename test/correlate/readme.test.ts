@@ -102,7 +102,10 @@ function readmeCommands(heading: string, program: string): string[][] {
         'sessions -since 2025-10-21T00:00:00Z',
         'timeline -namespace shop -pod web-0 -from 2025-10-21T09:00:00Z -to 2025-10-21T10:00:00Z -format markdown',
       ]);
-      const [all, alice, since, timeline] = await Promise.all(commands.map((args) => runProcessor([...args, ...target.flags])));
+      // One after another: the embedded database serves one process at a time (its -data-dir lock).
+      const runs = [];
+      for (const args of commands) runs.push(await runProcessor([...args, ...target.flags]));
+      const [all, alice, since, timeline] = runs;
       for (const run of [all, alice, since, timeline]) assert.equal(run!.code, 0, run!.stderr);
       const rows = (text: string) => text.trimEnd().split('\n').slice(1);
       // "the newest sessions, however old: all 10 of the examples" (2025 back to 2018).

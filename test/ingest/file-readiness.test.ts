@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { collect, freePort, projectRoot, startProcessor } from '../support/cli.ts';
@@ -42,6 +42,11 @@ function startProcessorAsNobody(args: string[]): ChildProcess {
     env: { ...process.env, DATABASE_URL: '', HOME: '/tmp' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+}
+/** A directory and everything in it (PGlite reads and writes every file of its data directory). */
+function chownTree(path: string, uid: number, gid: number): void {
+  chownSync(path, uid, gid);
+  for (const entry of readdirSync(path, { withFileTypes: true, recursive: true })) chownSync(join(entry.parentPath, entry.name), uid, gid);
 }
 const setprivMissing = isRoot && spawnSync('setpriv', ['--version']).status !== 0;
 
@@ -95,7 +100,7 @@ describe('/readyz and the logs when a file source cannot read', () => {
     writeFileSync(secret, sessionText('unreadable-0'), { mode: 0o600 });
     chmodSync(secret, 0o600);
     // The embedded database's directory must be the processor's user's.
-    if (isRoot && target.backend === 'pglite') chownSync(target.dataDir, 65534, 65534);
+    if (isRoot && target.backend === 'pglite') chownTree(target.dataDir, 65534, 65534);
     const port = await freePort();
     const args = ['-audit-log-dir', dir, '-http-port', String(port), '-log-repeat-interval', '3s', ...target.flags];
     const child = isRoot ? startProcessorAsNobody(args) : startProcessor(args);
