@@ -61,6 +61,9 @@ export function createAuditFileSource(options: {
     maxLineBytes: flags['max-line-bytes'],
     // 2 MiB batches: exec-heavy input (every line a session) peaked at 400 MB with 8 MiB, 229 MB with 2 MiB, in the same time.
     readChunkBytes: 2 * 1024 * 1024,
+    // Up to 8 batches outstanding, as long as the sink has room for their stages (audit-sink.ts): the 1 GiB
+    // backfill waited on commits for 0.95 s of its 2.0 s with 2, 0.26 s with 8, and took 1.67 s instead of 2.28 s.
+    maxBatchesInFlight: 8,
     startAt: flags['start-at'],
     followSymlinks: flags['audit-log-follow-symlinks'],
     repeatLogIntervalMs: flags['log-repeat-interval'] || undefined,

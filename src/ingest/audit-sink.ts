@@ -23,6 +23,14 @@ export interface AuditSinkOptions {
 /** Outcomes (lines holding stages) made between two turns of the event loop: a few milliseconds of work. */
 const OUTCOMES_PER_TURN = 256;
 
+/**
+ * Session stages parsed and not yet committed past which the sink has no room (LineSink.room): about two
+ * 2 MiB batches of exec-heavy input, where every line is a stage. A backfill's batches hold a few stages
+ * each, so up to the source's batch bound of them are parsed while one group is stored, and they are
+ * stored together: fewer, larger transactions.
+ */
+export const MAX_HELD_STAGES = 4096;
+
 export function createAuditSink({ intake, context, metrics }: AuditSinkOptions): LineSink {
   /**
    * A batch's session stages, with a turn of the event loop every OUTCOMES_PER_TURN lines that hold
@@ -47,29 +55,62 @@ export function createAuditSink({ intake, context, metrics }: AuditSinkOptions):
     return rows;
   };
 
+  // What the sink holds (LineSink.room): batches being parsed, and stages parsed but not committed.
+  let parsing = 0;
+  let heldStages = 0;
+  let waiters: (() => void)[] = [];
+  const hasRoom = () => parsing === 0 && heldStages < MAX_HELD_STAGES;
+  const wake = () => {
+    if (!hasRoom()) return;
+    const woken = waiters;
+    waiters = [];
+    for (const resolve of woken) resolve();
+  };
+
   let tail: Promise<void> = Promise.resolve();
   // The batches that arrived while a store was running, stored together once it ends: one transaction
   // (and one position save, commit-pipeline.ts) for them all. On a backfill the store, not the parsing,
   // is what batches wait for (each COMMIT is a WAL flush), so this halves the flushes. A group's store
   // waits for the parsing of every batch that joined it before it began.
-  let waiting: { parsed: Promise<SessionRow[]>[]; file: string; stored: Promise<void> } | undefined;
+  let waiting: { parsed: Promise<SessionRow[]>[]; counted: Promise<number>[]; file: string; stored: Promise<void> } | undefined;
   return {
     write(batch: LineBatch): Promise<void> {
+      parsing++;
       const parsed = parse(batch);
       parsed.catch(() => undefined); // observed through the group's store
+      const counted = parsed.then(
+        (rows) => rows.length,
+        () => 0,
+      );
+      void counted.then((stages) => {
+        heldStages += stages;
+        parsing--;
+        wake();
+      });
       if (!waiting) {
-        const group = { parsed: [] as Promise<SessionRow[]>[], file: batch.path, stored: Promise.resolve() };
+        const group = { parsed: [] as Promise<SessionRow[]>[], counted: [] as Promise<number>[], file: batch.path, stored: Promise.resolve() };
         group.stored = tail.then(async () => {
           waiting = undefined;
-          const rows = (await Promise.all(group.parsed)).flat();
-          if (rows.length > 0) await intake.store(rows, { file: group.file });
+          try {
+            const rows = (await Promise.all(group.parsed)).flat();
+            if (rows.length > 0) await intake.store(rows, { file: group.file });
+          } finally {
+            // Committed or not (a failed batch is read again from its file), they are no longer held.
+            for (const stages of await Promise.all(group.counted)) heldStages -= stages;
+            wake();
+          }
         });
         // The next group waits for this one whether it succeeds or not; the source sees the failure.
         tail = group.stored.catch(() => undefined);
         waiting = group;
       }
       waiting.parsed.push(parsed);
+      waiting.counted.push(counted);
       return waiting.stored;
+    },
+    room(): Promise<void> {
+      if (hasRoom()) return Promise.resolve();
+      return new Promise((resolve) => waiters.push(resolve));
     },
   };
 }

@@ -2,7 +2,8 @@
  * Batches on their way to the sink, and the position saves that follow them. A batch's position is
  * saved only after that batch AND every batch before it are committed, so a saved position never
  * runs ahead of the data; a failure stops every later save. At most `maxInFlight` batches are
- * outstanding: `submit` waits when the sink is behind, which pauses reading (backpressure).
+ * outstanding, and no more than the sink has room for (LineSink.room): `submit` waits when the sink is
+ * behind, which pauses reading (backpressure).
  */
 import type { LineBatch, LineSink } from './line-sink.ts';
 
@@ -43,6 +44,7 @@ export class CommitPipeline {
     this.tail = step;
     this.steps.push(step);
     while (this.steps.length > this.maxInFlight) await this.steps.shift();
+    await this.sink.room?.();
   }
 
   /** Waits for everything submitted; throws the first failure (after all have settled). */

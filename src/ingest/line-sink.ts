@@ -39,4 +39,10 @@ export function linesOf(batch: Pick<LineBatch, 'runs'>): Buffer[] {
 
 export interface LineSink {
   write(batch: LineBatch): Promise<void>;
+  /**
+   * Resolves once the sink can take another batch without holding more than it should of what it made
+   * and has not committed yet. The source waits for it after each batch, on top of its bound on batches
+   * outstanding: a batch count alone cannot tell five session stages from two thousand.
+   */
+  room?(): Promise<void>;
 }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AuditIntake } from '../../src/ingest/audit-intake.ts';
-import { createAuditSink } from '../../src/ingest/audit-sink.ts';
+import { createAuditSink, MAX_HELD_STAGES } from '../../src/ingest/audit-sink.ts';
 import { CommitPipeline } from '../../src/ingest/commit-pipeline.ts';
 import type { LineBatch, LineSink } from '../../src/ingest/line-sink.ts';
 import { LineRun } from '../../src/ingest/line-splitter.ts';
@@ -34,6 +34,14 @@ function heldIntake() {
   };
   return { intake, stores };
 }
+
+/** A batch of `count` whole exec sessions (three stage lines each). */
+const batchOfSessions = (prefix: string, count: number, endOffset: number): LineBatch => ({
+  runs: LineRun.of(Array.from({ length: count }, (_, n) => allStages.map((stage) => Buffer.from(JSON.stringify(execEvent(`${prefix}-${n}`, stage))))).flat()),
+  path: 'audit.log',
+  fingerprint: 'f',
+  endOffset,
+});
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -100,5 +108,36 @@ describe('batches committed together', () => {
     pending.get(5)!.reject(new Error('lost'));
     await assert.rejects(pipeline.drain(), /lost/);
     assert.deepEqual(saved, [1, 3, 4], 'nothing past a batch that failed');
+  });
+
+  it('reading waits while the sink holds more stages than its bound, and goes on once they are committed', async () => {
+    const { intake, stores } = heldIntake();
+    const sink = createAuditSink({ intake, context: { cluster: 'c' }, metrics: createMetrics() });
+    const pipeline = new CommitPipeline(sink, 8);
+    let returned = false;
+    // One batch over the bound (every line a stage, as exec-heavy input is): no room for another.
+    const submitted = pipeline.submit(batchOfSessions('big', Math.ceil(MAX_HELD_STAGES / 3) + 1, 1), async () => undefined).then(() => (returned = true));
+    for (let i = 0; i < 20 && stores.length === 0; i++) await settle();
+    assert.equal(stores.length, 1, 'the batch is being stored');
+    await settle();
+    assert.equal(returned, false, 'the source is held back although the pipeline has room for 7 more batches');
+    stores[0]!.commit();
+    await submitted;
+    await pipeline.drain();
+  });
+
+  it('batches of few stages are read ahead up to the batch bound while one store runs, then stored together', async () => {
+    const { intake, stores } = heldIntake();
+    const sink = createAuditSink({ intake, context: { cluster: 'c' }, metrics: createMetrics() });
+    const pipeline = new CommitPipeline(sink, 8);
+    for (let i = 1; i <= 8; i++) await pipeline.submit(batchOfSessions(`small${i}`, 2, i), async () => undefined);
+    await settle();
+    assert.equal(stores.length, 1, 'one store runs; 7 batches wait for it without holding the source back');
+    stores[0]!.commit();
+    for (let i = 0; i < 20 && stores.length < 2; i++) await settle();
+    assert.equal(stores.length, 2);
+    assert.equal(new Set(stores[1]!.rows.map((r) => r.auditId.split('-')[0])).size, 7, 'the 7 waiting batches in one store');
+    stores[1]!.commit();
+    await pipeline.drain();
   });
 });
