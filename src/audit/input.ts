@@ -6,12 +6,12 @@
  *
  * The line path's pre-filter keeps JSON.parse off the ~99 % of lines that are not interactive access,
  * and bad input is judged from the first and last bytes of a dropped line, without parsing it. A file
- * chunk goes to sessionsFromLines, which searches the whole chunk and cuts out only the lines around
- * the hits.
+ * chunk is searched whole for the markers first (linesToInspect in prefilter.ts, run by
+ * src/ingest/line-cutter.ts), and only the lines it cannot rule out come here.
  */
 import { decodeAuditText, decodeInteractiveCandidates, jsonErrorDetail, type Rejected } from './decode.ts';
 import { extractStage, type ExtractContext } from './extract.ts';
-import { badInputWithoutParsing, firstContentByte, MarkerSearch, mayBeInteractiveAccess } from './prefilter.ts';
+import { badInputWithoutParsing, firstContentByte, mayBeInteractiveAccess } from './prefilter.ts';
 import type { SanitizeReason } from './sanitize.ts';
 import type { SessionRow } from './session.ts';
 
@@ -66,23 +66,6 @@ export function sessionsFromLine(line: Buffer, context: ExtractContext): LineOut
     return outcome.rows.length === 0 && outcome.rejected.length === 0 ? nothing : outcome;
   } catch (error) {
     return internalError(error);
-  }
-}
-
-/**
- * sessionsFromLine for consecutive lines of one buffer (line i is `text[bounds[2i], bounds[2i+1])`, a
- * file chunk), yielding every outcome that holds something. The pre-filter runs over the whole buffer
- * (MarkerSearch): only the lines it cannot rule out are cut out and given to sessionsFromLine, so the
- * result is the same as calling it on every line.
- */
-export function* sessionsFromLines(text: Buffer, bounds: ArrayLike<number>, context: ExtractContext): Generator<LineOutcome, void, undefined> {
-  const markers = new MarkerSearch(text);
-  for (let i = 0; i < bounds.length; i += 2) {
-    const start = bounds[i]!;
-    const end = bounds[i + 1]!;
-    if (!markers.mustInspect(start, end)) continue;
-    const outcome = sessionsFromLine(text.subarray(start, end), context);
-    if (outcome !== nothing) yield outcome;
   }
 }
 

@@ -1,14 +1,15 @@
 /**
- * The audit-log line sink: each run of lines → the session stages it holds (src/audit, pure; the
- * byte-level pre-filter searches the whole run and keeps JSON.parse, and even cutting out a line, off
- * lines that cannot be interactive access) → one SessionWriter batch
- * per line batch, or per few when they arrive while one is being committed. Writes are chained so that
+ * The audit-log line sink: each line → the session stages it holds (src/audit, pure) → one SessionWriter
+ * batch per line batch, or per few when they arrive while one is being committed. It asks the source
+ * for only the lines the byte-level pre-filter cannot rule out (`lineSelection`: the chunk is searched
+ * once, on the cutting thread for a backlog), and sessionsFromLine still applies the pre-filter to each
+ * line it is given, so a caller that hands it every line gets the same sessions. Writes are chained so that
  * batch n+1 is parsed while batch n is being committed, and resolve only after COMMIT, as the LineSink
  * contract (line-sink.ts) requires. SessionWriter is idempotent, so a batch delivered again after a
  * crash changes nothing.
  */
 import type { ExtractContext } from '../audit/extract.ts';
-import { sessionsFromLines } from '../audit/input.ts';
+import { sessionsFromLine } from '../audit/input.ts';
 import type { SessionRow } from '../audit/session.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import type { AuditIntake } from './audit-intake.ts';
@@ -42,7 +43,9 @@ export function createAuditSink({ intake, context, metrics }: AuditSinkOptions):
     let matched = 0;
     let outcomes = 0;
     for (const run of batch.runs) {
-      for (const outcome of sessionsFromLines(run.text, run.bounds, context)) {
+      for (let i = 0; i < run.count; i++) {
+        const outcome = sessionsFromLine(run.line(i), context);
+        if (outcome.rows.length === 0 && outcome.rejected.length === 0) continue;
         if (outcome.rows.length) {
           matched++;
           for (const row of outcome.rows) rows.push(row);
@@ -74,6 +77,7 @@ export function createAuditSink({ intake, context, metrics }: AuditSinkOptions):
   // waits for the parsing of every batch that joined it before it began.
   let waiting: { parsed: Promise<SessionRow[]>[]; counted: Promise<number>[]; file: string; stored: Promise<void> } | undefined;
   return {
+    lineSelection: 'auditMarkers',
     write(batch: LineBatch): Promise<void> {
       parsing++;
       const parsed = parse(batch);

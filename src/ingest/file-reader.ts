@@ -1,21 +1,25 @@
 /**
  * Reading one file (Vector's file_watcher): a plain file from a position to its end through a handle
- * we hold, or a .gz decompressed from its start. Lines are cut (line-splitter.ts), cleaned of garbage
- * (NUL blocks, invalid UTF-8, over-long lines: counted and dropped) and handed to the checkpointer in
- * batches of at most one read chunk, as runs of lines sharing the chunk (no Buffer per line).
+ * we hold, or a .gz decompressed from its start. Each chunk is cut into lines, cleaned of garbage (NUL
+ * blocks, invalid UTF-8, over-long lines: counted and dropped) and narrowed to the lines the sink
+ * wants (line-cutter.ts; on a second thread for a backlog, cutter-thread.ts), then handed to the
+ * checkpointer as a batch of at most one read chunk, as runs of lines sharing a buffer.
  */
-import { isUtf8 } from 'node:buffer';
 import type { FileHandle } from 'node:fs/promises';
+import { ON_THREAD_FROM_BYTES, type CutterThread } from './cutter-thread.ts';
 import { startVisit, type FileCheckpointer, type Visit } from './file-checkpointer.ts';
 import type { FileSourceEvents } from './file-source-events.ts';
 import { gunzipFile } from './gunzip-file.ts';
-import { LineRun, LineSplitter, type SplitResult } from './line-splitter.ts';
+import type { CutChunk, LineSelection } from './line-cutter.ts';
 import type { BacklogProgress } from './progress.ts';
 
 export interface ReaderContext {
   maxLineBytes: number;
   /** Bytes per read (and at most per batch). */
   readChunkBytes: number;
+  /** Which lines the sink wants (LineSink.lineSelection). */
+  lineSelection: LineSelection;
+  cutters: CutterThread;
   checkpointer: FileCheckpointer;
   events: FileSourceEvents;
   progress?: BacklogProgress;
@@ -44,13 +48,11 @@ export interface TrackedFile {
   truncated: boolean;
 }
 
-const NUL = 0x00;
-
 /** Reads a held plain file from its position to its end (or to a stop), batch by batch. */
 export async function readPlainFile(t: TrackedFile, ctx: ReaderContext): Promise<void> {
   if (t.fingerprint === undefined) return; // no complete line yet
-  const splitter = new LineSplitter(ctx.maxLineBytes);
   const base = t.offset;
+  const cutter = ctx.cutters.open(ctx.maxLineBytes, ctx.lineSelection, t.size - base >= ON_THREAD_FROM_BYTES);
   const visit = startVisit(t.path, t.fingerprint, base, (offset) => {
     t.committed = offset;
     ctx.events.checkpointLag(t.path, t.size - offset);
@@ -58,12 +60,24 @@ export async function readPlainFile(t: TrackedFile, ctx: ReaderContext): Promise
   // Sized to what stat said is there (small appends do not allocate the whole chunk).
   const readAt = async (at: number): Promise<Buffer> => {
     const want = Math.min(ctx.readChunkBytes, Math.max(64 * 1024, t.size - at + 64 * 1024));
-    const buffer = Buffer.allocUnsafe(want);
+    const buffer = Buffer.allocUnsafeSlow(want); // memory of its own, so the cutter may move it to its thread
     const { bytesRead } = await t.handle.read(buffer, 0, want, at);
     return buffer.subarray(0, bytesRead);
   };
   let position = base;
   let next = ctx.stopping() ? undefined : readAt(position);
+  // Chunks being cut (on the cutting thread for a backlog) while the oldest is delivered: with one
+  // ahead, the thread sat idle while a delivery waited on the database (31 % of its samples).
+  const cutting: { cut: CutChunk | Promise<CutChunk>; atEnd: boolean }[] = [];
+  let last: Pick<CutChunk, 'consumed' | 'pending'> = { consumed: 0, pending: 0 };
+  const deliverOldest = async () => {
+    const { cut, atEnd } = cutting.shift()!;
+    const done = await cut;
+    last = done;
+    // A backup read up to the size stat gave is at its end (nobody appends to it): its last batch
+    // saves it as completed, so finishing it costs no extra round trip.
+    await deliver(visit, done, base + done.consumed, ctx, atEnd && done.pending === 0);
+  };
   try {
     while (next) {
       const chunk = await next;
@@ -76,20 +90,29 @@ export async function readPlainFile(t: TrackedFile, ctx: ReaderContext): Promise
       // The next read runs in the thread pool while this chunk is cut and delivered (waiting for each
       // read in turn cost 0.7-1.1 s of a 5-7 s backfill of the 1 GiB bench log on a busy machine).
       if (!ctx.stopping()) next = readAt(position);
-      // A backup read up to the size stat gave is at its end (nobody appends to it): its last batch
-      // saves it as completed, so finishing it costs no extra round trip.
-      const split = splitter.push(chunk);
-      await deliver(visit, split, base + splitter.consumed, ctx, t.backup && position >= t.size && splitter.pending === 0);
-      if (ctx.stopping()) break;
+      cutting.push({ cut: handled(cutter.cut(chunk, true)), atEnd: t.backup && position >= t.size });
+      if (cutting.length > CUTS_AHEAD) await deliverOldest();
+      if (ctx.stopping()) break; // what is still being cut is read again after the restart
     }
+    while (cutting.length > 0 && !ctx.stopping()) await deliverOldest();
   } finally {
     // A read still running is dropped, but waited for: the caller may close the handle next.
     await next?.catch(() => undefined);
+    cutter.close();
   }
-  t.offset = base + splitter.consumed;
-  t.pending = splitter.pending;
+  t.offset = base + last.consumed;
+  t.pending = last.pending;
   ctx.events.checkpointLag(t.path, t.size - t.committed);
   ctx.events.visited(visit.path, visit.lines, visit.bytes, t.backup);
+}
+
+/** Chunks cut ahead of the one being delivered (read ahead of what is committed: that many more). */
+export const CUTS_AHEAD = 3;
+
+/** A cut that may be dropped (a stop, a failed delivery) must not end the process as an unhandled rejection. */
+function handled(cut: CutChunk | Promise<CutChunk>): CutChunk | Promise<CutChunk> {
+  if (cut instanceof Promise) cut.catch(() => undefined);
+  return cut;
 }
 
 /** How a .gz read ended: read to its end, left early by a stop, or cut short by damage. */
@@ -104,14 +127,22 @@ export async function readGzipFile(
   ctx: ReaderContext,
 ): Promise<GzipReadOutcome> {
   const read = gunzipFile(handle, { readBytes: 1024 * 1024, chunkSize: Math.min(ctx.readChunkBytes, 4 * 1024 * 1024) });
-  const splitter = new LineSplitter(ctx.maxLineBytes);
+  // A .gz is read whole from its start: a backlog, cut on the thread.
+  const cutter = ctx.cutters.open(ctx.maxLineBytes, ctx.lineSelection, true);
   const visit = startVisit(path, fingerprint, startOffset);
   let skip = startOffset;
   let diskBytes = 0;
   let outcome: GzipReadOutcome = 'stopped';
-  // Each batch waits for the next chunk, so the last one is known to be last and saves the file as
-  // completed itself.
-  let held: { split: SplitResult; end: number } | undefined;
+  // Chunks being cut while the oldest is delivered, as for a plain file; the newest is delivered only
+  // once the stream has ended, so the last batch is known to be last and saves the file as completed.
+  const cutting: (CutChunk | Promise<CutChunk>)[] = [];
+  let last: Pick<CutChunk, 'consumed' | 'pending'> = { consumed: 0, pending: 0 };
+  const deliverOldest = async (completed = false) => {
+    const done = await cutting.shift()!;
+    last = done;
+    await deliver(visit, done, startOffset + done.consumed, ctx, completed);
+  };
+  let streamError: unknown;
   try {
     for await (const chunk of read.output as AsyncIterable<Buffer>) {
       if (ctx.stopping()) break; // resumed from its checkpoint after the restart
@@ -127,73 +158,45 @@ export async function readGzipFile(
         data = data.subarray(skip);
         skip = 0;
       }
-      const split = splitter.push(data);
-      if (held) await deliver(visit, held.split, held.end, ctx);
-      held = { split, end: startOffset + splitter.consumed };
+      cutting.push(handled(cutter.cut(data, false)));
+      if (cutting.length > CUTS_AHEAD) await deliverOldest();
     }
     if (!ctx.stopping()) outcome = 'complete';
   } catch (error) {
-    if (!isGzipReadError(error)) throw error;
-    // Deleted while read: nothing is wrong with it, and the next pass does not list it.
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      outcome = 'damaged';
-      ctx.events.gzipDamaged(path, (error as Error).message);
-    }
+    streamError = error;
   } finally {
     read.close();
   }
-  // A .gz is final: read cleanly to its end it is completed, an unfinished last line included.
-  const complete = outcome === 'complete';
-  if (held) await deliver(visit, held.split, held.end, ctx, complete);
+  try {
+    if (streamError !== undefined) {
+      if (!isGzipReadError(streamError)) throw streamError;
+      // Deleted while read: nothing is wrong with it, and the next pass does not list it.
+      if ((streamError as NodeJS.ErrnoException).code !== 'ENOENT') {
+        outcome = 'damaged';
+        ctx.events.gzipDamaged(path, (streamError as Error).message);
+      }
+    }
+    // A .gz is final: read cleanly to its end it is completed, an unfinished last line included. What
+    // came before damage is delivered too.
+    const complete = outcome === 'complete';
+    while (cutting.length > 0) await deliverOldest(complete && cutting.length === 1);
+  } finally {
+    cutter.close();
+  }
   await ctx.checkpointer.drain();
-  if (complete) {
-    if (splitter.pending > 0) ctx.events.garbage(path, 'unterminated-line', `${splitter.pending} bytes after the last newline`);
-    await ctx.checkpointer.saveCompleted(path, fingerprint, startOffset + splitter.consumed);
+  if (outcome === 'complete') {
+    if (last.pending > 0) ctx.events.garbage(path, 'unterminated-line', `${last.pending} bytes after the last newline`);
+    await ctx.checkpointer.saveCompleted(path, fingerprint, startOffset + last.consumed);
   }
   ctx.events.visited(path, visit.lines, visit.bytes, true);
   return outcome;
 }
 
-/** Drops garbage lines (counted), counts over-long ones, and submits the rest with their end position. */
-async function deliver(visit: Visit, split: SplitResult, endOffset: number, ctx: ReaderContext, completed = false): Promise<void> {
-  const runs: LineRun[] = [];
-  let count = split.tooLong.length;
-  for (const run of split.runs) {
-    count += run.count;
-    const clean = withoutGarbage(run, visit.path, ctx);
-    if (clean.count > 0) runs.push(clean);
-  }
-  for (const long of split.tooLong) ctx.events.lineTooLong(visit.path, long.bytes, ctx.maxLineBytes);
-  await ctx.checkpointer.submit(visit, runs, count, endOffset, completed);
-}
-
-/**
- * The run without its garbage lines (counted). One search for NUL and one UTF-8 check over the whole
- * run decide the usual case (a line boundary is an ASCII byte, so the run is UTF-8 exactly when every
- * line is); only a run that fails either is judged line by line.
- */
-function withoutGarbage(run: LineRun, path: string, ctx: ReaderContext): LineRun {
-  const span = run.span();
-  if (span.indexOf(NUL) === -1 && isUtf8(span)) return run;
-  const kept: number[] = [];
-  for (let i = 0; i < run.count; i++) {
-    let start = run.bounds[2 * i]!;
-    const end = run.bounds[2 * i + 1]!;
-    const line = run.text.subarray(start, end);
-    // JSON text never holds a raw NUL (control characters are escaped). NULs are a binary file, or
-    // the zero-filled block a crash leaves in front of the first line written after it: that
-    // block is dropped and the line behind it kept.
-    if (line.indexOf(NUL) !== -1) {
-      let nuls = 0;
-      while (nuls < line.length && line[nuls] === NUL) nuls++;
-      ctx.events.garbage(path, 'binary', nuls > 0 ? `${nuls} NUL bytes` : `a line of ${line.length} bytes with NUL bytes`);
-      if (nuls === 0 || nuls === line.length || line.indexOf(NUL, nuls) !== -1) continue;
-      start += nuls;
-    }
-    if (!isUtf8(run.text.subarray(start, end))) ctx.events.garbage(path, 'invalid-utf8', `a line of ${end - start} bytes that is not UTF-8`);
-    else kept.push(start, end);
-  }
-  return new LineRun(run.text, Int32Array.from(kept));
+/** Counts the chunk's dropped lines, and submits the kept ones with their end position. */
+async function deliver(visit: Visit, cut: CutChunk, endOffset: number, ctx: ReaderContext, completed = false): Promise<void> {
+  for (const { reason, detail } of cut.garbage) ctx.events.garbage(visit.path, reason, detail);
+  for (const long of cut.tooLong) ctx.events.lineTooLong(visit.path, long.bytes, ctx.maxLineBytes);
+  await ctx.checkpointer.submit(visit, cut.runs, cut.count, endOffset, completed);
 }
 
 /** Where the last complete line of a file ends (0 when it has none): `-start-at=end` starts there. */

@@ -3,10 +3,10 @@
  * knows what a line means (an audit event, a KubeArmor event) and where it is stored.
  *
  * The contract:
- * - `write(batch)` gets consecutive complete lines of one file (no `\n`, never empty, valid UTF-8
- *   without NUL bytes; over-long and garbage lines were already counted and dropped by the source), as
- *   runs of lines that share a buffer (line-splitter.ts): a sink that needs every line takes
- *   `linesOf(batch)`, one that needs a few searches each run's text and cuts out only those.
+ * - `write(batch)` gets complete lines of one file in order (no `\n`, never empty, valid UTF-8
+ *   without NUL bytes; over-long and garbage lines were already counted and dropped by the source, and
+ *   with `lineSelection` the lines the sink does not want were left out), as
+ *   runs of lines that share a buffer (line-splitter.ts); `linesOf(batch)` gives them one by one.
  * - The promise it returns resolves only once everything derived from those lines is durably
  *   committed. Only then does the source save the file's position past them. A rejection means "not
  *   stored": the source reads the batch again later (after a backoff), from the last saved position.
@@ -17,6 +17,7 @@
  *   lines are delivered again, and storing them again must change nothing.
  * - The lines are not reused by the source; the sink may keep them until its promise resolves.
  */
+import type { LineSelection } from './line-cutter.ts';
 import type { LineRun } from './line-splitter.ts';
 
 export interface LineBatch {
@@ -39,6 +40,11 @@ export function linesOf(batch: Pick<LineBatch, 'runs'>): Buffer[] {
 
 export interface LineSink {
   write(batch: LineBatch): Promise<void>;
+  /**
+   * Which lines the source hands over (line-cutter.ts): every clean line (the default), or only those the
+   * audit pre-filter cannot rule out. Either way a batch's position covers every line read before it.
+   */
+  readonly lineSelection?: LineSelection;
   /**
    * Resolves once the sink can take another batch without holding more than it should of what it made
    * and has not committed yet. The source waits for it after each batch, on top of its bound on batches

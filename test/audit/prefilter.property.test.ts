@@ -11,8 +11,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { classifyRequest } from '../../src/audit/classify.ts';
 import { decodeAuditText } from '../../src/audit/decode.ts';
-import { sessionsFromLine, sessionsFromLines, type LineOutcome } from '../../src/audit/input.ts';
+import { sessionsFromLine, type LineOutcome } from '../../src/audit/input.ts';
 import { badInputWithoutParsing, mayBeInteractiveAccess } from '../../src/audit/prefilter.ts';
+import { LineCutter } from '../../src/ingest/line-cutter.ts';
 import { LineSplitter } from '../../src/ingest/line-splitter.ts';
 import { generateEvent, randomStyle, serializeLine, type Envelope } from './generate.ts';
 import { pick, seededRandom, testSeed } from './support.ts';
@@ -98,13 +99,17 @@ describe('byte-level pre-filter', () => {
     const expected: LineOutcome[] = [];
     const got: LineOutcome[] = [];
     const splitter = new LineSplitter(text.length);
-    for (const run of splitter.push(text).runs) {
-      for (let i = 0; i < run.count; i++) {
-        const outcome = sessionsFromLine(run.line(i), { cluster: 'c' });
-        if (outcome.rows.length || outcome.rejected.length || outcome.repaired.length) expected.push(outcome);
+    const outcomesOf = (runs: { count: number; line(i: number): Buffer }[], into: LineOutcome[]) => {
+      for (const run of runs) {
+        for (let i = 0; i < run.count; i++) {
+          const outcome = sessionsFromLine(run.line(i), { cluster: 'c' });
+          if (outcome.rows.length || outcome.rejected.length || outcome.repaired.length) into.push(outcome);
+        }
       }
-      for (const outcome of sessionsFromLines(run.text, run.bounds, { cluster: 'c' })) got.push(outcome);
-    }
+    };
+    outcomesOf(splitter.push(text).runs, expected);
+    // The file reader's path: the chunk searched once, and only the lines it keeps looked at.
+    outcomesOf(new LineCutter(text.length, 'auditMarkers').cut(text).runs, got);
     assert.ok(expected.some((o) => o.rows.length > 0) && expected.some((o) => o.rejected.length > 0), `seed ${seed}: both kinds of outcome occur`);
     assert.deepEqual(got, expected, `seed ${seed}`);
   });

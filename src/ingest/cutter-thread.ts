@@ -1,0 +1,150 @@
+/**
+ * LineCutter (line-cutter.ts) on a second thread, for backlogs. Profiled on the 1 GiB bench log, the
+ * reader's own thread spent ~0.75 s per GiB cutting lines, checking UTF-8 and searching for the audit
+ * markers, of ~1.6 s in all, while the second core sat mostly idle. On the cutting thread that work
+ * overlaps the parsing and storing of the chunk before.
+ *
+ * - A chunk the reader owns is moved to the thread, not copied (its memory is transferred); a chunk it
+ *   does not own (a .gz stream's) is copied first. The kept lines come back packed in one buffer, which
+ *   is moved too: for a backfill a few KB per chunk, so a batch no longer holds its whole chunk.
+ * - A read of less than ON_THREAD_FROM_BYTES (the appends of a followed file) is cut inline: a round
+ *   trip to the thread would cost more. A processor that only follows a live file never starts it.
+ * - The thread holds the process open only while it has work. Should it fail, the reads waiting on it
+ *   fail with CutterThreadStopped (the file source reads those lines again from the last saved
+ *   position), and every later read is cut inline (said once in the log): slower, nothing lost.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../observe/log.ts';
+import { LineCutter, type CutChunk, type LineSelection } from './line-cutter.ts';
+import { LineRun } from './line-splitter.ts';
+
+/** Remaining bytes from which a plain file's read is cut on the thread. */
+export const ON_THREAD_FROM_BYTES = 1024 * 1024;
+
+/** Cuts the chunks of one read of one file, in order. */
+export interface Cutter {
+  /** `owned`: the caller never touches `chunk` again, so its memory may be moved to the thread. */
+  cut(chunk: Buffer, owned: boolean): CutChunk | Promise<CutChunk>;
+  close(): void;
+}
+
+/** What the thread is sent. */
+export type CutRequest =
+  | { type: 'open'; cutter: number; maxLineBytes: number; selection: LineSelection }
+  | { type: 'cut'; cutter: number; seq: number; memory: ArrayBuffer; length: number }
+  | { type: 'close'; cutter: number };
+
+/** What the thread answers to a cut: the CutChunk, its kept lines packed in `memory` (bounds into it). */
+export interface CutAnswer extends Omit<CutChunk, 'runs'> {
+  cutter: number;
+  seq: number;
+  memory: ArrayBuffer | undefined;
+  bounds: Int32Array;
+}
+
+/** A cut failed because the cutting thread stopped: the read can be made again, cut inline. */
+export class CutterThreadStopped extends Error {
+  override readonly name = 'CutterThreadStopped';
+}
+
+interface Waiting {
+  resolve: (cut: CutChunk) => void;
+  reject: (error: Error) => void;
+}
+
+export class CutterThread {
+  private worker: Worker | undefined;
+  private failed = false;
+  private nextCutter = 0;
+  private nextSeq = 0;
+  private readonly waiting = new Map<number, Waiting>();
+
+  constructor(private readonly logger?: Logger) {}
+
+  /** A cutter for one read: on the thread when `onThread` (and the thread works), else inline. */
+  open(maxLineBytes: number, selection: LineSelection, onThread: boolean): Cutter {
+    if (!onThread || this.failed) return inlineCutter(new LineCutter(maxLineBytes, selection));
+    const worker = (this.worker ??= this.start());
+    const cutter = this.nextCutter++;
+    worker.postMessage({ type: 'open', cutter, maxLineBytes, selection } satisfies CutRequest);
+    return {
+      cut: (chunk, owned) => this.send(worker, cutter, chunk, owned),
+      close: () => {
+        if (this.worker === worker) worker.postMessage({ type: 'close', cutter } satisfies CutRequest);
+      },
+    };
+  }
+
+  /** Ends the thread (the file source stopped); a cut still waiting fails. */
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    this.failWaiting(new CutterThreadStopped('the line cutting thread was ended (the file source stopped)'));
+    await worker?.terminate();
+  }
+
+  private send(worker: Worker, cutter: number, chunk: Buffer, owned: boolean): Promise<CutChunk> {
+    if (this.worker !== worker) return Promise.reject(new CutterThreadStopped('the line cutting thread stopped'));
+    // Moved whole only when the chunk is all of its memory's use (a read buffer of its own).
+    let memory: ArrayBuffer;
+    if (owned && chunk.byteOffset === 0 && chunk.buffer instanceof ArrayBuffer) memory = chunk.buffer;
+    else {
+      const copy = Buffer.allocUnsafeSlow(chunk.length);
+      chunk.copy(copy);
+      memory = copy.buffer as ArrayBuffer;
+    }
+    const seq = this.nextSeq++;
+    return new Promise((resolve, reject) => {
+      if (this.waiting.size === 0) worker.ref();
+      this.waiting.set(seq, { resolve, reject });
+      worker.postMessage({ type: 'cut', cutter, seq, memory, length: chunk.length } satisfies CutRequest, [memory]);
+    });
+  }
+
+  private start(): Worker {
+    const worker = startWorker();
+    worker.unref();
+    worker.on('message', (answer: CutAnswer) => {
+      const waiting = this.waiting.get(answer.seq);
+      if (!waiting) return;
+      this.waiting.delete(answer.seq);
+      if (this.waiting.size === 0) worker.unref();
+      const { memory, bounds, cutter: _cutter, seq: _seq, ...rest } = answer;
+      waiting.resolve({ ...rest, runs: memory && bounds.length > 0 ? [new LineRun(Buffer.from(memory), bounds)] : [] });
+    });
+    worker.on('error', (error) => this.stopUsing(worker, error));
+    worker.on('exit', (code) => this.stopUsing(worker, new Error(`it exited with code ${code}`)));
+    return worker;
+  }
+
+  private stopUsing(worker: Worker, error: Error): void {
+    if (this.worker !== worker) return; // closed on purpose
+    this.worker = undefined;
+    this.failed = true;
+    this.logger?.warn(
+      { err: error.message },
+      'the thread that cuts log files into lines stopped; lines are cut on the main thread from now on (the lines it held are read again from the last saved position: nothing is lost, a backfill is slower)',
+    );
+    this.failWaiting(new CutterThreadStopped(`the line cutting thread stopped: ${error.message}`));
+  }
+
+  private failWaiting(error: Error): void {
+    for (const { reject } of this.waiting.values()) reject(error);
+    this.waiting.clear();
+  }
+}
+
+/**
+ * The thread, from cutter-thread-worker.js once built. Run from TypeScript (tsx: `npm start`, the tests),
+ * the thread must load tsx itself first: tsx's loader does not carry over to worker threads on Node 20.
+ */
+function startWorker(): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./cutter-thread-worker.js', import.meta.url));
+  const script = new URL('./cutter-thread-worker.ts', import.meta.url).href;
+  const tsx = import.meta.resolve('tsx/esm/api');
+  return new Worker(`import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(script)}); })`, { eval: true });
+}
+
+function inlineCutter(cutter: LineCutter): Cutter {
+  return { cut: (chunk) => cutter.cut(chunk), close: () => undefined };
+}
