@@ -1,10 +1,11 @@
 /**
  * The thread of cutter-thread.ts: one LineCutter per read, fed that read's chunks in order; each
- * answer packs the kept lines into one buffer of their own, moved back to the reader's thread.
+ * answer moves the kept lines back to the reader's thread.
  */
 import { parentPort } from 'node:worker_threads';
-import type { CutAnswer, CutRequest } from './cutter-thread.ts';
-import { LineCutter, type CutChunk } from './line-cutter.ts';
+import type { AnsweredRun, CutAnswer, CutRequest } from './cutter-thread.ts';
+import { LineCutter } from './line-cutter.ts';
+import type { LineRun } from './line-splitter.ts';
 
 const port = parentPort;
 if (!port) throw new Error('cutter-thread-worker.ts runs as the worker thread of cutter-thread.ts');
@@ -17,36 +18,37 @@ port.on('message', (request: CutRequest) => {
   else {
     const cutter = cutters.get(request.cutter);
     if (!cutter) throw new Error(`chunk for cutter ${request.cutter}, which is not open`);
-    const { runs, ...rest } = cutter.cut(Buffer.from(request.memory, 0, request.length));
-    const { memory, bounds } = packed(runs);
-    const answer: CutAnswer = { ...rest, cutter: request.cutter, seq: request.seq, memory, bounds };
-    port.postMessage(answer, memory ? [memory, bounds.buffer as ArrayBuffer] : [bounds.buffer as ArrayBuffer]);
+    const chunk = Buffer.from(request.memory, 0, request.length);
+    const { runs, ...rest } = cutter.cut(chunk);
+    const answered = runs.map((run) => answerRun(run, chunk));
+    const moved = answered.flatMap((run) => [run.memory, run.bounds.buffer as ArrayBuffer]);
+    port.postMessage({ ...rest, cutter: request.cutter, seq: request.seq, runs: answered } satisfies CutAnswer, moved);
   }
 });
 
-/** The lines of `runs`, copied one after another into memory of their own, with their bounds there. */
-function packed(runs: CutChunk['runs']): { memory: ArrayBuffer | undefined; bounds: Int32Array } {
-  let lines = 0;
+/**
+ * A kept run as it goes back. Most of the chunk kept (every line of exec-heavy input, every KubeArmor
+ * line): the chunk itself goes back, not a copy. A few lines kept (a backfill's candidates, a line
+ * carried over between chunks): they are copied one after another into memory of their own, so a batch
+ * does not hold its whole chunk until it commits.
+ */
+function answerRun(run: LineRun, chunk: Buffer): AnsweredRun {
   let bytes = 0;
-  for (const run of runs) {
-    lines += run.count;
-    for (let i = 0; i < run.count; i++) bytes += run.bounds[2 * i + 1]! - run.bounds[2 * i]!;
+  for (let i = 0; i < run.count; i++) bytes += run.bounds[2 * i + 1]! - run.bounds[2 * i]!;
+  if (run.text.buffer === chunk.buffer && run.text.byteOffset === 0 && bytes * 2 >= chunk.length) {
+    return { memory: chunk.buffer as ArrayBuffer, length: chunk.length, bounds: run.bounds.slice() };
   }
-  const bounds = new Int32Array(lines * 2);
-  if (lines === 0) return { memory: undefined, bounds };
   // allocUnsafeSlow: memory of its own (a pooled Buffer's memory cannot be moved).
   const text = Buffer.allocUnsafeSlow(bytes);
+  const bounds = new Int32Array(run.count * 2);
   let at = 0;
-  let n = 0;
-  for (const run of runs) {
-    for (let i = 0; i < run.count; i++) {
-      const start = run.bounds[2 * i]!;
-      const end = run.bounds[2 * i + 1]!;
-      run.text.copy(text, at, start, end);
-      bounds[n++] = at;
-      at += end - start;
-      bounds[n++] = at;
-    }
+  for (let i = 0; i < run.count; i++) {
+    const start = run.bounds[2 * i]!;
+    const end = run.bounds[2 * i + 1]!;
+    run.text.copy(text, at, start, end);
+    bounds[2 * i] = at;
+    at += end - start;
+    bounds[2 * i + 1] = at;
   }
-  return { memory: text.buffer as ArrayBuffer, bounds };
+  return { memory: text.buffer as ArrayBuffer, length: bytes, bounds };
 }

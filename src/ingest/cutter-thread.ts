@@ -5,8 +5,9 @@
  * overlaps the parsing and storing of the chunk before.
  *
  * - A chunk the reader owns is moved to the thread, not copied (its memory is transferred); a chunk it
- *   does not own (a .gz stream's) is copied first. The kept lines come back packed in one buffer, which
- *   is moved too: for a backfill a few KB per chunk, so a batch no longer holds its whole chunk.
+ *   does not own (a .gz stream's) is copied first. The kept lines are moved back: the chunk itself when
+ *   most of it is kept, else a packed copy of them (for a backfill a few KB per chunk, so a batch no
+ *   longer holds its whole chunk).
  * - A read of less than ON_THREAD_FROM_BYTES (the appends of a followed file) is cut inline: a round
  *   trip to the thread would cost more. A processor that only follows a live file never starts it.
  * - The thread holds the process open only while it has work. Should it fail, the reads waiting on it
@@ -23,6 +24,8 @@ export const ON_THREAD_FROM_BYTES = 1024 * 1024;
 
 /** Cuts the chunks of one read of one file, in order. */
 export interface Cutter {
+  /** Whether it cuts on the thread (its cuts then resolve later, and are worth queueing). */
+  readonly onThread: boolean;
   /** `owned`: the caller never touches `chunk` again, so its memory may be moved to the thread. */
   cut(chunk: Buffer, owned: boolean): CutChunk | Promise<CutChunk>;
   close(): void;
@@ -34,12 +37,18 @@ export type CutRequest =
   | { type: 'cut'; cutter: number; seq: number; memory: ArrayBuffer; length: number }
   | { type: 'close'; cutter: number };
 
-/** What the thread answers to a cut: the CutChunk, its kept lines packed in `memory` (bounds into it). */
+/** A kept run as the thread moves it back: its lines are `bounds` into the first `length` bytes of `memory`. */
+export interface AnsweredRun {
+  memory: ArrayBuffer;
+  length: number;
+  bounds: Int32Array;
+}
+
+/** What the thread answers to a cut: the CutChunk, with its runs moved back. */
 export interface CutAnswer extends Omit<CutChunk, 'runs'> {
   cutter: number;
   seq: number;
-  memory: ArrayBuffer | undefined;
-  bounds: Int32Array;
+  runs: AnsweredRun[];
 }
 
 /** A cut failed because the cutting thread stopped: the read can be made again, cut inline. */
@@ -68,6 +77,7 @@ export class CutterThread {
     const cutter = this.nextCutter++;
     worker.postMessage({ type: 'open', cutter, maxLineBytes, selection } satisfies CutRequest);
     return {
+      onThread: true,
       cut: (chunk, owned) => this.send(worker, cutter, chunk, owned),
       close: () => {
         if (this.worker === worker) worker.postMessage({ type: 'close', cutter } satisfies CutRequest);
@@ -109,8 +119,8 @@ export class CutterThread {
       if (!waiting) return;
       this.waiting.delete(answer.seq);
       if (this.waiting.size === 0) worker.unref();
-      const { memory, bounds, cutter: _cutter, seq: _seq, ...rest } = answer;
-      waiting.resolve({ ...rest, runs: memory && bounds.length > 0 ? [new LineRun(Buffer.from(memory), bounds)] : [] });
+      const { runs, cutter: _cutter, seq: _seq, ...rest } = answer;
+      waiting.resolve({ ...rest, runs: runs.map(({ memory, length, bounds }) => new LineRun(Buffer.from(memory, 0, length), bounds)) });
     });
     worker.on('error', (error) => this.stopUsing(worker, error));
     worker.on('exit', (code) => this.stopUsing(worker, new Error(`it exited with code ${code}`)));
@@ -146,5 +156,5 @@ function startWorker(): Worker {
 }
 
 function inlineCutter(cutter: LineCutter): Cutter {
-  return { cut: (chunk) => cutter.cut(chunk), close: () => undefined };
+  return { onThread: false, cut: (chunk) => cutter.cut(chunk), close: () => undefined };
 }

@@ -91,7 +91,7 @@ export async function readPlainFile(t: TrackedFile, ctx: ReaderContext): Promise
       // read in turn cost 0.7-1.1 s of a 5-7 s backfill of the 1 GiB bench log on a busy machine).
       if (!ctx.stopping()) next = readAt(position);
       cutting.push({ cut: handled(cutter.cut(chunk, true)), atEnd: t.backup && position >= t.size });
-      if (cutting.length > CUTS_AHEAD) await deliverOldest();
+      if (cutting.length > (cutter.onThread ? CUTS_AHEAD : 0)) await deliverOldest();
       if (ctx.stopping()) break; // what is still being cut is read again after the restart
     }
     while (cutting.length > 0 && !ctx.stopping()) await deliverOldest();
@@ -159,7 +159,8 @@ export async function readGzipFile(
         skip = 0;
       }
       cutting.push(handled(cutter.cut(data, false)));
-      if (cutting.length > CUTS_AHEAD) await deliverOldest();
+      // At least one held back: the last is delivered once the stream has ended.
+      if (cutting.length > (cutter.onThread ? CUTS_AHEAD : 1)) await deliverOldest();
     }
     if (!ctx.stopping()) outcome = 'complete';
   } catch (error) {

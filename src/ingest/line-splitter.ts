@@ -117,7 +117,8 @@ export class LineSplitter {
           this.pieces = [];
           this.pendingBytes = 0;
         } else {
-          this.pieces.push(chunk.subarray(start));
+          // A copy, not a view: once cut, the chunk's memory may be moved to another thread (cutter-thread.ts).
+          this.pieces.push(Buffer.from(chunk.subarray(start)));
           this.pendingBytes += rest;
         }
       }
