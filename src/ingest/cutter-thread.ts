@@ -9,7 +9,8 @@
  *   most of it is kept, else a packed copy of them (for a backfill a few KB per chunk, so a batch no
  *   longer holds its whole chunk).
  * - A read of less than ON_THREAD_FROM_BYTES (the appends of a followed file) is cut inline: a round
- *   trip to the thread would cost more. A processor that only follows a live file never starts it.
+ *   trip to the thread would cost more. A processor that only follows a live file never starts it, nor
+ *   does one whose sink takes every line (open() says why).
  * - The thread holds the process open only while it has work. Should it fail, the reads waiting on it
  *   fail with CutterThreadStopped (the file source reads those lines again from the last saved
  *   position), and every later read is cut inline (said once in the log): slower, nothing lost.
@@ -70,9 +71,13 @@ export class CutterThread {
 
   constructor(private readonly logger?: Logger) {}
 
-  /** A cutter for one read: on the thread when `onThread` (and the thread works), else inline. */
-  open(maxLineBytes: number, selection: LineSelection, onThread: boolean): Cutter {
-    if (!onThread || this.failed) return inlineCutter(new LineCutter(maxLineBytes, selection));
+  /**
+   * A cutter for one read: on the thread for a `backlog` the selection narrows (and while the thread
+   * works), else inline. A sink that takes every line does per line far more than cutting it (KubeArmor
+   * lines: ~30 µs each to parse, key and write), so the thread would gain it little, and costs ~20 MB.
+   */
+  open(maxLineBytes: number, selection: LineSelection, backlog: boolean): Cutter {
+    if (!backlog || selection === 'all' || this.failed) return inlineCutter(new LineCutter(maxLineBytes, selection));
     const worker = (this.worker ??= this.start());
     const cutter = this.nextCutter++;
     worker.postMessage({ type: 'open', cutter, maxLineBytes, selection } satisfies CutRequest);
