@@ -11,8 +11,8 @@
  * to less than that: every kill lands before the end. The seed is in the test's name; replay a failure
  * with TEST_SEED=<seed>.
  *
- * The 200k-line run (177 MB, about 85 reads of 2 MiB and about 24 position saves: batches read while one is stored are
- * stored with it; three kills) is on PostgreSQL. PGlite (the default backend) gets the same test
+ * The 200k-line run (177 MB, about 85 reads of 2 MiB and about 24 position saves: batches read while
+ * one is stored are stored with it; three kills) is on PostgreSQL. PGlite (the default backend) gets the same test
  * with 25k lines and one kill: it proves committed data and checkpoints survive a SIGKILL of the process that embeds
  * the database.
  */
