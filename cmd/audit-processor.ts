@@ -88,6 +88,10 @@ async function main(argv: string[]): Promise<number> {
   readiness.push(...(runtime?.readiness ?? []));
 
   let webhook: WebhookServer | undefined;
+  // The webhook Deployment's readiness probe asks the -http-port, which answers before the webhook listens.
+  if (config['enable-webhook'] && !config.once) {
+    readiness.push(() => (webhook ? { fields: {} } : { ready: false, reasons: ['webhook: not listening on -webhook-port yet (starting)'], fields: {} }));
+  }
   let retention: { stop(): Promise<void> } | undefined;
   try {
     if (config.once) {

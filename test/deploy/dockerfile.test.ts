@@ -129,15 +129,15 @@ describe('Dockerfile', () => {
       const exited = collect(child);
       try {
         const until = Date.now() + 60_000;
-        let health: Response | undefined;
-        while (!health) {
-          health = await fetch(`http://127.0.0.1:${httpPort}/healthz`).catch(async () => {
-            if (Date.now() > until) throw new Error('processor did not serve /healthz within 60 s');
-            await new Promise((r) => setTimeout(r, 250));
-            return undefined;
-          });
+        // What Kubernetes waits for before it routes the apiserver's batches here: /readyz on -http-port.
+        let ready: Response | undefined;
+        while (ready?.status !== 200) {
+          ready = await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined);
+          if (ready?.status === 200) break;
+          if (Date.now() > until) throw new Error(`processor was not ready within 60 s: ${ready ? await ready.text() : 'no answer'}`);
+          await new Promise((r) => setTimeout(r, 250));
         }
-        assert.equal(health.status, 200);
+        assert.equal((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status, 200);
         const body = readFileSync(join(projectRoot, 'test/fixtures/audit/webhook-eventlist-body.json'));
         const posted = await fetch(`http://127.0.0.1:${webhookPort}/audit`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
         const answer = await posted.text();
