@@ -68,16 +68,7 @@ export async function readPlainFile(t: TrackedFile, ctx: ReaderContext): Promise
   let next = ctx.stopping() ? undefined : readAt(position);
   // Chunks being cut (on the cutting thread for a backlog) while the oldest is delivered: with one
   // ahead, the thread sat idle while a delivery waited on the database (31 % of its samples).
-  const cutting: { cut: CutChunk | Promise<CutChunk>; atEnd: boolean }[] = [];
-  let last: Pick<CutChunk, 'consumed' | 'pending'> = { consumed: 0, pending: 0 };
-  const deliverOldest = async () => {
-    const { cut, atEnd } = cutting.shift()!;
-    const done = await cut;
-    last = done;
-    // A backup read up to the size stat gave is at its end (nobody appends to it): its last batch
-    // saves it as completed, so finishing it costs no extra round trip.
-    await deliver(visit, done, base + done.consumed, ctx, atEnd && done.pending === 0);
-  };
+  const cuts = new CutQueue(visit, base, ctx);
   try {
     while (next) {
       const chunk = await next;
@@ -90,18 +81,20 @@ export async function readPlainFile(t: TrackedFile, ctx: ReaderContext): Promise
       // The next read runs in the thread pool while this chunk is cut and delivered (waiting for each
       // read in turn cost 0.7-1.1 s of a 5-7 s backfill of the 1 GiB bench log on a busy machine).
       if (!ctx.stopping()) next = readAt(position);
-      cutting.push({ cut: handled(cutter.cut(chunk, true)), atEnd: t.backup && position >= t.size });
-      if (cutting.length > (cutter.onThread ? CUTS_AHEAD : 0)) await deliverOldest();
+      // A backup read up to the size stat gave is at its end (nobody appends to it): its last batch
+      // saves it as completed, so finishing it costs no extra round trip.
+      cuts.push(cutter.cut(chunk, true), t.backup && position >= t.size);
+      if (cuts.length > (cutter.onThread ? CUTS_AHEAD : 0)) await cuts.deliverOldest();
       if (ctx.stopping()) break; // what is still being cut is read again after the restart
     }
-    while (cutting.length > 0 && !ctx.stopping()) await deliverOldest();
+    while (cuts.length > 0 && !ctx.stopping()) await cuts.deliverOldest();
   } finally {
     // A read still running is dropped, but waited for: the caller may close the handle next.
     await next?.catch(() => undefined);
     cutter.close();
   }
-  t.offset = base + last.consumed;
-  t.pending = last.pending;
+  t.offset = base + cuts.last.consumed;
+  t.pending = cuts.last.pending;
   ctx.events.checkpointLag(t.path, t.size - t.committed);
   ctx.events.visited(visit.path, visit.lines, visit.bytes, t.backup);
 }
@@ -109,10 +102,40 @@ export async function readPlainFile(t: TrackedFile, ctx: ReaderContext): Promise
 /** Chunks cut ahead of the one being delivered (read ahead of what is committed: that many more). */
 export const CUTS_AHEAD = 3;
 
-/** A cut that may be dropped (a stop, a failed delivery) must not end the process as an unhandled rejection. */
-function handled(cut: CutChunk | Promise<CutChunk>): CutChunk | Promise<CutChunk> {
-  if (cut instanceof Promise) cut.catch(() => undefined);
-  return cut;
+/** The cuts of one read on their way to the checkpointer, oldest first. */
+class CutQueue {
+  /** Where the last delivered cut left the read: finished lines, and the bytes of an unfinished one. */
+  last: Pick<CutChunk, 'consumed' | 'pending'> = { consumed: 0, pending: 0 };
+  private readonly cuts: { cut: CutChunk | Promise<CutChunk>; atEnd: boolean }[] = [];
+
+  constructor(
+    private readonly visit: Visit,
+    /** The read's start: a cut's `consumed` counts from it. */
+    private readonly base: number,
+    private readonly ctx: ReaderContext,
+  ) {}
+
+  get length(): number {
+    return this.cuts.length;
+  }
+
+  /** `atEnd`: the cut ends the file, which is completed when no unfinished line is left. */
+  push(cut: CutChunk | Promise<CutChunk>, atEnd = false): void {
+    // A cut that may be dropped (a stop, a failed delivery) must not end the process as an unhandled rejection.
+    if (cut instanceof Promise) cut.catch(() => undefined);
+    this.cuts.push({ cut, atEnd });
+  }
+
+  /** Counts the oldest cut's dropped lines, and submits its kept ones with their end position. */
+  async deliverOldest(completed = false): Promise<void> {
+    const { cut, atEnd } = this.cuts.shift()!;
+    const done = await cut;
+    this.last = done;
+    const { visit, ctx } = this;
+    for (const { reason, detail } of done.garbage) ctx.events.garbage(visit.path, reason, detail);
+    for (const long of done.tooLong) ctx.events.lineTooLong(visit.path, long.bytes, ctx.maxLineBytes);
+    await ctx.checkpointer.submit(visit, done.runs, done.count, this.base + done.consumed, completed || (atEnd && done.pending === 0));
+  }
 }
 
 /** How a .gz read ended: read to its end, left early by a stop, or cut short by damage. */
@@ -135,13 +158,7 @@ export async function readGzipFile(
   let outcome: GzipReadOutcome = 'stopped';
   // Chunks being cut while the oldest is delivered, as for a plain file; the newest is delivered only
   // once the stream has ended, so the last batch is known to be last and saves the file as completed.
-  const cutting: (CutChunk | Promise<CutChunk>)[] = [];
-  let last: Pick<CutChunk, 'consumed' | 'pending'> = { consumed: 0, pending: 0 };
-  const deliverOldest = async (completed = false) => {
-    const done = await cutting.shift()!;
-    last = done;
-    await deliver(visit, done, startOffset + done.consumed, ctx, completed);
-  };
+  const cuts = new CutQueue(visit, startOffset, ctx);
   let streamError: unknown;
   try {
     for await (const chunk of read.output as AsyncIterable<Buffer>) {
@@ -158,9 +175,9 @@ export async function readGzipFile(
         data = data.subarray(skip);
         skip = 0;
       }
-      cutting.push(handled(cutter.cut(data, false)));
+      cuts.push(cutter.cut(data, false));
       // At least one held back: the last is delivered once the stream has ended.
-      if (cutting.length > (cutter.onThread ? CUTS_AHEAD : 1)) await deliverOldest();
+      if (cuts.length > (cutter.onThread ? CUTS_AHEAD : 1)) await cuts.deliverOldest();
     }
     if (!ctx.stopping()) outcome = 'complete';
   } catch (error) {
@@ -180,24 +197,17 @@ export async function readGzipFile(
     // A .gz is final: read cleanly to its end it is completed, an unfinished last line included. What
     // came before damage is delivered too.
     const complete = outcome === 'complete';
-    while (cutting.length > 0) await deliverOldest(complete && cutting.length === 1);
+    while (cuts.length > 0) await cuts.deliverOldest(complete && cuts.length === 1);
   } finally {
     cutter.close();
   }
   await ctx.checkpointer.drain();
   if (outcome === 'complete') {
-    if (last.pending > 0) ctx.events.garbage(path, 'unterminated-line', `${last.pending} bytes after the last newline`);
-    await ctx.checkpointer.saveCompleted(path, fingerprint, startOffset + last.consumed);
+    if (cuts.last.pending > 0) ctx.events.garbage(path, 'unterminated-line', `${cuts.last.pending} bytes after the last newline`);
+    await ctx.checkpointer.saveCompleted(path, fingerprint, startOffset + cuts.last.consumed);
   }
   ctx.events.visited(path, visit.lines, visit.bytes, true);
   return outcome;
-}
-
-/** Counts the chunk's dropped lines, and submits the kept ones with their end position. */
-async function deliver(visit: Visit, cut: CutChunk, endOffset: number, ctx: ReaderContext, completed = false): Promise<void> {
-  for (const { reason, detail } of cut.garbage) ctx.events.garbage(visit.path, reason, detail);
-  for (const long of cut.tooLong) ctx.events.lineTooLong(visit.path, long.bytes, ctx.maxLineBytes);
-  await ctx.checkpointer.submit(visit, cut.runs, cut.count, endOffset, completed);
 }
 
 /** Where the last complete line of a file ends (0 when it has none): `-start-at=end` starts there. */
