@@ -130,9 +130,8 @@ describe('Dockerfile', () => {
       try {
         const until = Date.now() + 60_000;
         // What Kubernetes waits for before it routes the apiserver's batches here: /readyz on -http-port.
-        let ready: Response | undefined;
-        while (ready?.status !== 200) {
-          ready = await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined);
+        for (;;) {
+          const ready = await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined);
           if (ready?.status === 200) break;
           if (Date.now() > until) throw new Error(`processor was not ready within 60 s: ${ready ? await ready.text() : 'no answer'}`);
           await new Promise((r) => setTimeout(r, 250));
