@@ -78,15 +78,20 @@ function containerFlags(args: string[]): { 'http-port': number } & Record<string
   return parseProcessorArgs(args, {}).values;
 }
 
-async function waitForHttp(url: string, deadlineMs = 60_000): Promise<Response> {
+/**
+ * Probes `url` as the kubelet does, again and again, until it answers 200 or the deadline passes; gives
+ * the last answer (a process still starting answers /readyz 503, e.g. before its webhook listens).
+ */
+async function probeHttp(url: string, deadlineMs = 60_000): Promise<Response> {
   const until = Date.now() + deadlineMs;
   for (;;) {
     try {
-      return await fetch(url);
+      const response = await fetch(url);
+      if (response.status === 200 || Date.now() > until) return response;
     } catch (error) {
       if (Date.now() > until) throw error;
-      await new Promise((r) => setTimeout(r, 250));
     }
+    await new Promise((r) => setTimeout(r, 250));
   }
 }
 
@@ -180,7 +185,7 @@ describe('deploy/ manifests', () => {
         const exited = collect(child);
         try {
           for (const probe of [container.readinessProbe, container.livenessProbe]) {
-            const response = await waitForHttp(`http://127.0.0.1:${httpPort}${probe.httpGet.path}`);
+            const response = await probeHttp(`http://127.0.0.1:${httpPort}${probe.httpGet.path}`);
             assert.equal(response.status, 200, `${relative(projectRoot, file)}: GET ${probe.httpGet.path}`);
           }
         } finally {
