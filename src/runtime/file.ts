@@ -20,15 +20,19 @@ import type { Metrics } from '../observe/metrics.ts';
 import type { Database } from '../store/database.ts';
 import { Backoff } from '../time/backoff.ts';
 import type { Redaction } from '../audit/redact.ts';
-import type { RawKept, RuntimeEvent } from './event.ts';
-import { runtimeEventsFromLine } from './json-lines.ts';
+import type { RawKept } from './event.ts';
+import { RuntimeLinesBatch, type PreparedRuntimeLines } from './line-batch.ts';
+import { PrepareThread, PrepareThreadStopped } from './prepare-thread.ts';
 import type { RuntimeEventWriter } from './writer.ts';
 
 /** Bad lines logged at warn before falling back to one in a thousand (the counters keep counting). */
 const WARN_FIRST_BAD_LINES = 20;
 
-/** Lines parsed between two turns of the event loop (a few milliseconds of work). */
+/** Lines read between two turns of the event loop when a batch is read inline (a few milliseconds of work). */
 const PARSE_SLICE_LINES = 256;
+
+/** A batch of at least this many lines is read on the normalising thread; fewer (a followed file's appends) inline. */
+export const ON_THREAD_FROM_LINES = PARSE_SLICE_LINES;
 
 /** What the KubeArmor line sink has seen, for the `-once` summary. */
 export interface RuntimeLineStats {
@@ -41,58 +45,85 @@ export interface RuntimeLineStats {
 
 export interface RuntimeLineSink extends LineSink {
   stats(): RuntimeLineStats;
+  /** Ends the normalising thread, if one was started. */
+  close(): Promise<void>;
 }
 
-export function createRuntimeLineSink(options: { writer: Pick<RuntimeEventWriter, 'write'>; cluster: string; redaction?: Redaction; raw?: RawKept; metrics: Metrics; logger: Logger }): RuntimeLineSink {
+export interface RuntimeLineSinkOptions {
+  writer: Pick<RuntimeEventWriter, 'writePrepared' | 'operationsKept'>;
+  cluster: string;
+  redaction?: Redaction;
+  raw?: RawKept;
+  metrics: Metrics;
+  logger: Logger;
+  /** Where backlogs are read (prepare-thread.ts): by default a thread of the sink's own; false: inline. */
+  thread?: PrepareThread | false;
+}
+
+export function createRuntimeLineSink(options: RuntimeLineSinkOptions): RuntimeLineSink {
   const { writer, cluster, redaction, raw, metrics, logger } = options;
   const stats: RuntimeLineStats = { lines: 0, events: 0, skipped: 0, rejected: 0 };
-  const eventsOf = (line: Buffer, path: string, receivedAt: string, events: RuntimeEvent[]) => {
-    stats.lines++;
-    for (const outcome of runtimeEventsFromLine(line, { cluster, receivedAt, redaction, raw })) {
-      if (outcome.kind === 'event') {
-        events.push(outcome.event);
-        for (const reason of outcome.repaired) metrics.badInput.inc({ reason });
-      } else if (outcome.kind === 'skipped') stats.skipped++;
-      else {
-        stats.rejected++;
-        metrics.badInput.inc({ reason: outcome.reason });
-        const fields = { file: path, reason: outcome.reason, detail: outcome.detail };
-        if (stats.rejected <= WARN_FIRST_BAD_LINES || stats.rejected % 1000 === 0)
-          logger.warn(fields, `skipped a line of ${path} that is not a KubeArmor event (${outcome.reason}: ${outcome.detail}); the lines after it are read`);
-        else logger.debug(fields, 'skipped bad KubeArmor line');
-      }
-    }
-  };
+  const operations = writer.operationsKept;
+  const thread = options.thread === false ? undefined : (options.thread ?? new PrepareThread({ cluster, redaction, raw, operations }, logger));
 
   /**
-   * A batch's events, made a slice of lines at a time with a turn of the event loop between slices:
-   * the previous batch's COPY and statements are sent and answered in those turns, so the database
-   * works on batch n while batch n+1 is parsed instead of waiting for the whole of it (profiled: a
-   * third of the run was idle with the parse done in one go).
+   * A batch read inline, a slice of lines at a time with a turn of the event loop between slices: the
+   * previous batch's COPY and statements are sent and answered in those turns, so the database works on
+   * batch n while batch n+1 is read instead of waiting for the whole of it (profiled: a third of the run
+   * was idle with the parse done in one go).
    */
-  const parse = async (batch: LineBatch): Promise<RuntimeEvent[]> => {
-    const receivedAt = new Date().toISOString();
-    const events: RuntimeEvent[] = [];
-    const { path } = batch;
-    const lines = linesOf(batch);
-    for (let from = 0; from < lines.length; from += PARSE_SLICE_LINES) {
+  const prepareInline = async (batch: LineBatch, receivedAt: string): Promise<PreparedRuntimeLines> => {
+    const lines = new RuntimeLinesBatch({ cluster, receivedAt, redaction, raw, operations });
+    const all = linesOf(batch);
+    for (let from = 0; from < all.length; from += PARSE_SLICE_LINES) {
       if (from > 0) await new Promise((resolve) => setImmediate(resolve));
-      const to = Math.min(lines.length, from + PARSE_SLICE_LINES);
-      for (let i = from; i < to; i++) eventsOf(lines[i]!, path, receivedAt, events);
+      const to = Math.min(all.length, from + PARSE_SLICE_LINES);
+      for (let i = from; i < to; i++) lines.add(all[i]!);
     }
-    stats.events += events.length;
-    metrics.runtimeEventsReceived.inc({ source: 'file' }, events.length);
-    return events;
+    return lines.finish();
+  };
+
+  const prepare = async (batch: LineBatch): Promise<PreparedRuntimeLines> => {
+    const receivedAt = new Date().toISOString();
+    let lineCount = 0;
+    for (const run of batch.runs) lineCount += run.count;
+    if (thread?.usable && lineCount >= ON_THREAD_FROM_LINES) {
+      try {
+        return await thread.prepare(batch.runs, receivedAt);
+      } catch (error) {
+        // The batch still holds its lines: read them here (the thread said why, once).
+        if (!(error instanceof PrepareThreadStopped)) throw error;
+      }
+    }
+    return prepareInline(batch, receivedAt);
+  };
+
+  const count = (result: PreparedRuntimeLines, path: string) => {
+    stats.lines += result.lines;
+    stats.events += result.events;
+    stats.skipped += result.skipped;
+    metrics.runtimeEventsReceived.inc({ source: 'file' }, result.events);
+    for (const [reason, n] of Object.entries(result.repaired)) metrics.badInput.inc({ reason }, n);
+    for (const { reason, detail } of result.rejected) {
+      stats.rejected++;
+      metrics.badInput.inc({ reason });
+      const fields = { file: path, reason, detail };
+      if (stats.rejected <= WARN_FIRST_BAD_LINES || stats.rejected % 1000 === 0)
+        logger.warn(fields, `skipped a line of ${path} that is not a KubeArmor event (${reason}: ${detail}); the lines after it are read`);
+      else logger.debug(fields, 'skipped bad KubeArmor line');
+    }
   };
 
   return {
     stats: () => ({ ...stats }),
-    // Batches are written as soon as they are parsed, so two can be in the database at once (the source
+    close: async () => thread?.close(),
+    // Batches are written as soon as they are read, so two can be in the database at once (the source
     // allows two outstanding): one's statements run in the other's round trips. The writer is
     // idempotent, and the source saves positions in order whatever commits first.
     async write(batch: LineBatch): Promise<void> {
-      const events = await parse(batch);
-      if (events.length > 0) await writer.write(events);
+      const result = await prepare(batch);
+      count(result, batch.path);
+      if (result.prepared.rows.events.length > 0 || Object.keys(result.prepared.filtered).length > 0) await writer.writePrepared(result.prepared);
     },
   };
 }
@@ -112,7 +143,7 @@ export interface RuntimeFileOptions {
   /** A path, or `-` for standard input. */
   path: string;
   db: Database;
-  writer: Pick<RuntimeEventWriter, 'write'>;
+  writer: Pick<RuntimeEventWriter, 'writePrepared' | 'operationsKept'>;
   cluster: string;
   redaction?: Redaction;
   raw?: RawKept;
@@ -139,14 +170,22 @@ export function createRuntimeFileSource(options: RuntimeFileOptions): RuntimeFil
     // grows with the batch: 200k events peaked at 186-198 MB RSS with 1 MiB, 202-265 MB with 2 MiB, and
     // 360 MB with 8 MiB.
     readChunkBytes: 1024 * 1024,
+    maxBatchesInFlight: 3,
   });
   return {
     start: () => files.start(),
     runOnce: async () => {
-      await files.runOnce();
+      try {
+        await files.runOnce();
+      } finally {
+        await sink.close();
+      }
       return sink.stats();
     },
-    stop: () => files.stop(),
+    stop: async () => {
+      await files.stop();
+      await sink.close();
+    },
     stats: () => sink.stats(),
     health: () => files.health(),
   };
@@ -210,13 +249,18 @@ function stdinSource(input: Readable, sink: RuntimeLineSink, logger: Logger, max
       reading.catch((error: Error) => logger.error({ err: error.message }, `reading KubeArmor lines from stdin failed: ${error.message}`));
     },
     runOnce: async () => {
-      await read();
+      try {
+        await read();
+      } finally {
+        await sink.close();
+      }
       return sink.stats();
     },
     stop: async () => {
       stopped = true;
       input.destroy();
       await reading?.catch(() => undefined);
+      await sink.close();
     },
     stats: () => sink.stats(),
   };

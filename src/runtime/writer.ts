@@ -24,16 +24,15 @@
  */
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
-import { copyFormat } from '../store/columns.ts';
 import type { Database } from '../store/database.ts';
 import { PartitionKeeper } from '../store/partitions.ts';
-import { runtimeEvents } from '../store/schema.ts';
 import { storeSplitting } from '../store/split-on-refusal.ts';
 import type { RuntimeEvent } from './event.ts';
+import { prepareRuntimeBatch, runtimeCopy, someRows, type PreparedRuntimeBatch, type RuntimeRows, type RuntimeRowSummary } from './rows.ts';
 
 export interface RuntimeCommit {
-  events: readonly RuntimeEvent[];
-  inserted: readonly RuntimeEvent[];
+  events: readonly RuntimeRowSummary[];
+  inserted: readonly RuntimeRowSummary[];
 }
 
 export type RuntimeCommitHook = (commit: RuntimeCommit) => void | Promise<void>;
@@ -59,8 +58,7 @@ export interface RuntimeEventWriterOptions {
 /** What correlation and the answers need: process events to attribute, file and network events to show. */
 export const DEFAULT_OPERATIONS = ['Process', 'File', 'Network'];
 
-const copy = copyFormat(runtimeEvents);
-const columnList = copy.columnList;
+const columnList = runtimeCopy.columnList;
 const STAGING = 'runtime_events_staging';
 
 // A temporary table per connection, emptied at each commit: what one batch is COPYed into.
@@ -86,26 +84,40 @@ export class RuntimeEventWriter {
   }
 
   /** Stores a batch; resolves after COMMIT (and after the onCommitted hook). Throws when the database is unreachable. */
-  async write(batch: readonly RuntimeEvent[]): Promise<RuntimeWriteResult> {
-    const wanted = this.filtered(batch);
-    const events = distinctEvents(wanted);
-    if (events.length === 0) return { events: 0, inserted: 0, duplicates: 0, rejected: 0 };
+  write(batch: readonly RuntimeEvent[]): Promise<RuntimeWriteResult> {
+    return this.writePrepared(prepareRuntimeBatch(batch, this.operations));
+  }
+
+  /** The operations the intake filter keeps (lower case), for a batch prepared elsewhere (prepare-thread.ts). */
+  get operationsKept(): ReadonlySet<string> | undefined {
+    return this.operations;
+  }
+
+  /** Stores a batch prepared with prepareRuntimeBatch (rows.ts) and this writer's operationsKept. */
+  async writePrepared(prepared: PreparedRuntimeBatch): Promise<RuntimeWriteResult> {
     const { metrics } = this.options;
+    for (const [operation, n] of Object.entries(prepared.filtered)) metrics.runtimeEventsFiltered.inc({ operation }, n);
+    const { rows, wanted } = prepared;
+    const events = rows.events;
+    if (events.length === 0) return { events: 0, inserted: 0, duplicates: 0, rejected: 0 };
     const timer = metrics.dbWriteSeconds.startTimer();
     const insertedKeys = new Set<string>();
-    const stored: RuntimeEvent[] = [];
+    const stored: RuntimeRowSummary[] = [];
     let rejected = 0;
     try {
       await this.ensurePartitions(events);
       // One bad row must not block the others (nor, by pausing the stream, everything after it).
+      const all = events.map((_, i) => i);
       await storeSplitting(
-        events,
+        all,
         async (part) => {
-          for (const key of await this.insertRetryingPartitions(part)) insertedKeys.add(key);
-          for (const event of part) stored.push(event);
+          const partRows = part.length === all.length ? rows : someRows(rows, part);
+          for (const key of await this.insertRetryingPartitions(partRows)) insertedKeys.add(key);
+          for (const event of partRows.events) stored.push(event);
         },
-        (event, sqlstate) => {
+        (index, sqlstate) => {
           rejected++;
+          const event = events[index]!;
           metrics.badInput.inc({ reason: 'runtime-rejected-by-database' });
           this.options.logger.warn(
             { sqlstate, host: event.hostName, eventTime: event.eventTime, eventKey: event.eventKey },
@@ -123,46 +135,34 @@ export class RuntimeEventWriter {
     const inserted = stored.filter((e) => insertedKeys.has(e.eventKey));
     for (const event of inserted) metrics.runtimeEventsStored.inc({ kind: event.kind });
     // Repeats inside the batch count as duplicates too, so the count does not depend on batching.
-    const duplicates = wanted.length - inserted.length - rejected;
+    const duplicates = wanted - inserted.length - rejected;
     metrics.runtimeEventsDuplicate.inc(duplicates);
     await this.runHook({ events: stored, inserted });
     return { events: events.length, inserted: inserted.length, duplicates, rejected };
   }
 
-  /** The batch without the logs the intake filter drops (counted by operation). */
-  private filtered(batch: readonly RuntimeEvent[]): readonly RuntimeEvent[] {
-    const wanted = this.operations;
-    if (!wanted) return batch;
-    const kept: RuntimeEvent[] = [];
-    for (const event of batch) {
-      if (event.kind === 'alert' || event.operation === null || wanted.has(event.operation.toLowerCase())) kept.push(event);
-      else this.options.metrics.runtimeEventsFiltered.inc({ operation: event.operation });
-    }
-    return kept;
-  }
-
-  private ensurePartitions(events: readonly RuntimeEvent[]): Promise<void> {
+  private ensurePartitions(events: readonly RuntimeRowSummary[]): Promise<void> {
     return this.partitions.ensureFor(events.map((e) => Date.parse(e.eventTime)));
   }
 
   /** A partition dropped by retention since this process last looked (SQLSTATE 23514) is made again, once. */
-  private async insertRetryingPartitions(events: readonly RuntimeEvent[]): Promise<string[]> {
+  private async insertRetryingPartitions(rows: RuntimeRows): Promise<string[]> {
     try {
-      return await this.insert(events);
+      return await this.insert(rows);
     } catch (error) {
       if ((error as { code?: unknown }).code !== '23514') throw error;
       this.partitions.forget();
-      await this.ensurePartitions(events);
-      return this.insert(events);
+      await this.ensurePartitions(rows.events);
+      return this.insert(rows);
     }
   }
 
-  private insert(events: readonly RuntimeEvent[]): Promise<string[]> {
+  private insert(rows: RuntimeRows): Promise<string[]> {
     return this.db.transaction(async (tx) => {
       await tx.query(createStaging);
-      await tx.copyFrom(copyStaging, copy.text(events));
-      const { rows } = await tx.query<{ event_key: string }>(insertFromStaging);
-      return rows.map((r) => r.event_key);
+      await tx.copyFrom(copyStaging, rows.copy);
+      const inserted = await tx.query<{ event_key: string }>(insertFromStaging);
+      return inserted.rows.map((r) => r.event_key);
     });
   }
 
@@ -177,16 +177,3 @@ export class RuntimeEventWriter {
     }
   }
 }
-
-// event_key hashes event_time too (event-key.ts), so the key alone tells rows of a batch apart.
-function distinctEvents(batch: readonly RuntimeEvent[]): RuntimeEvent[] {
-  const seen = new Set<string>();
-  const out: RuntimeEvent[] = [];
-  for (const event of batch) {
-    if (seen.has(event.eventKey)) continue;
-    seen.add(event.eventKey);
-    out.push(event);
-  }
-  return out;
-}
-

@@ -30,7 +30,8 @@ export interface Queryable {
    * Runs `COPY ... FROM STDIN` with `data` in COPY's text format (src/store/columns.ts copyText): the
    * cheapest way to hand PostgreSQL many rows (pg-copy-streams; PGlite reads it from a blob).
    */
-  copyFrom(statement: string, data: string): Promise<void>;
+  /** `data`: rows in COPY text format, as text or as its UTF-8 bytes. */
+  copyFrom(statement: string, data: string | Uint8Array): Promise<void>;
 }
 
 export interface Database extends Queryable {
@@ -251,14 +252,14 @@ async function openPglite(dataDir: string, command: string): Promise<Database> {
     dataDirLock: lock,
     query: async <Row>(text: string, params?: readonly unknown[]) => toResult<Row>(await db.query(text, params as unknown[])),
     copyFrom: async (statement, data) => {
-      await db.query(fromBlob(statement), [], { blob: new Blob([data]) });
+      await db.query(fromBlob(statement), [], { blob: copyBlob(data) });
     },
     transaction: (fn) =>
       db.transaction((tx) =>
         fn({
           query: async <Row>(text: string, params?: readonly unknown[]) => toResult<Row>(await tx.query(text, params as unknown[])),
           copyFrom: async (statement, data) => {
-            await tx.query(fromBlob(statement), [], { blob: new Blob([data]) });
+            await tx.query(fromBlob(statement), [], { blob: copyBlob(data) });
           },
         }),
       ),
@@ -270,6 +271,11 @@ async function openPglite(dataDir: string, command: string): Promise<Database> {
       }
     },
   };
+}
+
+/** COPY data as the Blob PGlite reads (a Blob takes only bytes whose memory is an ArrayBuffer). */
+function copyBlob(data: string | Uint8Array): Blob {
+  return new Blob([typeof data === 'string' || data.buffer instanceof ArrayBuffer ? (data as string | Uint8Array<ArrayBuffer>) : new Uint8Array(data)]);
 }
 
 /** PGlite in `location`, migrated. */
@@ -299,6 +305,7 @@ async function startPglite(location: string): Promise<PGlite> {
 }
 
 /** Streams `data` into `COPY ... FROM STDIN` on one client (pg-copy-streams). */
-async function copyThrough(client: pg.PoolClient, statement: string, data: string): Promise<void> {
-  await pipeline(Readable.from([data]), client.query(copyStreamFrom(statement)));
+async function copyThrough(client: pg.PoolClient, statement: string, data: string | Uint8Array): Promise<void> {
+  const chunk = typeof data === 'string' || Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  await pipeline(Readable.from([chunk]), client.query(copyStreamFrom(statement)));
 }
