@@ -11,7 +11,7 @@
  */
 import { jsonErrorDetail } from '../audit/decode.ts';
 import type { SanitizeReason } from '../audit/sanitize.ts';
-import { looksLikeRuntimeEvent, normalizeRuntimeEvent, type NormalizeContext, type RuntimeEvent } from './event.ts';
+import { looksLikeRuntimeEvent, normalizeIfRuntimeEvent, normalizeRuntimeEvent, type NormalizeContext, type RuntimeEvent } from './event.ts';
 import { isOtlpLogsDocument, otlpLogRecords } from './otlp.ts';
 
 /** A rejected line's detail never quotes it: a command line in it may hold a secret. */
@@ -34,16 +34,50 @@ const kubeletPrefix = /^\d{4}-\d{2}-\d{2}T[0-9:.]+(?:Z|[+-]\d{2}:\d{2}) $/;
 
 /** Every runtime event of one line: one for KubeArmor's JSON, one per log record for an OTLP document. */
 export function runtimeEventsFromLine(line: Buffer | string, context: NormalizeContext): RuntimeLineOutcome[] {
-  const bytes = typeof line === 'string' ? Buffer.from(line) : line;
-  if (bytes.indexOf(RESOURCE_LOGS_MARK) === -1) return [runtimeEventFromLine(bytes, context)];
+  return outcomesOfLine(line, context, true);
+}
+
+/** The one event of a line of KubeArmor's JSON (an OTLP document is not looked for). */
+export function runtimeEventFromLine(line: Buffer | string, context: NormalizeContext): RuntimeLineOutcome {
+  return outcomesOfLine(line, context, false)[0]!;
+}
+
+function outcomesOfLine(line: Buffer | string, context: NormalizeContext, otlp: boolean): RuntimeLineOutcome[] {
+  let bytes = typeof line === 'string' ? Buffer.from(line) : line;
+  let start = 0;
+  while (start < bytes.length && (bytes[start] === 0x20 || bytes[start] === 0x09 || bytes[start] === 0x0d)) start++;
+  if (start === bytes.length) return [{ kind: 'skipped', reason: 'blank' }];
+  if (bytes[start] !== OPEN_BRACE) {
+    const brace = bytes.indexOf(OPEN_BRACE, start);
+    if (brace === -1 || !kubeletPrefix.test(bytes.subarray(start, brace).toString())) {
+      return [{ kind: 'rejected', reason: 'runtime-bad-json', detail: `not a JSON object (a line of ${bytes.length - start} bytes that does not start with {)` }];
+    }
+    start = brace;
+  }
+  bytes = bytes.subarray(start);
+  // Every event has one of these keys, near the start of the relay's lines: found before the whole line is
+  // searched for an OTLP document's mark.
+  const timed = bytes.indexOf(TIMESTAMP_MARK) !== -1 || bytes.indexOf(UPDATED_TIME_MARK) !== -1 || bytes.indexOf(UPDATED_TIME_MARK_LOWER) !== -1;
+  if (!timed && (!otlp || bytes.indexOf(RESOURCE_LOGS_MARK) === -1)) {
+    return [bytes.indexOf(OPERATION_MARK) === -1 ? { kind: 'skipped', reason: 'relay-log-line' } : withoutTime(bytes)];
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(bytes.toString('utf8'));
-  } catch {
-    return [runtimeEventFromLine(bytes, context)];
+  } catch (error) {
+    if (!timed) return [withoutTime(bytes)];
+    return [{ kind: 'rejected', reason: 'runtime-bad-json', detail: jsonErrorDetail(bytes.toString('utf8'), error) }];
   }
-  if (!isOtlpLogsDocument(parsed)) return [runtimeEventFromLine(bytes, context)];
-  return runtimeEventsFromOtlp(parsed, context);
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    if (!timed) return [{ kind: 'skipped', reason: 'relay-log-line' }];
+    return [{ kind: 'rejected', reason: 'runtime-bad-json', detail: `JSON ${Array.isArray(parsed) ? 'array' : String(parsed === null ? 'null' : typeof parsed)}, not an object` }];
+  }
+  if (otlp && 'resourceLogs' in parsed && isOtlpLogsDocument(parsed)) return runtimeEventsFromOtlp(parsed, context);
+  if (!timed) return [withoutTime(bytes)];
+  const outcome = normalizeIfRuntimeEvent(parsed as Record<string, unknown>, context);
+  if (!outcome) return [{ kind: 'skipped', reason: 'relay-log-line' }];
+  if (!outcome.ok) return [{ kind: 'rejected', reason: outcome.reason, detail: outcome.detail }];
+  return [{ kind: 'event', event: outcome.event, repaired: outcome.repaired }];
 }
 
 /** The events of a parsed OTLP logs document (a line of a collector's file, an OTLP/HTTP body). */
@@ -67,38 +101,6 @@ export function runtimeEventsFromOtlp(document: { resourceLogs: unknown[] }, con
     outcomes.push(outcome.ok ? { kind: 'event', event: outcome.event, repaired: outcome.repaired } : { kind: 'rejected', reason: outcome.reason, detail: outcome.detail });
   }
   return outcomes;
-}
-
-export function runtimeEventFromLine(line: Buffer | string, context: NormalizeContext): RuntimeLineOutcome {
-  let bytes = typeof line === 'string' ? Buffer.from(line) : line;
-  let start = 0;
-  while (start < bytes.length && (bytes[start] === 0x20 || bytes[start] === 0x09 || bytes[start] === 0x0d)) start++;
-  if (start === bytes.length) return { kind: 'skipped', reason: 'blank' };
-  if (bytes[start] !== OPEN_BRACE) {
-    const brace = bytes.indexOf(OPEN_BRACE, start);
-    if (brace === -1 || !kubeletPrefix.test(bytes.subarray(start, brace).toString())) {
-      return { kind: 'rejected', reason: 'runtime-bad-json', detail: `not a JSON object (a line of ${bytes.length - start} bytes that does not start with {)` };
-    }
-    start = brace;
-  }
-  bytes = bytes.subarray(start);
-  if (bytes.indexOf(TIMESTAMP_MARK) === -1 && bytes.indexOf(UPDATED_TIME_MARK) === -1 && bytes.indexOf(UPDATED_TIME_MARK_LOWER) === -1) {
-    return bytes.indexOf(OPERATION_MARK) === -1 ? { kind: 'skipped', reason: 'relay-log-line' } : withoutTime(bytes);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(bytes.toString('utf8'));
-  } catch (error) {
-    const text = bytes.toString('utf8');
-    return { kind: 'rejected', reason: 'runtime-bad-json', detail: jsonErrorDetail(text, error) };
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    return { kind: 'rejected', reason: 'runtime-bad-json', detail: `JSON ${Array.isArray(parsed) ? 'array' : String(parsed === null ? 'null' : typeof parsed)}, not an object` };
-  }
-  if (!looksLikeRuntimeEvent(parsed as Record<string, unknown>)) return { kind: 'skipped', reason: 'relay-log-line' };
-  const outcome = normalizeRuntimeEvent(parsed, context);
-  if (!outcome.ok) return { kind: 'rejected', reason: outcome.reason, detail: outcome.detail };
-  return { kind: 'event', event: outcome.event, repaired: outcome.repaired };
 }
 
 /** A line with an Operation key but no time key: an event that cannot be placed in time, or a log line after all. */

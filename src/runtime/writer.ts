@@ -145,9 +145,7 @@ export class RuntimeEventWriter {
       timer();
     }
     // Retention keeps a partition while events for it arrive (a backfill stays until correlated).
-    await this.partitions.noteWrites(
-      stored.map((e) => ({ eventTimeMs: Date.parse(e.eventTime), receivedAtMs: Date.parse(e.receivedAt) })),
-    );
+    await this.partitions.noteWrites(hourlyWrites(stored));
     const inserted = stored.filter((e) => insertedKeys.has(e.eventKey));
     for (const event of inserted) metrics.runtimeEventsStored.inc({ kind: event.kind });
     // Repeats inside the batch count as duplicates too, so the count does not depend on batching.
@@ -158,7 +156,7 @@ export class RuntimeEventWriter {
   }
 
   private ensurePartitions(events: readonly RuntimeRowSummary[]): Promise<void> {
-    return this.partitions.ensureFor(events.map((e) => Date.parse(e.eventTime)));
+    return this.partitions.ensureFor(hourlyWrites(events).map((w) => w.eventTimeMs));
   }
 
   /** A partition dropped by retention since this process last looked (SQLSTATE 23514) is made again, once. */
@@ -217,4 +215,23 @@ export class RuntimeEventWriter {
       this.options.logger.error({ err: (error as Error).message, events: commit.events.length }, 'runtime events are stored but the after-commit hook (correlation) failed');
     }
   }
+}
+
+/**
+ * What partitions need of a batch (src/store/partitions.ts: they hold whole hours): an event time in
+ * each hour of the batch, with the latest receipt of that hour's events. Canonical times (micros.ts)
+ * share their hour's first 13 characters, so a batch's thousand times are a few parses.
+ */
+function hourlyWrites(events: readonly RuntimeRowSummary[]): { eventTimeMs: number; receivedAtMs: number }[] {
+  const byHour = new Map<string, { eventTimeMs: number; receivedAtMs: number }>();
+  const receipts = new Map<string, number>();
+  for (const { eventTime, receivedAt } of events) {
+    const hour = eventTime.length === CANONICAL_TIME_LENGTH ? eventTime.slice(0, 13) : eventTime;
+    let receivedAtMs = receipts.get(receivedAt);
+    if (receivedAtMs === undefined) receipts.set(receivedAt, (receivedAtMs = Date.parse(receivedAt)));
+    const seen = byHour.get(hour);
+    if (!seen) byHour.set(hour, { eventTimeMs: Date.parse(eventTime), receivedAtMs });
+    else if (receivedAtMs > seen.receivedAtMs) seen.receivedAtMs = receivedAtMs;
+  }
+  return [...byHour.values()];
 }
