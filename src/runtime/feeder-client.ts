@@ -1,7 +1,8 @@
 /**
  * A client of one KubeArmor feeder (a node daemon or kubearmor-relay, `host:port`): it keeps its
  * server-streaming calls (`WatchAlerts`, and `WatchLogs` when logs are wanted) open for as long as it
- * runs, turns every message into a runtime event and hands it to the queue.
+ * runs, and hands every message to the queue as received (feeder-writer.ts decodes and normalises them
+ * in batches, off this thread).
  *
  * Protocol facts that shape this (../shared/reference/kubearmor-feeder.md):
  *  - The feeder has no replay and no sequence numbers: whatever happens while we are away is missed,
@@ -20,9 +21,9 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { Backoff } from '../time/backoff.ts';
-import type { Redaction } from '../audit/redact.ts';
-import { normalizeFeederMessage, type NormalizeContext, type RawKept, type RuntimeEventKind } from './event.ts';
-import { feederLogService, type FeederStreamRpc } from './feeder-proto.ts';
+import type { RuntimeEventKind } from './event.ts';
+import { feederUndecodedLogService, type FeederStreamRpc } from './feeder-proto.ts';
+import type { QueuedFeederMessage } from './feeder-writer.ts';
 import type { RuntimeEventQueue } from './queue.ts';
 
 export type FeederStreamName = 'alerts' | 'logs';
@@ -108,12 +109,7 @@ export interface FeederClientOptions {
   streams: readonly FeederStreamSpec[];
   /** PEM CA bundle to verify the feeder's certificate (TLS); plaintext without it. */
   caFile?: string;
-  queue: Pick<RuntimeEventQueue, 'offer' | 'onDrain'>;
-  cluster: string;
-  /** Secrets hidden in what is stored (-redact). */
-  redaction?: Redaction;
-  /** Which events keep their raw form (-kubearmor-raw). */
-  raw?: RawKept;
+  queue: Pick<RuntimeEventQueue<QueuedFeederMessage>, 'offer' | 'onDrain'>;
   metrics: Metrics;
   logger: Logger;
   backoff?: Partial<FeederBackoffOptions>;
@@ -137,7 +133,7 @@ export class FeederClient {
   private readonly streams: FeederStream[];
 
   constructor(options: FeederClientOptions, credentials: grpc.ChannelCredentials = feederCredentials(options.caFile)) {
-    const LogService = feederLogService();
+    const LogService = feederUndecodedLogService();
     this.client = new LogService(options.address, credentials, feederChannelOptionsFor(options.keepalive));
     const backoff = { ...defaultFeederBackoff, ...options.backoff };
     this.streams = options.streams.map((spec) => new FeederStream(this.client, spec, options, backoff));
@@ -157,7 +153,7 @@ export class FeederClient {
   }
 }
 
-type ReadableCall = grpc.ClientReadableStream<Record<string, unknown>>;
+type ReadableCall = grpc.ClientReadableStream<Buffer>;
 
 class FeederStream {
   private readonly state: FeederStreamState;
@@ -172,8 +168,6 @@ class FeederStream {
   private opens = 0;
   /** Kept as a number: formatting a time per message costs more than the rest of the hot path. */
   private lastMessageAtMs = 0;
-  /** Messages not yet added to runtimeEventsReceived: labelled counters hash their labels per call. */
-  private uncounted = 0;
 
   constructor(
     private readonly client: grpc.Client,
@@ -202,15 +196,6 @@ class FeederStream {
     };
   }
 
-  /** Adds a message to exectrail_runtime_events_received_total, once per turn of the event loop for all of that turn's messages. */
-  private countReceived(): void {
-    if (this.uncounted++ > 0) return;
-    setImmediate(() => {
-      this.options.metrics.runtimeEventsReceived.inc({ source: 'grpc' }, this.uncounted);
-      this.uncounted = 0;
-    });
-  }
-
   snapshot(): FeederStreamState {
     return { ...this.state, lastMessageAt: this.lastMessageAtMs ? new Date(this.lastMessageAtMs).toISOString() : null };
   }
@@ -233,7 +218,7 @@ class FeederStream {
 
   private open(): void {
     if (this.stopped) return;
-    const { logger, metrics, cluster, queue } = this.options;
+    const { logger, metrics, queue } = this.options;
     if (this.opens++ > 0) {
       this.state.reconnects++;
       metrics.runtimeStreamReconnects.inc(this.labels);
@@ -251,8 +236,6 @@ class FeederStream {
     this.call = call;
     this.paused = false;
 
-    // One context per call: the received time is formatted once per millisecond, not per message.
-    const context: NormalizeContext = { cluster, redaction: this.options.redaction, raw: this.options.raw };
     const finish = () => {
       if (finished || this.call !== call) return;
       finished = true;
@@ -265,26 +248,14 @@ class FeederStream {
       if (this.state.state === 'connecting') this.setStatus('streaming');
       logger.info({ ...this.labels, rpc: this.spec.rpc, filter: this.spec.filter }, `feeder stream open: ${this.spec.rpc} on ${this.options.address}`);
     });
-    call.on('data', (message: Record<string, unknown>) => {
+    call.on('data', (bytes: Buffer) => {
       // Messages already buffered when stop() cancelled the call: the queue may be closing.
       if (this.stopped) return;
       received++;
       this.state.messages++;
-      const now = Date.now();
-      if (now !== this.lastMessageAtMs) {
-        this.lastMessageAtMs = now;
-        context.receivedAt = new Date(now).toISOString();
-      }
+      this.lastMessageAtMs = Date.now();
       if (this.state.state === 'connecting') this.setStatus('streaming');
-      const outcome = normalizeFeederMessage(message, this.kind, context);
-      if (!outcome.ok) {
-        metrics.badInput.inc({ reason: outcome.reason });
-        logger.warn({ ...this.labels, reason: outcome.reason, detail: outcome.detail }, 'skipped a feeder message that is not a valid event');
-        return;
-      }
-      for (const reason of outcome.repaired) metrics.badInput.inc({ reason });
-      this.countReceived();
-      if (!queue.offer([outcome.event]) && !this.paused && this.call === call) {
+      if (!queue.offer([{ kind: this.kind, bytes, receivedAtMs: this.lastMessageAtMs, labels: this.labels }]) && !this.paused && this.call === call) {
         this.paused = true;
         call.pause();
         metrics.runtimeStreamPaused.inc(this.labels);

@@ -89,7 +89,7 @@ export function createRuntimeLineSink(options: RuntimeLineSinkOptions): RuntimeL
     for (const run of batch.runs) lineCount += run.count;
     if (thread?.usable && lineCount >= ON_THREAD_FROM_LINES) {
       try {
-        return await thread.prepare(batch.runs, receivedAt);
+        return await thread.prepareLines(batch.runs, receivedAt);
       } catch (error) {
         // The batch still holds its lines: read them here (the thread said why, once).
         if (!(error instanceof PrepareThreadStopped)) throw error;

@@ -1,12 +1,13 @@
 /**
- * The normalising thread: a backlog of KubeArmor lines is read into rows on a second thread (line-batch.ts
- * there, the same function the sink runs inline), so the main thread only reads the file, hands over
- * the bytes and stores what comes back. Profiled on 100k feeder-shaped lines, reading a line into its
+ * The normalising thread: a backlog of KubeArmor lines, or a batch of feeder messages, is read into rows
+ * on a second thread (line-batch.ts and feeder-messages.ts there, the same functions that run inline),
+ * so the main thread only reads the file or the gRPC connection, hands over the bytes and stores what
+ * comes back. Profiled on 100k feeder-shaped lines, reading a line into its
  * row took ~25 µs of the ~37 µs the main thread spent per event, and was why it was saturated while the
  * second core was not.
  *
- * - A batch's lines are copied into memory of their own and moved to the thread (the batch keeps its
- *   lines, so nothing depends on the thread's answer to be retried). What comes back is the COPY text
+ * - A batch's lines (messages) are copied into memory of their own and moved to the thread (the batch
+ *   keeps them, so nothing depends on the thread's answer to be retried). What comes back is the COPY text
  *   (moved, not copied), a summary per event (rows.ts), and what became of each line.
  * - The thread holds the process open only while it has work. Should it fail, the batches waiting on it
  *   fail with PrepareThreadStopped, the sink prepares them inline, and every later batch is prepared
@@ -17,6 +18,7 @@ import type { Redaction } from '../audit/redact.ts';
 import type { LineRun } from '../ingest/line-splitter.ts';
 import type { Logger } from '../observe/log.ts';
 import type { RawKept } from './event.ts';
+import type { FeederMessage, PreparedFeederMessages } from './feeder-messages.ts';
 import type { PreparedRuntimeLines } from './line-batch.ts';
 
 /** What stays the same for every batch: sent once. */
@@ -29,11 +31,13 @@ export interface PrepareSettings {
 
 export type PrepareRequest =
   | { type: 'settings'; settings: PrepareSettings }
-  | { type: 'prepare'; seq: number; receivedAt: string; memory: ArrayBuffer; bounds: Int32Array };
+  | { type: 'lines'; seq: number; receivedAt: string; memory: ArrayBuffer; bounds: Int32Array }
+  /** Message i is bytes bounds[2i]..bounds[2i+1] of memory, of kind kinds[i] (1 log, 2 alert), received at receivedAtMs[i]. */
+  | { type: 'messages'; seq: number; memory: ArrayBuffer; bounds: Int32Array; kinds: Uint8Array; receivedAtMs: Float64Array };
 
 export interface PrepareAnswer {
   seq: number;
-  result: PreparedRuntimeLines;
+  result: PreparedRuntimeLines | PreparedFeederMessages;
 }
 
 /** The thread stopped before it answered: the batch can be prepared inline. */
@@ -42,7 +46,7 @@ export class PrepareThreadStopped extends Error {
 }
 
 interface Waiting {
-  resolve: (result: PreparedRuntimeLines) => void;
+  resolve: (result: PreparedRuntimeLines | PreparedFeederMessages) => void;
   reject: (error: Error) => void;
 }
 
@@ -62,15 +66,39 @@ export class PrepareThread {
     return !this.failed;
   }
 
-  prepare(runs: readonly LineRun[], receivedAt: string): Promise<PreparedRuntimeLines> {
+  prepareLines(runs: readonly LineRun[], receivedAt: string): Promise<PreparedRuntimeLines> {
+    const { memory, bounds } = packedLines(runs);
+    return this.send({ type: 'lines', seq: this.nextSeq++, receivedAt, memory, bounds }, [memory, bounds.buffer as ArrayBuffer]) as Promise<PreparedRuntimeLines>;
+  }
+
+  prepareMessages(messages: readonly FeederMessage[]): Promise<PreparedFeederMessages> {
+    let bytes = 0;
+    for (const message of messages) bytes += message.bytes.length;
+    const text = Buffer.allocUnsafeSlow(bytes);
+    const bounds = new Int32Array(messages.length * 2);
+    const kinds = new Uint8Array(messages.length);
+    const receivedAtMs = new Float64Array(messages.length);
+    let at = 0;
+    messages.forEach((message, i) => {
+      text.set(message.bytes, at);
+      bounds[2 * i] = at;
+      at += message.bytes.length;
+      bounds[2 * i + 1] = at;
+      kinds[i] = message.kind === 'log' ? 1 : 2;
+      receivedAtMs[i] = message.receivedAtMs;
+    });
+    const memory = text.buffer as ArrayBuffer;
+    const moved = [memory, bounds.buffer, kinds.buffer, receivedAtMs.buffer] as ArrayBuffer[];
+    return this.send({ type: 'messages', seq: this.nextSeq++, memory, bounds, kinds, receivedAtMs }, moved) as Promise<PreparedFeederMessages>;
+  }
+
+  private send(request: Extract<PrepareRequest, { seq: number }>, moved: ArrayBuffer[]): Promise<PreparedRuntimeLines | PreparedFeederMessages> {
     if (this.failed) return Promise.reject(new PrepareThreadStopped('the normalising thread stopped earlier'));
     const worker = (this.worker ??= this.start());
-    const { memory, bounds } = packed(runs);
-    const seq = this.nextSeq++;
     return new Promise((resolve, reject) => {
       if (this.waiting.size === 0) worker.ref();
-      this.waiting.set(seq, { resolve, reject });
-      worker.postMessage({ type: 'prepare', seq, receivedAt, memory, bounds } satisfies PrepareRequest, [memory, bounds.buffer as ArrayBuffer]);
+      this.waiting.set(request.seq, { resolve, reject });
+      worker.postMessage(request, moved);
     });
   }
 
@@ -104,7 +132,7 @@ export class PrepareThread {
     this.failed = true;
     this.logger.warn(
       { err: error.message },
-      'the thread that reads KubeArmor lines into rows stopped; they are read on the main thread from now on (nothing is lost, a backlog is slower)',
+      'the thread that reads KubeArmor lines and feeder messages into rows stopped; they are read on the main thread from now on (nothing is lost, a backlog is slower)',
     );
     this.failWaiting(new PrepareThreadStopped(`the normalising thread stopped: ${error.message}`));
   }
@@ -116,7 +144,7 @@ export class PrepareThread {
 }
 
 /** The runs' lines one after another in memory of their own (allocUnsafeSlow: a pooled Buffer's memory cannot be moved). */
-function packed(runs: readonly LineRun[]): { memory: ArrayBuffer; bounds: Int32Array } {
+function packedLines(runs: readonly LineRun[]): { memory: ArrayBuffer; bounds: Int32Array } {
   let bytes = 0;
   let lines = 0;
   for (const run of runs) {

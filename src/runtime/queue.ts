@@ -1,6 +1,7 @@
 /**
- * Between the feeder streams and the database: events are collected and written in batches, one batch
- * at a time, so a burst becomes a few large INSERTs instead of thousands of small ones.
+ * Between the feeder streams and the database: events (the feeder's messages as received, feeder-
+ * messages.ts) are collected and written in batches, so a burst becomes a few large COPYs instead of
+ * thousands of small ones.
  *
  * Backpressure: `offer()` always keeps what it is given (nothing is dropped), and answers false once
  * more than `highWater` events wait; the caller then pauses its gRPC stream (HTTP/2 flow control makes
@@ -14,10 +15,14 @@ import type { Logger } from '../observe/log.ts';
 import type { Metrics } from '../observe/metrics.ts';
 import { Backoff } from '../time/backoff.ts';
 import type { RuntimeEvent } from './event.ts';
-import type { RuntimeEventWriter } from './writer.ts';
 
-export interface RuntimeEventQueueOptions {
-  writer: Pick<RuntimeEventWriter, 'write'>;
+/** Stores a batch; resolves after COMMIT, rejects when nothing was stored (the batch is then retried). */
+export interface BatchWriter<T> {
+  write(batch: T[]): Promise<unknown>;
+}
+
+export interface RuntimeEventQueueOptions<T = RuntimeEvent> {
+  writer: BatchWriter<T>;
   metrics: Metrics;
   logger: Logger;
   /** Events per INSERT. */
@@ -33,8 +38,8 @@ export interface RuntimeEventQueueOptions {
   retryMaxMs?: number;
 }
 
-export class RuntimeEventQueue {
-  private queue: RuntimeEvent[] = [];
+export class RuntimeEventQueue<T = RuntimeEvent> {
+  private queue: T[] = [];
   private readonly lanes = new Set<Promise<void>>();
   /** Events taken off the queue by a lane and not yet committed. */
   private inFlight = 0;
@@ -49,7 +54,7 @@ export class RuntimeEventQueue {
   private readonly lowWater: number;
   private failingSince: number | undefined;
 
-  constructor(private readonly options: RuntimeEventQueueOptions) {
+  constructor(private readonly options: RuntimeEventQueueOptions<T>) {
     this.maxBatch = options.maxBatch ?? 1000;
     this.concurrency = Math.max(1, options.concurrency ?? 2);
     this.highWater = options.highWater ?? 10_000;
@@ -63,7 +68,7 @@ export class RuntimeEventQueue {
   }
 
   /** Queues events for writing. False means "pause your source": more than highWater are waiting. */
-  offer(events: readonly RuntimeEvent[]): boolean {
+  offer(events: readonly T[]): boolean {
     if (this.closed) throw new Error('runtime event queue is closed');
     for (const event of events) this.queue.push(event);
     this.options.metrics.runtimeEventsPending.set(this.pending);

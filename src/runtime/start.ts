@@ -15,6 +15,7 @@ import type { Database } from '../store/database.ts';
 import type { FeederDiscovery, FeederDiscoveryMode } from './discovery.ts';
 import type { FeederBackoffOptions, FeederClient, FeederKeepalive, FeederStreamSpec, FeederStreamState } from './feeder-client.ts';
 import { createRuntimeFileSource, type RuntimeFileSource } from './file.ts';
+import { FeederBatchWriter, type QueuedFeederMessage } from './feeder-writer.ts';
 import { RuntimeEventQueue, type RuntimeEventQueueOptions } from './queue.ts';
 import { RuntimeEventWriter, type RuntimeCommitHook } from './writer.ts';
 
@@ -57,7 +58,7 @@ export interface RuntimeIngestOptions {
 
 export interface RuntimeIngest {
   writer: RuntimeEventWriter;
-  queue: RuntimeEventQueue;
+  queue: RuntimeEventQueue<QueuedFeederMessage>;
   /** Every feeder stream's state, for /readyz detail and logs. */
   streamStates(): FeederStreamState[];
   /**
@@ -139,7 +140,9 @@ export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise
   const { db, metrics, logger } = options;
   const log = logger.child({ component: 'runtime' });
   const writer = new RuntimeEventWriter(db, { metrics, logger: log, onCommitted: options.onCommitted, operations: options.operations });
-  const queue = new RuntimeEventQueue({ writer, metrics, logger: log, ...options.queue });
+  // Feeder messages are queued as received and decoded, normalised and stored in batches.
+  const feederWriter = new FeederBatchWriter({ writer, settings: { cluster: options.cluster, redaction: options.redaction, raw: options.raw }, metrics, logger: log });
+  const queue = new RuntimeEventQueue<QueuedFeederMessage>({ writer: feederWriter, metrics, logger: log, ...options.queue });
   const streams = feederStreamsFor(options.allAlerts ?? false);
   const clients = new Map<string, FeederClient>();
   const given = options.once ? [] : [...new Set(options.addresses ?? [])].map(checkAddress);
@@ -160,7 +163,7 @@ export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise
     for (const address of wanted) {
       if (clients.has(address) || !feeders || !credentials) continue;
       const client = new feeders.FeederClient(
-        { address, streams, queue, cluster: options.cluster, redaction: options.redaction, raw: options.raw, metrics, logger: log, backoff: options.backoff, keepalive: options.keepalive },
+        { address, streams, queue, metrics, logger: log, backoff: options.backoff, keepalive: options.keepalive },
         credentials,
       );
       clients.set(address, client);
@@ -218,6 +221,7 @@ export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise
       clients.clear();
       await file?.stop();
       await queue.close(deadlineMs);
+      await feederWriter.close();
     },
   };
   return ingest;

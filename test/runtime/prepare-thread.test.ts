@@ -11,6 +11,7 @@ import { LineRun } from '../../src/ingest/line-splitter.ts';
 import { createMetrics } from '../../src/observe/metrics.ts';
 import { parseRedaction } from '../../src/audit/redact.ts';
 import { createRuntimeLineSink, ON_THREAD_FROM_LINES } from '../../src/runtime/file.ts';
+import { feederDefinition, prepareFeederMessages, type FeederMessage, type PreparedFeederMessages } from '../../src/runtime/feeder-messages.ts';
 import { RuntimeLinesBatch, type PreparedRuntimeLines, type RuntimeLinesContext } from '../../src/runtime/line-batch.ts';
 import { PrepareThread, PrepareThreadStopped } from '../../src/runtime/prepare-thread.ts';
 import { RuntimeEventWriter } from '../../src/runtime/writer.ts';
@@ -58,7 +59,7 @@ function inline(lines: Buffer[], context: RuntimeLinesContext): PreparedRuntimeL
   return batch.finish();
 }
 
-const comparable = (result: PreparedRuntimeLines) => ({ ...result, prepared: { ...result.prepared, rows: { ...result.prepared.rows, copy: Buffer.from(result.prepared.rows.copy).toString('utf8') } } });
+const comparable = (result: PreparedRuntimeLines | PreparedFeederMessages) => ({ ...result, prepared: { ...result.prepared, rows: { ...result.prepared.rows, copy: Buffer.from(result.prepared.rows.copy).toString('utf8') } } });
 
 describe('the normalising thread', () => {
   it('gives for a batch exactly what reading it inline gives', async () => {
@@ -75,11 +76,32 @@ describe('the normalising thread', () => {
         assert.ok(expected.rejected.length >= 3 && expected.skipped >= 3, 'bad lines and relay lines are in the batch');
         assert.ok(expected.prepared.wanted > expected.prepared.rows.events.length, 'repeats are in the batch');
         assert.ok(!Buffer.from(expected.prepared.rows.copy).includes('hunter2'), 'the secret is redacted');
-        const onThread = await thread.prepare(runsOf(lines), receivedAt);
+        const onThread = await thread.prepareLines(runsOf(lines), receivedAt);
         assert.deepEqual(comparable(onThread), comparable(expected));
       } finally {
         await thread.close();
       }
+    }
+  });
+
+  it('gives for a batch of feeder messages exactly what decoding them inline gives, a malformed one refused', async () => {
+    const service = feederDefinition()['feeder.LogService'] as unknown as Record<'WatchLogs' | 'WatchAlerts', { responseSerialize: (value: object) => Buffer }>;
+    const messages: FeederMessage[] = kubeArmorFixtures().map((f, i) => ({
+      kind: f.rpc === 'WatchLogs' ? 'log' : 'alert',
+      bytes: service[f.rpc].responseSerialize(f.object),
+      receivedAtMs: Date.UTC(2026, 11, 8) + Math.floor(i / 3),
+    }));
+    messages.splice(3, 0, { kind: 'log', bytes: Buffer.from([0x0a, 0x05, 0x01]), receivedAtMs: Date.UTC(2026, 11, 8) });
+    const settings = { cluster: 'thread-grpc', operations: new Set(['process', 'file', 'network']) };
+    const thread = new PrepareThread(settings, captureLogger().logger);
+    try {
+      const expected = prepareFeederMessages(messages, settings);
+      assert.equal(expected.events + expected.rejected.length, messages.length);
+      assert.deepEqual(expected.rejected.find((r) => r.index === 3)?.reason, 'runtime-bad-protobuf');
+      assert.ok(expected.events > 10);
+      assert.deepEqual(comparable(await thread.prepareMessages(messages)), comparable(expected));
+    } finally {
+      await thread.close();
     }
   });
 
@@ -113,10 +135,10 @@ describe('the normalising thread', () => {
         await sink.write(batchOf(2000));
         const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM runtime_events WHERE cluster = 'thread-stops'`);
         assert.equal(rows[0]!.n, 3 * ON_THREAD_FROM_LINES);
-        const warnings = capture.lines().filter((line) => /thread that reads KubeArmor lines into rows stopped/.test(String(line.msg)));
+        const warnings = capture.lines().filter((line) => /thread that reads KubeArmor lines and feeder messages into rows stopped/.test(String(line.msg)));
         assert.equal(warnings.length, 1);
         assert.equal(thread.usable, false);
-        await assert.rejects(thread.prepare(batchOf(3000).runs, 'x'), PrepareThreadStopped);
+        await assert.rejects(thread.prepareLines(batchOf(3000).runs, 'x'), PrepareThreadStopped);
       } finally {
         await sink.close();
       }

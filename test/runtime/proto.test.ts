@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as protoLoader from '@grpc/proto-loader';
-import { FEEDER_PROTO_PATH, feederLoaderOptions, feederLogService } from '../../src/runtime/feeder-proto.ts';
+import { FEEDER_PROTO_PATH, feederLoaderOptions } from '../../src/runtime/feeder-messages.ts';
+import { feederLogService } from '../../src/runtime/feeder-proto.ts';
 import { feederFields } from './feeder-fields.ts';
 
 const definition = protoLoader.loadSync(FEEDER_PROTO_PATH, feederLoaderOptions);
