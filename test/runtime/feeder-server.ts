@@ -6,7 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { feederLogService } from '../../src/runtime/feeder-proto.ts';
 
-type Call = grpc.ServerWritableStream<{ Filter: string }, Record<string, unknown>>;
+type Call = grpc.ServerWritableStream<{ Filter: string }, Record<string, unknown> | Buffer>;
 type Rpc = 'WatchAlerts' | 'WatchLogs';
 
 const accepted: Record<Rpc, string[]> = { WatchAlerts: ['all', 'policy'], WatchLogs: ['all', 'system'] };
@@ -33,7 +33,14 @@ export class FakeFeeder {
     const host = options.host ?? '127.0.0.1';
     let feeder!: FakeFeeder;
     const handler = (rpc: Rpc) => (call: Call) => feeder.onCall(rpc, call);
-    server.addService(feederLogService().service, {
+    // A Buffer given to send() goes out as it is: what a broken or hostile feeder can put on the wire.
+    const service = Object.fromEntries(
+      Object.entries(feederLogService().service).map(([name, method]) => [
+        name,
+        { ...method, responseSerialize: (value: unknown) => (Buffer.isBuffer(value) ? value : method.responseSerialize(value)) },
+      ]),
+    ) as grpc.ServiceDefinition;
+    server.addService(service, {
       HealthCheck: (call: grpc.ServerUnaryCall<{ nonce: number }, unknown>, callback: grpc.sendUnaryData<unknown>) =>
         callback(null, { Retval: call.request.nonce }),
       WatchMessages: (call: Call) => call.end(),
@@ -74,7 +81,7 @@ export class FakeFeeder {
   }
 
   /** Writes messages to every open stream of `rpc`; resolves when written to the socket buffers. */
-  async send(rpc: Rpc, messages: readonly Record<string, unknown>[]): Promise<void> {
+  async send(rpc: Rpc, messages: readonly (Record<string, unknown> | Buffer)[]): Promise<void> {
     for (const call of this.calls[rpc]) {
       for (const message of messages) {
         if (!call.write(message)) await new Promise((resolve) => call.once('drain', resolve));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { silentLogger } from '../../src/observe/log.ts';
-import { counterValue, createMetrics } from '../../src/observe/metrics.ts';
+import { counterByLabel, counterValue, createMetrics } from '../../src/observe/metrics.ts';
 import { feederChannelOptions } from '../../src/runtime/feeder-client.ts';
 import { startRuntimeIngest, type RuntimeIngest } from '../../src/runtime/start.ts';
 import type { Database } from '../../src/store/database.ts';
@@ -142,6 +142,29 @@ for (const backend of backends) {
       assert.equal(await count(db, 'twice'), fixtures.length - 1);
       assert.equal(await counterValue(metrics.runtimeEventsStored), fixtures.length - 1);
       assert.equal(await counterValue(metrics.runtimeEventsDuplicate), fixtures.length + 1);
+    });
+
+    it('counts a message that does not decode and stores the rest of the stream, in bursts and alone, without reconnecting', async () => {
+      const feeder = await FakeFeeder.start();
+      running.push(feeder);
+      const capture = captureLogger();
+      const metrics = createMetrics();
+      const ingest = await startRuntimeIngest({ db, cluster: 'undecodable', metrics, logger: capture.logger, addresses: [feeder.address], allAlerts: true });
+      running.push(ingest);
+      await feeder.waitForStreams('WatchLogs');
+      // A truncated field: the length says 5 bytes, 1 follows.
+      const broken = Buffer.from([0x0a, 0x05, 0x01]);
+      // A burst (prepared on the normalising thread) with broken messages inside, then one broken message alone (inline).
+      const burst = Array.from({ length: 300 }, (_, i) => (i % 100 === 50 ? broken : syntheticLog(i, 'undecodable')));
+      await feeder.send('WatchLogs', burst);
+      await feeder.send('WatchLogs', [broken, syntheticLog(1000, 'undecodable')]);
+      await waitFor('the rest stored', async () => (await count(db, 'undecodable')) === 298);
+      await ingest.queue.flushed();
+      assert.equal((await counterByLabel(metrics.badInput, 'reason'))['runtime-bad-protobuf'], 4);
+      assert.equal(await counterValue(metrics.runtimeStreamReconnects), 0, 'the stream stayed open');
+      const warnings = capture.lines().filter((line) => line.msg === 'skipped a feeder message that is not a valid event');
+      assert.equal(warnings.length, 4);
+      assert.ok(warnings.every((w) => w.stream === 'logs' && w.address === feeder.address && /^a 3-byte message that is not a feeder Log/.test(String(w.detail))));
     });
 
     it('pauses the gRPC stream while the database is behind, counts it, and loses nothing', async () => {
