@@ -15,10 +15,11 @@
  *   fail with CutterThreadStopped (the file source reads those lines again from the last saved
  *   position), and every later read is cut inline (said once in the log): slower, nothing lost.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../observe/log.ts';
 import { LineCutter, type CutChunk, type LineSelection } from './line-cutter.ts';
 import { LineRun } from './line-splitter.ts';
+import { startWorkerModule } from './worker-module.ts';
 
 /** Remaining bytes from which a plain file's read is cut on the thread. */
 export const ON_THREAD_FROM_BYTES = 1024 * 1024;
@@ -117,7 +118,7 @@ export class CutterThread {
   }
 
   private start(): Worker {
-    const worker = startWorker();
+    const worker = startWorkerModule(import.meta.url, 'cutter-thread-worker');
     worker.unref();
     worker.on('message', (answer: CutAnswer) => {
       const waiting = this.waiting.get(answer.seq);
@@ -147,17 +148,6 @@ export class CutterThread {
     for (const { reject } of this.waiting.values()) reject(error);
     this.waiting.clear();
   }
-}
-
-/**
- * The thread, from cutter-thread-worker.js once built. Run from TypeScript (tsx: `npm start`, the tests),
- * the thread must load tsx itself first: tsx's loader does not carry over to worker threads on Node 20.
- */
-function startWorker(): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./cutter-thread-worker.js', import.meta.url));
-  const script = new URL('./cutter-thread-worker.ts', import.meta.url).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  return new Worker(`import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(script)}); })`, { eval: true });
 }
 
 function inlineCutter(cutter: LineCutter): Cutter {

@@ -139,16 +139,10 @@ export interface RuntimeFileSource {
   health?: () => FileSourceHealth;
 }
 
-export interface RuntimeFileOptions {
+export interface RuntimeFileOptions extends Omit<RuntimeLineSinkOptions, 'thread'> {
   /** A path, or `-` for standard input. */
   path: string;
   db: Database;
-  writer: Pick<RuntimeEventWriter, 'writePrepared' | 'operationsKept'>;
-  cluster: string;
-  redaction?: Redaction;
-  raw?: RawKept;
-  metrics: Metrics;
-  logger: Logger;
   maxLineBytes?: number;
   /** For tests: what `-` reads instead of process.stdin. */
   stdin?: Readable;

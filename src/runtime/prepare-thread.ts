@@ -13,9 +13,10 @@
  *   fail with PrepareThreadStopped, the sink prepares them inline, and every later batch is prepared
  *   inline (said once in the log): slower, nothing lost.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { Redaction } from '../audit/redact.ts';
 import type { LineRun } from '../ingest/line-splitter.ts';
+import { startWorkerModule } from '../ingest/worker-module.ts';
 import type { Logger } from '../observe/log.ts';
 import type { RawKept } from './event.ts';
 import type { FeederMessage, PreparedFeederMessages } from './feeder-messages.ts';
@@ -111,7 +112,7 @@ export class PrepareThread {
   }
 
   private start(): Worker {
-    const worker = startWorker();
+    const worker = startWorkerModule(import.meta.url, 'prepare-thread-worker');
     worker.unref();
     worker.postMessage({ type: 'settings', settings: this.settings } satisfies PrepareRequest);
     worker.on('message', ({ seq, result }: PrepareAnswer) => {
@@ -164,15 +165,4 @@ function packedLines(runs: readonly LineRun[]): { memory: ArrayBuffer; bounds: I
     at += span.length;
   }
   return { memory: text.buffer as ArrayBuffer, bounds };
-}
-
-/**
- * The thread, from prepare-thread-worker.js once built. Run from TypeScript (tsx: `npm start`, the tests),
- * the thread must load tsx itself first: tsx's loader does not carry over to worker threads on Node 20.
- */
-function startWorker(): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./prepare-thread-worker.js', import.meta.url));
-  const script = new URL('./prepare-thread-worker.ts', import.meta.url).href;
-  const tsx = import.meta.resolve('tsx/esm/api');
-  return new Worker(`import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(script)}); })`, { eval: true });
 }
