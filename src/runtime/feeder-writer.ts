@@ -26,7 +26,7 @@ export interface FeederBatchWriterOptions {
   settings: Omit<FeederMessageSettings, 'operations'>;
   metrics: Metrics;
   logger: Logger;
-  /** Where batches are prepared: by default a thread of its own; false: inline. */
+  /** Where batches are prepared: a thread it is given (and does not end), by default one of its own; false: inline. */
   thread?: PrepareThread | false;
 }
 
@@ -46,9 +46,9 @@ export class FeederBatchWriter implements BatchWriter<QueuedFeederMessage> {
     this.count(result, messages);
   }
 
-  /** Ends the thread, if one was started. */
-  close(): Promise<void> {
-    return this.thread?.close() ?? Promise.resolve();
+  /** Ends the thread if it started its own. */
+  async close(): Promise<void> {
+    if (this.options.thread === undefined) await this.thread?.close();
   }
 
   private async prepare(messages: QueuedFeederMessage[]): Promise<PreparedFeederMessages> {

@@ -45,7 +45,7 @@ export interface RuntimeLineStats {
 
 export interface RuntimeLineSink extends LineSink {
   stats(): RuntimeLineStats;
-  /** Ends the normalising thread, if one was started. */
+  /** Ends the normalising thread if the sink started its own (not one it was given). */
   close(): Promise<void>;
 }
 
@@ -56,7 +56,7 @@ export interface RuntimeLineSinkOptions {
   raw?: RawKept;
   metrics: Metrics;
   logger: Logger;
-  /** Where backlogs are read (prepare-thread.ts): by default a thread of the sink's own; false: inline. */
+  /** Where backlogs are read (prepare-thread.ts): a thread it is given (and does not end), by default one of its own; false: inline. */
   thread?: PrepareThread | false;
 }
 
@@ -116,7 +116,9 @@ export function createRuntimeLineSink(options: RuntimeLineSinkOptions): RuntimeL
 
   return {
     stats: () => ({ ...stats }),
-    close: async () => thread?.close(),
+    close: async () => {
+      if (options.thread === undefined) await thread?.close();
+    },
     // Batches are written as soon as they are read, so two can be in the database at once (the source
     // allows two outstanding): one's statements run in the other's round trips. The writer is
     // idempotent, and the source saves positions in order whatever commits first.
@@ -139,7 +141,7 @@ export interface RuntimeFileSource {
   health?: () => FileSourceHealth;
 }
 
-export interface RuntimeFileOptions extends Omit<RuntimeLineSinkOptions, 'thread'> {
+export interface RuntimeFileOptions extends RuntimeLineSinkOptions {
   /** A path, or `-` for standard input. */
   path: string;
   db: Database;

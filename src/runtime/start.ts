@@ -16,6 +16,7 @@ import type { FeederDiscovery, FeederDiscoveryMode } from './discovery.ts';
 import type { FeederBackoffOptions, FeederClient, FeederKeepalive, FeederStreamSpec, FeederStreamState } from './feeder-client.ts';
 import { createRuntimeFileSource, type RuntimeFileSource } from './file.ts';
 import { FeederBatchWriter, type QueuedFeederMessage } from './feeder-writer.ts';
+import { PrepareThread } from './prepare-thread.ts';
 import { RuntimeEventQueue, type RuntimeEventQueueOptions } from './queue.ts';
 import { RuntimeEventWriter, type RuntimeCommitHook } from './writer.ts';
 
@@ -140,8 +141,11 @@ export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise
   const { db, metrics, logger } = options;
   const log = logger.child({ component: 'runtime' });
   const writer = new RuntimeEventWriter(db, { metrics, logger: log, onCommitted: options.onCommitted, operations: options.operations });
+  // One normalising thread for the feeder streams and the file (prepare-thread.ts), started at the first burst.
+  const settings = { cluster: options.cluster, redaction: options.redaction, raw: options.raw };
+  const thread = new PrepareThread({ ...settings, operations: writer.operationsKept }, log);
   // Feeder messages are queued as received and decoded, normalised and stored in batches.
-  const feederWriter = new FeederBatchWriter({ writer, settings: { cluster: options.cluster, redaction: options.redaction, raw: options.raw }, metrics, logger: log });
+  const feederWriter = new FeederBatchWriter({ writer, settings, metrics, logger: log, thread });
   const queue = new RuntimeEventQueue<QueuedFeederMessage>({ writer: feederWriter, metrics, logger: log, ...options.queue });
   const streams = feederStreamsFor(options.allAlerts ?? false);
   const clients = new Map<string, FeederClient>();
@@ -191,7 +195,7 @@ export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise
 
   let file: RuntimeFileSource | undefined;
   if (options.file) {
-    file = createRuntimeFileSource({ path: options.file, db, writer, cluster: options.cluster, redaction: options.redaction, raw: options.raw, metrics, logger: log, stdin: options.stdin });
+    file = createRuntimeFileSource({ path: options.file, db, writer, ...settings, metrics, logger: log, stdin: options.stdin, thread });
     if (!options.once) await file.start();
   }
 
@@ -221,7 +225,7 @@ export async function startRuntimeIngest(options: RuntimeIngestOptions): Promise
       clients.clear();
       await file?.stop();
       await queue.close(deadlineMs);
-      await feederWriter.close();
+      await thread.close();
     },
   };
   return ingest;

@@ -141,6 +141,7 @@ describe('the normalising thread', () => {
         await assert.rejects(thread.prepareLines(batchOf(3000).runs, 'x'), PrepareThreadStopped);
       } finally {
         await sink.close();
+        await thread.close();
       }
     });
   });
