@@ -2,9 +2,8 @@
  * The normalising thread: a backlog of KubeArmor lines, or a batch of feeder messages, is read into rows
  * on a second thread (line-batch.ts and feeder-messages.ts there, the same functions that run inline),
  * so the main thread only reads the file or the gRPC connection, hands over the bytes and stores what
- * comes back. Profiled on 100k feeder-shaped lines, reading a line into its
- * row took ~25 µs of the ~37 µs the main thread spent per event, and was why it was saturated while the
- * second core was not.
+ * comes back. Profiled on 100k feeder-shaped lines, reading a line into its row took ~25 µs of the
+ * ~37 µs the main thread spent per event, and was why it was saturated while the second core was not.
  *
  * - A batch's lines (messages) are copied into memory of their own and moved to the thread (the batch
  *   keeps them, so nothing depends on the thread's answer to be retried). What comes back is the COPY text
