@@ -19,7 +19,7 @@ import type { Worker } from 'node:worker_threads';
 import type { Logger } from '../observe/log.ts';
 import { LineCutter, type CutChunk, type LineSelection } from './line-cutter.ts';
 import { LineRun } from './line-splitter.ts';
-import { startWorkerModule } from './worker-module.ts';
+import { WorkerThread } from './worker-thread.ts';
 
 /** Remaining bytes from which a plain file's read is cut on the thread. */
 export const ON_THREAD_FROM_BYTES = 1024 * 1024;
@@ -58,19 +58,21 @@ export class CutterThreadStopped extends Error {
   override readonly name = 'CutterThreadStopped';
 }
 
-interface Waiting {
-  resolve: (cut: CutChunk) => void;
-  reject: (error: Error) => void;
-}
-
 export class CutterThread {
-  private worker: Worker | undefined;
-  private failed = false;
+  private readonly thread: WorkerThread<CutAnswer>;
   private nextCutter = 0;
-  private nextSeq = 0;
-  private readonly waiting = new Map<number, Waiting>();
 
-  constructor(private readonly logger?: Logger) {}
+  constructor(logger?: Logger) {
+    this.thread = new WorkerThread({
+      callerUrl: import.meta.url,
+      module: 'cutter-thread-worker',
+      title: 'the line cutting thread',
+      stopped: (message) => new CutterThreadStopped(message),
+      stoppedWarning:
+        'the thread that cuts log files into lines stopped; lines are cut on the main thread from now on (the lines it held are read again from the last saved position: nothing is lost, a backfill is slower)',
+      logger,
+    });
+  }
 
   /**
    * A cutter for one read: on the thread for a `backlog` the selection narrows (and while the thread
@@ -78,75 +80,38 @@ export class CutterThread {
    * lines: ~30 µs each to parse, key and write), so the thread would gain it little, and costs ~20 MB.
    */
   open(maxLineBytes: number, selection: LineSelection, backlog: boolean): Cutter {
-    if (!backlog || selection === 'all' || this.failed) return inlineCutter(new LineCutter(maxLineBytes, selection));
-    const worker = (this.worker ??= this.start());
+    const worker = backlog && selection !== 'all' ? this.thread.running() : undefined;
+    if (!worker) return inlineCutter(new LineCutter(maxLineBytes, selection));
     const cutter = this.nextCutter++;
     worker.postMessage({ type: 'open', cutter, maxLineBytes, selection } satisfies CutRequest);
     return {
       onThread: true,
       cut: (chunk, owned) => this.send(worker, cutter, chunk, owned),
       close: () => {
-        if (this.worker === worker) worker.postMessage({ type: 'close', cutter } satisfies CutRequest);
+        if (this.thread.isRunning(worker)) worker.postMessage({ type: 'close', cutter } satisfies CutRequest);
       },
     };
   }
 
   /** Ends the thread (the file source stopped); a cut still waiting fails. */
-  async close(): Promise<void> {
-    const worker = this.worker;
-    this.worker = undefined;
-    this.failWaiting(new CutterThreadStopped('the line cutting thread was ended (the file source stopped)'));
-    await worker?.terminate();
+  close(): Promise<void> {
+    return this.thread.close('the file source stopped');
   }
 
-  private send(worker: Worker, cutter: number, chunk: Buffer, owned: boolean): Promise<CutChunk> {
-    if (this.worker !== worker) return Promise.reject(new CutterThreadStopped('the line cutting thread stopped'));
-    // Moved whole only when the chunk is all of its memory's use (a read buffer of its own).
-    let memory: ArrayBuffer;
-    if (owned && chunk.byteOffset === 0 && chunk.buffer instanceof ArrayBuffer) memory = chunk.buffer;
-    else {
-      const copy = Buffer.allocUnsafeSlow(chunk.length);
-      chunk.copy(copy);
-      memory = copy.buffer as ArrayBuffer;
-    }
-    const seq = this.nextSeq++;
-    return new Promise((resolve, reject) => {
-      if (this.waiting.size === 0) worker.ref();
-      this.waiting.set(seq, { resolve, reject });
-      worker.postMessage({ type: 'cut', cutter, seq, memory, length: chunk.length } satisfies CutRequest, [memory]);
+  private async send(worker: Worker, cutter: number, chunk: Buffer, owned: boolean): Promise<CutChunk> {
+    const answer = await this.thread.request(worker, (seq) => {
+      // Moved whole only when the chunk is all of its memory's use (a read buffer of its own).
+      let memory: ArrayBuffer;
+      if (owned && chunk.byteOffset === 0 && chunk.buffer instanceof ArrayBuffer) memory = chunk.buffer;
+      else {
+        const copy = Buffer.allocUnsafeSlow(chunk.length);
+        chunk.copy(copy);
+        memory = copy.buffer as ArrayBuffer;
+      }
+      return { message: { type: 'cut', cutter, seq, memory, length: chunk.length } satisfies CutRequest, transfer: [memory] };
     });
-  }
-
-  private start(): Worker {
-    const worker = startWorkerModule(import.meta.url, 'cutter-thread-worker');
-    worker.unref();
-    worker.on('message', (answer: CutAnswer) => {
-      const waiting = this.waiting.get(answer.seq);
-      if (!waiting) return;
-      this.waiting.delete(answer.seq);
-      if (this.waiting.size === 0) worker.unref();
-      const { runs, cutter: _cutter, seq: _seq, ...rest } = answer;
-      waiting.resolve({ ...rest, runs: runs.map(({ memory, length, bounds }) => new LineRun(Buffer.from(memory, 0, length), bounds)) });
-    });
-    worker.on('error', (error) => this.stopUsing(worker, error));
-    worker.on('exit', (code) => this.stopUsing(worker, new Error(`it exited with code ${code}`)));
-    return worker;
-  }
-
-  private stopUsing(worker: Worker, error: Error): void {
-    if (this.worker !== worker) return; // closed on purpose
-    this.worker = undefined;
-    this.failed = true;
-    this.logger?.warn(
-      { err: error.message },
-      'the thread that cuts log files into lines stopped; lines are cut on the main thread from now on (the lines it held are read again from the last saved position: nothing is lost, a backfill is slower)',
-    );
-    this.failWaiting(new CutterThreadStopped(`the line cutting thread stopped: ${error.message}`));
-  }
-
-  private failWaiting(error: Error): void {
-    for (const { reject } of this.waiting.values()) reject(error);
-    this.waiting.clear();
+    const { runs, cutter: _cutter, seq: _seq, ...rest } = answer;
+    return { ...rest, runs: runs.map(({ memory, length, bounds }) => new LineRun(Buffer.from(memory, 0, length), bounds)) };
   }
 }
 

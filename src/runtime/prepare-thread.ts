@@ -12,10 +12,9 @@
  *   fail with PrepareThreadStopped, the sink prepares them inline, and every later batch is prepared
  *   inline (said once in the log): slower, nothing lost.
  */
-import type { Worker } from 'node:worker_threads';
 import type { Redaction } from '../audit/redact.ts';
 import type { LineRun } from '../ingest/line-splitter.ts';
-import { startWorkerModule } from '../ingest/worker-module.ts';
+import { WorkerThread } from '../ingest/worker-thread.ts';
 import type { Logger } from '../observe/log.ts';
 import type { RawKept } from './event.ts';
 import type { FeederMessage, PreparedFeederMessages } from './feeder-messages.ts';
@@ -45,101 +44,62 @@ export class PrepareThreadStopped extends Error {
   override readonly name = 'PrepareThreadStopped';
 }
 
-interface Waiting {
-  resolve: (result: PreparedRuntimeLines | PreparedFeederMessages) => void;
-  reject: (error: Error) => void;
-}
-
 export class PrepareThread {
-  private worker: Worker | undefined;
-  private failed = false;
-  private nextSeq = 0;
-  private readonly waiting = new Map<number, Waiting>();
+  private readonly thread: WorkerThread<PrepareAnswer>;
 
-  constructor(
-    private readonly settings: PrepareSettings,
-    private readonly logger: Logger,
-  ) {}
+  constructor(settings: PrepareSettings, logger: Logger) {
+    this.thread = new WorkerThread({
+      callerUrl: import.meta.url,
+      module: 'prepare-thread-worker',
+      title: 'the normalising thread',
+      stopped: (message) => new PrepareThreadStopped(message),
+      stoppedWarning:
+        'the thread that reads KubeArmor lines and feeder messages into rows stopped; they are read on the main thread from now on (nothing is lost, a backlog is slower)',
+      logger,
+      firstMessage: { type: 'settings', settings } satisfies PrepareRequest,
+    });
+  }
 
   /** False once the thread failed: batches are then prepared inline. */
   get usable(): boolean {
-    return !this.failed;
+    return this.thread.usable;
   }
 
-  prepareLines(runs: readonly LineRun[], receivedAt: string): Promise<PreparedRuntimeLines> {
-    const { memory, bounds } = packedLines(runs);
-    return this.send({ type: 'lines', seq: this.nextSeq++, receivedAt, memory, bounds }, [memory, bounds.buffer as ArrayBuffer]) as Promise<PreparedRuntimeLines>;
-  }
-
-  prepareMessages(messages: readonly FeederMessage[]): Promise<PreparedFeederMessages> {
-    let bytes = 0;
-    for (const message of messages) bytes += message.bytes.length;
-    const text = Buffer.allocUnsafeSlow(bytes);
-    const bounds = new Int32Array(messages.length * 2);
-    const kinds = new Uint8Array(messages.length);
-    const receivedAtMs = new Float64Array(messages.length);
-    let at = 0;
-    messages.forEach((message, i) => {
-      text.set(message.bytes, at);
-      bounds[2 * i] = at;
-      at += message.bytes.length;
-      bounds[2 * i + 1] = at;
-      kinds[i] = message.kind === 'log' ? 1 : 2;
-      receivedAtMs[i] = message.receivedAtMs;
+  async prepareLines(runs: readonly LineRun[], receivedAt: string): Promise<PreparedRuntimeLines> {
+    const answer = await this.thread.request(this.thread.running(), (seq) => {
+      const { memory, bounds } = packedLines(runs);
+      return { message: { type: 'lines', seq, receivedAt, memory, bounds } satisfies PrepareRequest, transfer: [memory, bounds.buffer as ArrayBuffer] };
     });
-    const memory = text.buffer as ArrayBuffer;
-    const moved = [memory, bounds.buffer, kinds.buffer, receivedAtMs.buffer] as ArrayBuffer[];
-    return this.send({ type: 'messages', seq: this.nextSeq++, memory, bounds, kinds, receivedAtMs }, moved) as Promise<PreparedFeederMessages>;
+    return answer.result as PreparedRuntimeLines;
   }
 
-  private send(request: Extract<PrepareRequest, { seq: number }>, moved: ArrayBuffer[]): Promise<PreparedRuntimeLines | PreparedFeederMessages> {
-    if (this.failed) return Promise.reject(new PrepareThreadStopped('the normalising thread stopped earlier'));
-    const worker = (this.worker ??= this.start());
-    return new Promise((resolve, reject) => {
-      if (this.waiting.size === 0) worker.ref();
-      this.waiting.set(request.seq, { resolve, reject });
-      worker.postMessage(request, moved);
+  async prepareMessages(messages: readonly FeederMessage[]): Promise<PreparedFeederMessages> {
+    const answer = await this.thread.request(this.thread.running(), (seq) => {
+      let bytes = 0;
+      for (const message of messages) bytes += message.bytes.length;
+      const text = Buffer.allocUnsafeSlow(bytes);
+      const bounds = new Int32Array(messages.length * 2);
+      const kinds = new Uint8Array(messages.length);
+      const receivedAtMs = new Float64Array(messages.length);
+      let at = 0;
+      messages.forEach((message, i) => {
+        text.set(message.bytes, at);
+        bounds[2 * i] = at;
+        at += message.bytes.length;
+        bounds[2 * i + 1] = at;
+        kinds[i] = message.kind === 'log' ? 1 : 2;
+        receivedAtMs[i] = message.receivedAtMs;
+      });
+      const memory = text.buffer as ArrayBuffer;
+      const transfer = [memory, bounds.buffer, kinds.buffer, receivedAtMs.buffer] as ArrayBuffer[];
+      return { message: { type: 'messages', seq, memory, bounds, kinds, receivedAtMs } satisfies PrepareRequest, transfer };
     });
+    return answer.result as PreparedFeederMessages;
   }
 
   /** Ends the thread (the source stopped); a batch still waiting fails. */
-  async close(): Promise<void> {
-    const worker = this.worker;
-    this.worker = undefined;
-    this.failWaiting(new PrepareThreadStopped('the normalising thread was ended (the source stopped)'));
-    await worker?.terminate();
-  }
-
-  private start(): Worker {
-    const worker = startWorkerModule(import.meta.url, 'prepare-thread-worker');
-    worker.unref();
-    worker.postMessage({ type: 'settings', settings: this.settings } satisfies PrepareRequest);
-    worker.on('message', ({ seq, result }: PrepareAnswer) => {
-      const waiting = this.waiting.get(seq);
-      if (!waiting) return;
-      this.waiting.delete(seq);
-      if (this.waiting.size === 0) worker.unref();
-      waiting.resolve(result);
-    });
-    worker.on('error', (error) => this.stopUsing(worker, error));
-    worker.on('exit', (code) => this.stopUsing(worker, new Error(`it exited with code ${code}`)));
-    return worker;
-  }
-
-  private stopUsing(worker: Worker, error: Error): void {
-    if (this.worker !== worker) return; // closed on purpose
-    this.worker = undefined;
-    this.failed = true;
-    this.logger.warn(
-      { err: error.message },
-      'the thread that reads KubeArmor lines and feeder messages into rows stopped; they are read on the main thread from now on (nothing is lost, a backlog is slower)',
-    );
-    this.failWaiting(new PrepareThreadStopped(`the normalising thread stopped: ${error.message}`));
-  }
-
-  private failWaiting(error: Error): void {
-    for (const { reject } of this.waiting.values()) reject(error);
-    this.waiting.clear();
+  close(): Promise<void> {
+    return this.thread.close('the source stopped');
   }
 }
 

@@ -130,7 +130,7 @@ describe('the normalising thread', () => {
         await sink.write(batchOf(0)); // starts the thread
         const written = sink.write(batchOf(1000));
         // The worker dies while the batch waits on it (as when a thread runs out of memory).
-        await ((thread as unknown as { worker: Worker }).worker).terminate();
+        await (thread as unknown as { thread: { worker: Worker } }).thread.worker.terminate();
         await written;
         await sink.write(batchOf(2000));
         const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM runtime_events WHERE cluster = 'thread-stops'`);
